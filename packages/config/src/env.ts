@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { envBoolean } from './booleans';
+import { envDuration, envDurationList } from './durations';
+
+/**
+ * The only module that reads process.env. Each app declares its schema here, built from shared pieces,
+ * and parses it once at startup. Names are the original Python server's so a migrating user keeps their env.
+ */
+
+/** Old names still accepted: [alias, canonical]. The canonical name wins when both are set. */
+export const ENV_ALIASES: ReadonlyArray<readonly [string, string]> = [
+  ['FLASK_SECRET_KEY', 'SECRET_KEY'],
+  ['FLASK_LOG_LEVEL', 'LOG_LEVEL'],
+  ['WEBHOOK_TIME_START', 'WEBHOOKS_TIME_START'],
+  ['WEBHOOK_TIME_END', 'WEBHOOKS_TIME_END'],
+];
+
+const redisUrl = z
+  .string({ error: 'is required (e.g. redis://127.0.0.1:6379)' })
+  .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+
+const logLevel = z
+  .string()
+  .default('info')
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']));
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(1).max(max).default(defaultValue);
+
+/** Settings every process needs. */
+export const commonEnvSchema = z.object({
+  REDIS_URL: redisUrl,
+  /** BullMQ key prefix and config-store namespace: lets deployments or test runs share one Redis. */
+  QUEUE_PREFIX: z
+    .string()
+    .default('rs')
+    .refine((v) => /^[A-Za-z0-9_.-]+$/.test(v), 'may only contain letters, digits, "_", "." and "-"'),
+  LOG_LEVEL: logLevel,
+  /** Lets webhook targets and offload sources be http:// or resolve to private/loopback addresses. Unsafe in production. */
+  ALLOW_PRIVATE_NETWORK: envBoolean(false),
+  WEBHOOK_URL: optionalString,
+  WEBHOOK_SECRET: optionalString.refine(
+    (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
+    'must be a Standard Webhooks secret: "whsec_" followed by base64 (at least 16 characters)',
+  ),
+  POLLING_TIMEZONE: z
+    .string()
+    .default('Europe/Paris')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as Europe/Paris'),
+});
+
+export const apiEnvSchema = commonEnvSchema.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PROCESS_API_TOKEN: z
+    .string({ error: 'is required: the bearer token the Apps Script sends' })
+    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .refine((tokens) => tokens.length > 0, 'must hold at least one token')
+    .refine((tokens) => tokens.every((t) => t.length >= 8), 'each token must be at least 8 characters'),
+  SECRET_KEY: z.string({ error: 'is required (FLASK_SECRET_KEY is accepted too)' }).min(16, 'must be at least 16 characters'),
+  /** Largest ingress body accepted, in MB (Gmail HTML bodies can be large). */
+  INGRESS_MAX_BODY_MB: z.coerce.number().positive().max(100).default(10),
+  /** How long an email id stays "seen": a re-sent email inside the window is answered already_processed. */
+  DEDUP_WINDOW_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Upper bound on how long the ingress waits for Redis before answering 503. */
+  INGRESS_REDIS_TIMEOUT: envDuration('1500ms'),
+});
+
+export const workerEnvSchema = commonEnvSchema.extend({
+  /** Parallel deliveries per worker process; webhook delivery is I/O bound. */
+  DELIVERY_CONCURRENCY: positiveInt(50, 1000),
+  /** Parallel email jobs (detect → route → plan) per worker process. */
+  EMAIL_CONCURRENCY: positiveInt(20, 1000),
+  /** Delay before each retry of a failed delivery; its length + 1 is the number of attempts. */
+  DELIVERY_RETRY_SCHEDULE: envDurationList('5s,5m,30m,2h,5h,10h,10h'),
+  /** Random spread applied to each retry delay (0..1), so retries of many emails do not hit a target at once. */
+  DELIVERY_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  /** Longest Retry-After honoured from a 429/503 answer; longer values are capped. */
+  DELIVERY_MAX_RETRY_AFTER: envDuration('1h'),
+  DELIVERY_TIMEOUT: envDuration('30s'),
+  /** On SIGTERM, how long in-flight jobs may run before the process exits anyway. */
+  SHUTDOWN_TIMEOUT: envDuration('25s'),
+});
+
+export const cliEnvSchema = commonEnvSchema;
+
+export type CommonEnv = z.infer<typeof commonEnvSchema>;
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'EnvError';
+  }
+}
+
+/** Applies the aliases: a value under an old name is used when the new name is unset. */
+export function applyEnvAliases(source: Record<string, string | undefined>): Record<string, string | undefined> {
+  const env = { ...source };
+  for (const [alias, canonical] of ENV_ALIASES) {
+    if ((env[canonical] === undefined || env[canonical] === '') && env[alias] !== undefined) env[canonical] = env[alias];
+  }
+  return env;
+}
+
+/** Parses the environment against a schema; throws EnvError listing every missing or wrong variable. */
+export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
+  const result = schema.safeParse(applyEnvAliases(source));
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(env)';
+    const message =
+      issue.code === 'invalid_type' && issue.input === undefined && issue.message.startsWith('Invalid input') ? 'is required' : issue.message;
+    return `${name} ${message}`;
+  });
+  throw new EnvError(problems);
+}

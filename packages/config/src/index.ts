@@ -1,0 +1,3 @@
+export * from './env';
+export { envBoolean } from './booleans';
+export { parseDuration, envDuration, envDurationList } from './durations';

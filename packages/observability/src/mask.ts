@@ -1,0 +1,54 @@
+/**
+ * Masking for anything that may carry a secret: webhook URLs (Make.com tokens live in the path),
+ * query strings (signed links), bearer tokens. Logs and API answers only ever show the masked form.
+ */
+
+/** `https://hook.eu2.make.com/abc123` → `https://hook.eu2.make.com/***`. Unparsable input → `***`. */
+export function maskUrl(url: string | undefined | null): string | null {
+  if (url === undefined || url === null || url === '') return null;
+  try {
+    const parsed = new URL(url);
+    const port = parsed.port ? `:${parsed.port}` : '';
+    return `${parsed.protocol}//${parsed.hostname}${port}/***`;
+  } catch {
+    return '***';
+  }
+}
+
+/** Keeps the first 4 characters of a secret so operators can tell two apart. */
+export function maskSecret(secret: string | undefined | null): string | null {
+  if (!secret) return null;
+  return secret.length <= 8 ? '***' : `${secret.slice(0, 4)}***`;
+}
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/gi;
+const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+const WHSEC = /\bwhsec_[A-Za-z0-9+/=]+/g;
+
+/** Masks URLs, bearer tokens and webhook secrets inside free text (error messages, response excerpts). */
+export function maskText(text: string): string {
+  return text
+    .replace(URL_IN_TEXT, (u) => maskUrl(u) ?? '***')
+    .replace(BEARER, '$1 ***')
+    .replace(WHSEC, 'whsec_***');
+}
+
+const SECRET_KEYS = /(token|secret|password|authorization|api[_-]?key|cookie|signature)/i;
+const URL_KEYS = /(url|endpoint|href|link)$/i;
+
+/** Deep copy of a log/metadata object with secrets and URL tokens masked. */
+export function maskFields(value: unknown, depth = 0): unknown {
+  if (depth > 6) return '[depth]';
+  if (typeof value === 'string') return maskText(value);
+  if (Array.isArray(value)) return value.map((v) => maskFields(v, depth + 1));
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (SECRET_KEYS.test(key) && typeof v === 'string') out[key] = maskSecret(v);
+      else if (URL_KEYS.test(key) && typeof v === 'string') out[key] = maskUrl(v);
+      else out[key] = maskFields(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
