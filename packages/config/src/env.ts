@@ -90,6 +90,8 @@ export const workerEnvSchema = commonEnvSchema.extend({
   /** Longest Retry-After honoured from a 429/503 answer; longer values are capped. */
   DELIVERY_MAX_RETRY_AFTER: envDuration('1h'),
   DELIVERY_TIMEOUT: envDuration('30s'),
+  /** A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. */
+  JOB_LOCK_DURATION: envDuration('30s'),
   /** On SIGTERM, how long in-flight jobs may run before the process exits anyway. */
   SHUTDOWN_TIMEOUT: envDuration('25s'),
 });

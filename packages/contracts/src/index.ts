@@ -1,2 +1,3 @@
 export * from './ingress';
 export * from './jobs';
+export * from './email-id';

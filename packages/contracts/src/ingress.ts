@@ -9,12 +9,16 @@ const MAX_ID = 512;
 
 const headerText = (max = MAX_HEADER_FIELD) => z.string().max(max, `must be at most ${max} characters`);
 
+/** The original's messages for its two required fields, whatever is wrong with them. */
+const requiredText = (field: string) =>
+  z.string({ error: (issue) => (issue.input === undefined || issue.input === null ? `Missing field: ${field}` : `Invalid field: ${field} must be a string`) });
+
 export const ingressPayloadSchema = z.object({
   subject: headerText().default(''),
-  sender: headerText().trim().min(1, 'Missing field: sender'),
+  sender: requiredText('sender').max(MAX_HEADER_FIELD, `must be at most ${MAX_HEADER_FIELD} characters`).trim().min(1, 'Missing field: sender'),
   date: headerText(256).default(''),
   /** HTML body as Gmail's getBody() returns it. Bounded by the HTTP body limit. */
-  body: z.string().min(1, 'Missing field: body'),
+  body: requiredText('body').min(1, 'Missing field: body'),
   snippet: z.string().max(10_000).optional(),
   /** Gmail message id: when present it is the email_id, so distinct messages never merge. */
   message_id: z

@@ -1,0 +1,79 @@
+import { isUtf8 } from 'node:buffer';
+import express, { Router } from 'express';
+import { ingressPayloadSchema } from '@render-signal/contracts';
+import { acceptEmail } from '@render-signal/ingest';
+import { isRedisReady } from '@render-signal/queue';
+import { ApiError } from '../http/api-error';
+import { bearerAuth } from '../http/bearer-auth';
+import type { AppDeps } from '../app';
+
+/** Seconds the sender should wait before retrying after a 503 (Apps Script retries on its next run anyway). */
+const RETRY_AFTER_S = 5;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * POST /api/ingress/gmail — authenticate, validate, dedup + enqueue atomically, answer at once.
+ * Check order: token (401) → content type (415) → size (413) → JSON (400) → fields (400) → Redis (503).
+ */
+export function ingressRouter(deps: AppDeps): Router {
+  const router = Router();
+  const { env, logger } = deps;
+  const parseJson = express.json({
+    limit: Math.round(env.INGRESS_MAX_BODY_MB * 1024 * 1024),
+    type: () => true,
+    strict: false,
+    verify: (_req, _res, buffer) => {
+      if (!isUtf8(buffer)) throw new ApiError(400, 'invalid_encoding', 'Body is not valid UTF-8');
+    },
+  });
+
+  router.post(
+    '/api/ingress/gmail',
+    bearerAuth(env.PROCESS_API_TOKEN),
+    (req, _res, next) => {
+      if (!req.is('application/json')) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
+      next();
+    },
+    parseJson,
+    async (req, res, next) => {
+      try {
+        const body: unknown = req.body;
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_json', 'Invalid JSON payload');
+        const parsed = ingressPayloadSchema.safeParse(body);
+        if (!parsed.success) {
+          const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+          const first = errors.find((e) => e.message.startsWith('Missing field')) ?? errors[0];
+          const message = first?.message.startsWith('Missing field') ? first.message : `Invalid field: ${first?.path}`;
+          throw new ApiError(400, 'invalid_payload', message, { errors });
+        }
+        if (!isRedisReady(deps.redis)) throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
+        let result;
+        try {
+          result = await withTimeout(
+            acceptEmail(parsed.data, deps.emailProducer, { dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000 }),
+            env.INGRESS_REDIS_TIMEOUT,
+          );
+        } catch (error) {
+          logger.warn('ingress.unavailable', { error: (error as Error).message });
+          throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
+        }
+        logger.info(result.status === 'queued' ? 'ingress.accepted' : 'ingress.duplicate', {
+          email_id: result.email_id,
+          status: result.status,
+          job_id: result.job_id,
+        });
+        res.status(200).json({ success: true, status: result.status, email_id: result.email_id });
+      } catch (error) {
+        next(error);
+      }
+    },
+  );
+  return router;
+}

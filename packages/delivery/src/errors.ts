@@ -1,0 +1,26 @@
+import { UnrecoverableError } from 'bullmq';
+import type { FailureReason } from './failure';
+
+export interface AttemptFacts {
+  status?: number;
+  failure_reason: FailureReason;
+  response_excerpt?: string;
+  duration_ms: number;
+  retry_after_ms?: number;
+}
+
+/** A delivery attempt that failed and should be tried again on the retry schedule. */
+export class RetryableDeliveryError extends Error {
+  constructor(readonly facts: AttemptFacts) {
+    super(`delivery failed: ${facts.failure_reason}${facts.status ? ` (HTTP ${facts.status})` : ''}`);
+    this.name = 'RetryableDeliveryError';
+  }
+}
+
+/** A delivery that can never succeed as is (410 Gone, 401, a blocked target…): not retried. */
+export class PermanentDeliveryError extends UnrecoverableError {
+  constructor(readonly facts: AttemptFacts) {
+    super(`delivery refused: ${facts.failure_reason}${facts.status ? ` (HTTP ${facts.status})` : ''}`);
+    this.name = 'PermanentDeliveryError';
+  }
+}

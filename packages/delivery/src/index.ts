@@ -1,0 +1,5 @@
+export * from './deliver-webhook';
+export * from './errors';
+export * from './failure';
+export * from './retry-schedule';
+export * from './signing';

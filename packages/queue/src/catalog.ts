@@ -1,0 +1,56 @@
+import type { JobsOptions } from 'bullmq';
+import type { z } from 'zod';
+import { deliverWebhookJobSchema, processEmailJobSchema } from '@render-signal/contracts';
+
+/**
+ * The queue catalog: every queue is defined once here (name, its jobs with their zod data schema,
+ * default options). Producers, workers, Bull Board and the replay CLI all derive from these objects.
+ */
+export interface QueueDefinition<Jobs extends Record<string, z.ZodType> = Record<string, z.ZodType>> {
+  readonly name: string;
+  readonly jobs: Jobs;
+  readonly defaultJobOptions: JobsOptions;
+}
+
+const HOUR_S = 3_600;
+const DAY_S = 24 * HOUR_S;
+
+function defineQueue<Jobs extends Record<string, z.ZodType>>(definition: QueueDefinition<Jobs>): QueueDefinition<Jobs> {
+  return definition;
+}
+
+/** One job per accepted email: detect → route → plan deliveries (offloads and webhooks are their own jobs). */
+export const emailQueue = defineQueue({
+  name: 'email',
+  jobs: { process: processEmailJobSchema },
+  defaultJobOptions: {
+    // Processing is internal work (no third party): a failure is a Redis blip or a bug, so a few quick retries.
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1_000 },
+    // Completed email jobs hold the whole body (up to 10 MB): keep a day's worth for inspection, bounded.
+    removeOnComplete: { age: DAY_S, count: 5_000 },
+    // Failed ones are the dead letter: kept 30 days so an operator can inspect and replay them.
+    removeOnFail: { age: 30 * DAY_S, count: 50_000 },
+  },
+});
+
+/** One job per (email, target): a slow or failing target only holds its own jobs. */
+export const deliveryQueue = defineQueue({
+  name: 'delivery',
+  jobs: { deliver: deliverWebhookJobSchema },
+  defaultJobOptions: {
+    // The real attempt count comes from DELIVERY_RETRY_SCHEDULE (length + 1), set when the job is planned.
+    attempts: 8,
+    // 'schedule' is resolved by the delivery worker's backoffStrategy (schedule, jitter, Retry-After).
+    backoff: { type: 'schedule' },
+    removeOnComplete: { age: 7 * DAY_S, count: 20_000 },
+    // Exhausted deliveries are the dead-letter set: kept 30 days with every attempt in the job log.
+    removeOnFail: { age: 30 * DAY_S, count: 100_000 },
+  },
+});
+
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue] as const;
+
+export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
+export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;
+export type JobInput<D extends QueueDefinition, N extends JobName<D>> = z.input<D['jobs'][N]>;

@@ -1,0 +1,40 @@
+import { Queue, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobData, JobInput, JobName, QueueDefinition } from './catalog';
+
+/** A typed handle on one queue: data is validated by the catalog's schema before it reaches Redis. */
+export interface Producer<D extends QueueDefinition> {
+  readonly definition: D;
+  readonly queue: Queue;
+  add<N extends JobName<D>>(name: N, data: JobInput<D, N>, opts?: JobsOptions): Promise<Job<JobData<D, N>>>;
+  addBulk<N extends JobName<D>>(jobs: Array<{ name: N; data: JobInput<D, N>; opts?: JobsOptions }>): Promise<Array<Job<JobData<D, N>>>>;
+  close(): Promise<void>;
+}
+
+export interface ProducerOptions {
+  connection: Redis;
+  prefix: string;
+}
+
+export function createProducer<D extends QueueDefinition>(definition: D, options: ProducerOptions): Producer<D> {
+  const queue = new Queue(definition.name, {
+    connection: options.connection,
+    prefix: options.prefix,
+    defaultJobOptions: definition.defaultJobOptions,
+  });
+  // Errors surface on the awaited calls; this only keeps an unhandled 'error' event from crashing the process.
+  queue.on('error', () => {});
+  const validate = <N extends JobName<D>>(name: N, data: JobInput<D, N>): JobData<D, N> => {
+    const schema = definition.jobs[name];
+    if (!schema) throw new Error(`queue ${definition.name} has no job named ${name}`);
+    return schema.parse(data) as JobData<D, N>;
+  };
+  return {
+    definition,
+    queue,
+    add: async (name, data, opts) => (await queue.add(name, validate(name, data), opts)) as Job<JobData<D, typeof name>>,
+    addBulk: async (jobs) =>
+      (await queue.addBulk(jobs.map((j) => ({ name: j.name, data: validate(j.name, j.data), opts: j.opts })))) as never,
+    close: () => queue.close(),
+  };
+}

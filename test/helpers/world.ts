@@ -1,0 +1,128 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { createApp } from '../../apps/api/src/app';
+import { startWorkers, type RunningWorkers } from '../../apps/worker/src/worker';
+import { apiEnvSchema, loadEnv, workerEnvSchema, type ApiEnv, type WorkerEnv } from '@render-signal/config';
+import { silentLogger, type Logger } from '@render-signal/observability';
+import { createProducer, createRedisConnection, deliveryQueue, emailQueue, type Producer } from '@render-signal/queue';
+import { deleteKeys, testRedisUrl, uniquePrefix } from './test-redis';
+
+export const TEST_TOKEN = 'test-ingress-token-123';
+export const TEST_WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+export interface World {
+  prefix: string;
+  redisUrl: string;
+  apiUrl: string;
+  apiEnv: ApiEnv;
+  workerEnv: WorkerEnv;
+  apiRedis: Redis;
+  workerRedis: Redis;
+  emailProducer: Producer<typeof emailQueue>;
+  deliveryProducer: Producer<typeof deliveryQueue>;
+  workers?: RunningWorkers;
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  env?: Record<string, string>;
+  /** Start in-process workers (default true). */
+  workers?: boolean;
+  redisUrl?: string;
+  logger?: Logger;
+}
+
+/** A fresh API + workers on a unique queue prefix against real Redis; `close()` removes every key it made. */
+export async function startWorld(options: WorldOptions = {}): Promise<World> {
+  const redisUrl = options.redisUrl ?? testRedisUrl();
+  const prefix = uniquePrefix('w');
+  const logger = options.logger ?? silentLogger;
+  const raw = {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    PROCESS_API_TOKEN: TEST_TOKEN,
+    SECRET_KEY: 'test-secret-key-0123456789',
+    ALLOW_PRIVATE_NETWORK: 'true',
+    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    DELIVERY_RETRY_SCHEDULE: '100ms,200ms,300ms',
+    DELIVERY_RETRY_JITTER: '0',
+    PORT: '0',
+    ...options.env,
+  };
+  const apiEnv = loadEnv(apiEnvSchema, raw);
+  const workerEnv = loadEnv(workerEnvSchema, raw);
+  const apiRedis = createRedisConnection({ url: redisUrl, profile: 'producer', name: 'test-api', logger });
+  const workerRedis = createRedisConnection({ url: redisUrl, profile: 'worker', name: 'test-worker', logger });
+  await Promise.all([waitReady(apiRedis), waitReady(workerRedis)]);
+  const emailProducer = createProducer(emailQueue, { connection: apiRedis, prefix });
+  const deliveryProducer = createProducer(deliveryQueue, { connection: workerRedis, prefix });
+  const app = createApp({ env: apiEnv, logger, redis: apiRedis, emailProducer });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const workers = options.workers === false ? undefined : startWorkers({ env: workerEnv, logger, redis: workerRedis });
+
+  return {
+    prefix,
+    redisUrl,
+    apiUrl,
+    apiEnv,
+    workerEnv,
+    apiRedis,
+    workerRedis,
+    emailProducer,
+    deliveryProducer,
+    workers,
+    async post(body, headers = {}) {
+      const res = await fetch(`${apiUrl}/api/ingress/gmail`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    },
+    async close() {
+      await workers?.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await emailProducer.close();
+      await deliveryProducer.close();
+      await deleteKeys(redisUrl, prefix);
+      apiRedis.disconnect();
+      workerRedis.disconnect();
+    },
+  };
+}
+
+export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (redis.status !== 'ready') {
+    if (Date.now() > deadline) throw new Error(`redis connection not ready (${redis.status})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let counter = 0;
+/** A distinct, valid ingress payload. */
+export function sampleEmail(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    subject: `Test email ${counter} ${Date.now()}`,
+    sender: 'Alice Example <alice@example.org>',
+    date: new Date().toISOString(),
+    body: '<p>Voici le lien : https://www.dropbox.com/scl/fo/abc123/file.zip?dl=0</p>',
+    snippet: 'Voici le lien',
+    ...overrides,
+  };
+}
+
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, label = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
