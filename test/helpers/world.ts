@@ -37,7 +37,7 @@ export interface WorldOptions {
 /** A fresh API + workers on a unique queue prefix against real Redis; `close()` removes every key it made. */
 export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const redisUrl = options.redisUrl ?? testRedisUrl();
-  const prefix = uniquePrefix('w');
+  const prefix = options.env?.QUEUE_PREFIX ?? uniquePrefix('w');
   const logger = options.logger ?? silentLogger;
   const raw = {
     REDIS_URL: redisUrl,
