@@ -61,7 +61,9 @@ async function startSink() {
       let subject = '';
       try {
         subject = JSON.parse(body).subject;
-      } catch {}
+      } catch {
+        subject = '(not JSON)';
+      }
       console.log(`[sink] webhook ${req.headers['webhook-id']} received (${body.length} bytes) subject=${JSON.stringify(subject)}`);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
     });
