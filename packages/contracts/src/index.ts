@@ -1,3 +1,4 @@
 export * from './ingress';
 export * from './jobs';
 export * from './email-id';
+export * from './config-documents';
