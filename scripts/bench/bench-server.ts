@@ -2,14 +2,18 @@
 // `ingress` = our real API (createApp). Both use the same producer connection profile. Prints its port.
 import express from 'express';
 import { createApp } from '../../apps/api/src/app';
+import { buildApiDeps } from '../../apps/api/src/deps';
 import { apiEnvSchema, loadEnv } from '@render-signal/config';
 import { silentLogger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, emailQueue } from '@render-signal/queue';
+import { createRedisConnection } from '@render-signal/queue';
 
 const [kind, redisUrl, prefix] = process.argv.slice(2) as ['bare' | 'ingress', string, string];
 const env = loadEnv(apiEnvSchema, { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, PROCESS_API_TOKEN: 'bench-token-123', SECRET_KEY: 'bench-secret-key-123456' });
 const redis = createRedisConnection({ url: redisUrl, profile: 'producer', name: `bench-${kind}`, logger: silentLogger });
-const producer = createProducer(emailQueue, { connection: redis, prefix });
+const resources = buildApiDeps(env, silentLogger, redis);
+await resources.start();
+// The baseline uses the same producer profile and queue, without our checks.
+const producer = resources.deps.emailProducer;
 
 let app;
 if (kind === 'bare') {
@@ -20,7 +24,7 @@ if (kind === 'bare') {
     res.json({ success: true, status: 'queued', id: job.id });
   });
 } else {
-  app = createApp({ env, logger: silentLogger, redis, emailProducer: producer });
+  app = createApp(resources.deps);
 }
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();

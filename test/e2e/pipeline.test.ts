@@ -58,7 +58,10 @@ describe('ingress → queue → worker → signed webhook', () => {
   it('delivers a duplicate POST exactly once and then answers already_processed', async () => {
     const email = sampleEmail();
     const [a, b] = await Promise.all([world.post(email), world.post(email)]);
-    expect([a.json.status, b.json.status].sort()).toEqual(['already_processing', 'queued']);
+    const statuses = [a.json.status, b.json.status];
+    expect(statuses.filter((s) => s === 'queued')).toHaveLength(1);
+    // The second answer depends on how far the first got: still queued/active, or already done.
+    expect(['already_processing', 'already_processed']).toContain(statuses.find((s) => s !== 'queued'));
     await sink.waitFor(1);
     await waitUntil(async () => (await world.emailProducer.queue.getCompletedCount()) > 0, 5_000, 'email job completed');
     await new Promise((r) => setTimeout(r, 300));

@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { createApp } from '../../apps/api/src/app';
+import { createApp, type AppDeps } from '../../apps/api/src/app';
+import { buildApiDeps } from '../../apps/api/src/deps';
 import { startWorkers, type RunningWorkers } from '../../apps/worker/src/worker';
 import { apiEnvSchema, loadEnv, workerEnvSchema, type ApiEnv, type WorkerEnv } from '@render-signal/config';
 import { silentLogger, type Logger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, deliveryQueue, emailQueue, type Producer } from '@render-signal/queue';
+import { createProducer, createRedisConnection, deliveryQueue, type emailQueue, type Producer } from '@render-signal/queue';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './test-redis';
 
 export const TEST_TOKEN = 'test-ingress-token-123';
@@ -20,6 +21,8 @@ export interface World {
   apiRedis: Redis;
   workerRedis: Redis;
   emailProducer: Producer<typeof emailQueue>;
+  /** The API's dependencies (settings store, webhook log…). */
+  api: AppDeps;
   deliveryProducer: Producer<typeof deliveryQueue>;
   workers?: RunningWorkers;
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
@@ -56,14 +59,16 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   const apiRedis = createRedisConnection({ url: redisUrl, profile: 'producer', name: 'test-api', logger });
   const workerRedis = createRedisConnection({ url: redisUrl, profile: 'worker', name: 'test-worker', logger });
   await Promise.all([waitReady(apiRedis), waitReady(workerRedis)]);
-  const emailProducer = createProducer(emailQueue, { connection: apiRedis, prefix });
+  const resources = buildApiDeps(apiEnv, logger, apiRedis);
+  await resources.start();
+  const emailProducer = resources.deps.emailProducer;
   const deliveryProducer = createProducer(deliveryQueue, { connection: workerRedis, prefix });
-  const app = createApp({ env: apiEnv, logger, redis: apiRedis, emailProducer });
+  const app = createApp(resources.deps);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const workers = options.workers === false ? undefined : startWorkers({ env: workerEnv, logger, redis: workerRedis });
+  const workers = options.workers === false ? undefined : await startWorkers({ env: workerEnv, logger, redis: workerRedis });
 
   return {
     prefix,
@@ -74,6 +79,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     apiRedis,
     workerRedis,
     emailProducer,
+    api: resources.deps,
     deliveryProducer,
     workers,
     async post(body, headers = {}) {
@@ -88,7 +94,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await workers?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await emailProducer.close();
+      await resources.close();
       await deliveryProducer.close();
       await deleteKeys(redisUrl, prefix);
       apiRedis.disconnect();
@@ -125,4 +131,23 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Calls the operator (dashboard) JSON API as a logged-in operator. Tests go through this one helper so
+ * the way an operator authenticates is defined in one place.
+ */
+export async function operatorRequest(
+  world: Pick<World, 'apiUrl'>,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${world.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
 }

@@ -2,8 +2,18 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { ApiEnv } from '@render-signal/config';
 import type { Logger } from '@render-signal/observability';
+import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
+import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
+import type { LinkProvider } from '@render-signal/detectors';
 import type { Producer, emailQueue } from '@render-signal/queue';
 import { errorHandler, notFound } from './http/api-error';
+import { requireOperator } from './http/operator-auth';
+import { configIoRouter } from './routes/config/config-io';
+import { preferencesRouter } from './routes/config/preferences';
+import { routingRulesRouter } from './routes/config/routing-rules';
+import { webhookConfigRouter } from './routes/config/webhooks';
+import { webhookLogsRouter } from './routes/config/webhook-logs';
+import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { healthRouter } from './routes/health';
 import { ingressRouter } from './routes/ingress';
 
@@ -13,6 +23,13 @@ export interface AppDeps {
   /** Producer-profile connection (fails fast, so the ingress can answer 503). */
   redis: Redis;
   emailProducer: Producer<typeof emailQueue>;
+  /** Live config documents shared with the workers. */
+  settings: SettingsStore;
+  webhookLog: WebhookLog;
+  webhookSecret: WebhookSecretStore;
+  /** Used by "send test webhook" only; emails are delivered by workers. */
+  deliverer: WebhookDeliverer;
+  providers: readonly LinkProvider[];
 }
 
 /** Builds the Express app from its dependencies; nothing is created at import time, so tests build fresh worlds. */
@@ -23,6 +40,10 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 1);
   app.use(healthRouter(deps));
   app.use(ingressRouter(deps));
+  // The operator (dashboard) JSON API: the original's config endpoints, each state change validated whole.
+  // Every other /api path needs an operator; the ingress above has already answered its own requests.
+  app.use('/api', requireOperator(deps), express.json({ limit: '2mb' }));
+  app.use(webhookConfigRouter(deps), preferencesRouter(deps), routingRulesRouter(deps), webhookLogsRouter(deps), configIoRouter(deps), webhookToolsRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,14 +1,17 @@
 import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, emailQueue } from '@render-signal/queue';
+import { createRedisConnection } from '@render-signal/queue';
 import { createApp } from './app';
+import { buildApiDeps } from './deps';
 
 async function main(): Promise<void> {
   const env = loadEnv(apiEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'api' });
   const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'producer', name: 'rs-api', logger });
-  const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
-  const app = createApp({ env, logger, redis, emailProducer });
+  const resources = buildApiDeps(env, logger, redis);
+  // Config changes arrive by pub/sub; if Redis is down at boot the subscription retries by itself.
+  resources.start().catch((error: Error) => logger.warn('config.subscribe_failed', { error: error.message }));
+  const app = createApp(resources.deps);
   const server = app.listen(env.PORT, () => logger.info('api.started', { port: env.PORT, queue_prefix: env.QUEUE_PREFIX }));
   // Longer than typical proxy idle timeouts so the proxy, not us, closes idle keep-alive connections.
   server.keepAliveTimeout = 75_000;
@@ -19,7 +22,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('api.stopping', { signal });
     server.close(async () => {
-      await emailProducer.close().catch(() => {});
+      await resources.close().catch(() => {});
       redis.disconnect();
       logger.info('api.stopped', {});
       process.exit(0);

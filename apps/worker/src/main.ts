@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const env = loadEnv(workerEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'worker' });
   const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-worker', logger });
-  const running = startWorkers({ env, logger, redis });
+  const running = await startWorkers({ env, logger, redis });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

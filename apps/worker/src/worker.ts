@@ -1,12 +1,26 @@
-import type { Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
-import { attemptsFor, createWebhookDeliverer, nextRetryDelay, RetryableDeliveryError, type RetryPolicy } from '@render-signal/delivery';
-import type { Logger } from '@render-signal/observability';
-import { createConsumer, createProducer, deliveryQueue, emailQueue } from '@render-signal/queue';
-import { createEmailPlanner } from './pipeline/plan-email';
+import { createSettingsStore, createWebhookSecretStore, readSettings, resolveDefaultTarget, resolveTimeWindow, type Settings } from '@render-signal/config-store';
+import type { DeliverWebhookJob } from '@render-signal/contracts';
+import {
+  createWebhookDeliverer,
+  createWebhookLog,
+  nextRetryDelay,
+  RetryableDeliveryError,
+  webhookIdFor,
+  type AttemptFacts,
+  type RetryPolicy,
+} from '@render-signal/delivery';
+import { resolveProviders } from '@render-signal/detectors';
+import { createOffloader } from '@render-signal/offload';
+import { maskUrl, type Logger } from '@render-signal/observability';
+import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
+import { offloadSettingsFrom } from './offload-settings';
+import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
 import { processEmail } from './processors/email/process-email';
+import { transferLink } from './processors/offload/transfer-link';
 
 export interface WorkerDeps {
   env: WorkerEnv;
@@ -22,43 +36,123 @@ export interface RunningWorkers {
 }
 
 /** Builds every consumer of this process from the parsed env; `main.ts` and tests both use it. */
-export function startWorkers(deps: WorkerDeps): RunningWorkers {
+export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { env, logger, redis } = deps;
+  const prefix = env.QUEUE_PREFIX;
+  const providers = resolveProviders(env.LINK_PROVIDERS);
   const retryPolicy: RetryPolicy = {
     schedule: env.DELIVERY_RETRY_SCHEDULE,
     jitter: env.DELIVERY_RETRY_JITTER,
     maxRetryAfterMs: env.DELIVERY_MAX_RETRY_AFTER,
   };
-  const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const subscriber = redis.duplicate({ connectionName: 'rs-worker-config' });
+  subscriber.on('error', () => {}); // state changes are logged by the main connection
+  const settings = createSettingsStore({ redis, subscriber, env, logger });
+  await settings.start();
+  const webhookLog = createWebhookLog({ redis, prefix, maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES, maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS });
+  const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
-    secret: env.WEBHOOK_SECRET,
     timeoutMs: env.DELIVERY_TIMEOUT,
     userAgent: 'render-signal/0.1 (+webhook)',
   });
-  const planEmail = createEmailPlanner({ defaultWebhookUrl: env.WEBHOOK_URL });
+  const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
+  const gate = createTargetGate({
+    perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY,
+    redis,
+    prefix,
+    rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
+  });
+  const offloadEnabled = env.R2_FETCH_ENABLED;
+  const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   const lock = { lockDuration: env.JOB_LOCK_DURATION, stalledInterval: env.JOB_LOCK_DURATION };
+
+  /** processing_prefs.retry_count (when > 0) bounds the schedule; retry_delay_sec is then the minimum delay. */
+  const retryFor = (s: Settings) =>
+    s.processing_prefs.retry_count > 0
+      ? { attempts: s.processing_prefs.retry_count + 1, floorMs: s.processing_prefs.retry_delay_sec * 1000 }
+      : { attempts: retryPolicy.schedule.length + 1 };
+
+  const notifyDeadLetter = async (job: Job<DeliverWebhookJob>, facts: AttemptFacts) => {
+    if (job.data.kind !== 'email') return;
+    const current = await readSettings(settings);
+    const url = current.webhook_config.failure_webhook_url;
+    if (!current.processing_prefs.notify_on_failure || !url) return;
+    const webhookId = webhookIdFor(`${job.data.webhook_id}.failure`, url);
+    await deliveryProducer.add(
+      'deliver',
+      {
+        email_id: job.data.email_id,
+        accepted_at: Date.now(),
+        webhook_id: webhookId,
+        subject: job.data.subject,
+        kind: 'failure_notification',
+        target: { url, origin: 'failure_notification', mode: 'json', fallback_on_415: false, tls_verify: true, require_success_flag: false },
+        payload: {
+          event: 'delivery.failed',
+          email_id: job.data.email_id,
+          webhook_id: job.data.webhook_id,
+          target: maskUrl(job.data.target.url),
+          target_origin: job.data.target.origin,
+          subject: job.data.subject,
+          failure_reason: facts.failure_reason,
+          status_code: facts.status ?? null,
+          attempts: job.attemptsMade + 1,
+          failed_at: new Date().toISOString(),
+        },
+      },
+      { jobId: webhookId, attempts: retryPolicy.schedule.length + 1, priority: 1 },
+    );
+    logger.info('delivery.failure_notified', { email_id: job.data.email_id, webhook_id: job.data.webhook_id });
+  };
 
   const emailWorker = createConsumer(
     emailQueue,
-    { process: (job) => processEmail(job, { logger, deliveryProducer, planEmail, deliveryAttempts: attemptsFor(retryPolicy) }) },
-    { connection: redis, prefix: env.QUEUE_PREFIX, concurrency: env.EMAIL_CONCURRENCY, ...lock },
+    {
+      process: (job, token) =>
+        processEmail(job, token, {
+          logger,
+          settings,
+          webhookLog,
+          deliveryProducer,
+          providers,
+          retryFor,
+          planContext: (s) => ({
+            providers,
+            timeZone: env.POLLING_TIMEZONE,
+            defaultTarget: resolveDefaultTarget(s.webhook_config, env),
+            timeWindow: resolveTimeWindow(s.webhook_config, env),
+            defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+          }),
+          ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
+        }),
+    },
+    { connection: redis, prefix, concurrency: env.EMAIL_CONCURRENCY, ...lock },
   );
   const deliveryWorker = createConsumer(
     deliveryQueue,
-    { deliver: (job) => deliverWebhookJob(job, { logger, deliverer }) },
+    { deliver: (job, token) => deliverWebhookJob(job, token, { logger, deliverer, webhookLog, gate, secret: () => webhookSecret.current(), onDeadLetter: notifyDeadLetter }) },
     {
       connection: redis,
-      prefix: env.QUEUE_PREFIX,
+      prefix,
       concurrency: env.DELIVERY_CONCURRENCY,
       ...lock,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-          nextRetryDelay(attemptsMade, retryPolicy, error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined),
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: { data: unknown }) => {
+          const delay = nextRetryDelay(attemptsMade, retryPolicy, error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined);
+          const floor = (job?.data as DeliverWebhookJob | undefined)?.retry_floor_ms ?? 0;
+          return Math.max(delay, floor);
+        },
       },
     },
   );
   const workers = [emailWorker, deliveryWorker];
+  if (offloadEnabled) {
+    const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
+    workers.push(
+      createConsumer(offloadQueue, { transfer: (job) => transferLink(job, { offloader }) }, { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock }),
+    );
+  }
   for (const worker of workers) {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));
     worker.on('failed', (job, error) => {
@@ -66,7 +160,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     });
     void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
   }
-  logger.info('worker.started', { queues: workers.map((w) => w.name), delivery_concurrency: env.DELIVERY_CONCURRENCY });
+  logger.info('worker.started', { queues: workers.map((w) => w.name), delivery_concurrency: env.DELIVERY_CONCURRENCY, offload: offloadEnabled ? env.OFFLOAD_MODE : 'off' });
 
   return {
     workers,
@@ -79,6 +173,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
       }
       await deliveryProducer.close().catch(() => {});
+      await offloadProducer?.close().catch(() => {});
+      await settings.close();
+      subscriber.disconnect();
       deliverer.close();
     },
   };

@@ -85,7 +85,14 @@ describe('config store', () => {
     await expect(a.putMany({ flags: { enabled: true, label: 'imported' }, limits: { perHour: 1000 } })).rejects.toBeInstanceOf(ConfigValidationError);
     expect({ flags: await a.raw('flags'), limits: await a.raw('limits') }).toEqual(before);
     await a.putMany({ flags: { enabled: true, label: 'imported' }, limits: { perHour: 10 } });
-    const snap = await b.snapshot(['flags', 'limits']);
+    expect((await a.snapshot(['flags', 'limits'])).limits.perHour).toBe(10);
+    // Another process sees both documents change (pub/sub invalidation, well within 1 s).
+    const deadline = Date.now() + 1_000;
+    let snap = await b.snapshot(['flags', 'limits']);
+    while ((snap.flags.label !== 'imported' || snap.limits.perHour !== 10) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      snap = await b.snapshot(['flags', 'limits']);
+    }
     expect(snap.flags.label).toBe('imported');
     expect(snap.limits.perHour).toBe(10);
   });

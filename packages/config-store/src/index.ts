@@ -1,1 +1,3 @@
 export * from './config-store';
+export * from './settings';
+export * from './webhook-secret';

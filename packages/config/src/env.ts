@@ -49,6 +49,28 @@ export const commonEnvSchema = z.object({
     (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
     'must be a Standard Webhooks secret: "whsec_" followed by base64 (at least 16 characters)',
   ),
+  // Defaults under the stored config documents (the original's env names; the dashboard overrides them).
+  WEBHOOK_SSL_VERIFY: envBoolean(true),
+  WEBHOOK_SENDING_ENABLED: envBoolean(true),
+  WEBHOOK_DELIVERY_MODE: z.enum(['json', 'form']).default('json'),
+  WEBHOOK_FALLBACK_ON_415: envBoolean(true),
+  WEBHOOKS_TIME_START: optionalString,
+  WEBHOOKS_TIME_END: optionalString,
+  ALLOW_CUSTOM_WEBHOOK_WITHOUT_LINKS: envBoolean(false),
+  DISABLE_EMAIL_ID_DEDUP: envBoolean(false),
+  /** Comma list of senders (addresses) allowed through the ingress; empty = everyone. */
+  GMAIL_SENDER_ALLOWLIST: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+  /** Link providers extracted from bodies: the original's three by default; wetransfer, google_drive opt-in. */
+  LINK_PROVIDERS: z
+    .string()
+    .default('dropbox,fromsmash,swisstransfer')
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+  /** The webhook log (dashboard): newest entries kept, by count and by age. */
+  WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
+  WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   POLLING_TIMEZONE: z
     .string()
     .default('Europe/Paris')
@@ -78,7 +100,7 @@ export const apiEnvSchema = commonEnvSchema.extend({
   INGRESS_REDIS_TIMEOUT: envDuration('1500ms'),
 });
 
-export const workerEnvSchema = commonEnvSchema.extend({
+const workerEnvBase = commonEnvSchema.extend({
   /** Parallel deliveries per worker process; webhook delivery is I/O bound. */
   DELIVERY_CONCURRENCY: positiveInt(50, 1000),
   /** Parallel email jobs (detect → route → plan) per worker process. */
@@ -92,11 +114,46 @@ export const workerEnvSchema = commonEnvSchema.extend({
   DELIVERY_TIMEOUT: envDuration('30s'),
   /** A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. */
   JOB_LOCK_DURATION: envDuration('30s'),
+  /** Deliveries to one target host in flight at once per worker process: a slow target cannot take every slot. */
+  DELIVERY_PER_TARGET_CONCURRENCY: positiveInt(10, 1000),
+  // File offload (R2/S3). The original's names: R2_FETCH_*, R2_BUCKET_NAME, R2_PUBLIC_BASE_URL.
+  R2_FETCH_ENABLED: envBoolean(false),
+  OFFLOAD_MODE: z.enum(['worker', 'direct']).default('worker'),
+  R2_FETCH_ENDPOINT: optionalString,
+  R2_FETCH_TOKEN: optionalString,
+  R2_BUCKET_NAME: optionalString,
+  R2_PUBLIC_BASE_URL: optionalString,
+  S3_ENDPOINT: optionalString,
+  S3_REGION: z.string().default('auto'),
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  /** The webhook never waits longer than this for its offloads: it leaves with what is ready. */
+  OFFLOAD_DEADLINE: envDuration('60s'),
+  OFFLOAD_MAX_MB: z.coerce.number().positive().default(2048),
+  OFFLOAD_TIMEOUT: envDuration('15s'),
+  OFFLOAD_DROPBOX_FOLDER_TIMEOUT: envDuration('120s'),
+  OFFLOAD_PRESIGN_EXPIRY: envDuration('7d'),
+  OFFLOAD_CACHE_TTL: envDuration('7d'),
+  OFFLOAD_CONCURRENCY: positiveInt(4, 100),
   /** On SIGTERM, how long in-flight jobs may run before the process exits anyway. */
   SHUTDOWN_TIMEOUT: envDuration('25s'),
 });
 
+/** Offload settings must be complete when offload is on: list what is missing instead of failing later. */
+function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.RefinementCtx): void {
+  if (!env.R2_FETCH_ENABLED) return;
+  const required =
+    env.OFFLOAD_MODE === 'worker'
+      ? (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN'] as const)
+      : (['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'R2_BUCKET_NAME'] as const);
+  for (const name of required) {
+    if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when R2_FETCH_ENABLED=true and OFFLOAD_MODE=${env.OFFLOAD_MODE}` });
+  }
+}
+
 export const cliEnvSchema = commonEnvSchema;
+
+export const workerEnvSchema = workerEnvBase.superRefine(checkOffloadSettings);
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

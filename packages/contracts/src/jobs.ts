@@ -7,6 +7,10 @@ export const processEmailJobSchema = z.object({
   /** Epoch ms when the ingress accepted it (end-to-end latency starts here). */
   accepted_at: z.number().int(),
   email: ingressPayloadSchema,
+  /** Step of the job: `plan` first; `offload` when it resumes after its offload children finished. */
+  step: z.enum(['plan', 'offload']).default('plan'),
+  /** The routing decision kept while offloads run (set with step `offload`). */
+  route: z.record(z.string(), z.unknown()).optional(),
 });
 export type ProcessEmailJob = z.infer<typeof processEmailJobSchema>;
 
@@ -34,5 +38,19 @@ export const deliverWebhookJobSchema = z.object({
   /** The exact JSON body to send (key order preserved). */
   payload: z.record(z.string(), z.unknown()),
   subject: z.string().default(''),
+  /** processing_prefs.retry_delay_sec: no retry comes sooner than this (ms). */
+  retry_floor_ms: z.number().int().min(0).optional(),
+  /** `failure_notification` deliveries never trigger another notification. */
+  kind: z.enum(['email', 'failure_notification', 'test']).default('email'),
 });
 export type DeliverWebhookJob = z.infer<typeof deliverWebhookJobSchema>;
+
+/** Data of the `offload.transfer` job: one link of one email copied to R2/S3. */
+export const offloadLinkJobSchema = z.object({
+  email_id: z.string().min(1),
+  index: z.number().int().min(0),
+  link: z.object({ provider: z.string(), raw_url: z.string() }),
+  /** Epoch ms after which the transfer is abandoned: the webhook leaves with the source URLs. */
+  deadline_at: z.number().int(),
+});
+export type OffloadLinkJob = z.infer<typeof offloadLinkJobSchema>;

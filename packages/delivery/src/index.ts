@@ -3,3 +3,5 @@ export * from './errors';
 export * from './failure';
 export * from './retry-schedule';
 export * from './signing';
+export * from './payload';
+export * from './webhook-log';

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import { deliverWebhookJobSchema, processEmailJobSchema } from '@render-signal/contracts';
+import { deliverWebhookJobSchema, offloadLinkJobSchema, processEmailJobSchema } from '@render-signal/contracts';
 
 /**
  * The queue catalog: every queue is defined once here (name, its jobs with their zod data schema,
@@ -49,7 +49,20 @@ export const deliveryQueue = defineQueue({
   },
 });
 
-export const QUEUE_CATALOG = [emailQueue, deliveryQueue] as const;
+/** One job per offloadable link; the email job waits for them as its children (BullMQ parent/child). */
+export const offloadQueue = defineQueue({
+  name: 'offload',
+  jobs: { transfer: offloadLinkJobSchema },
+  defaultJobOptions: {
+    // A transfer honours its own deadline; one retry covers a worker that died mid-transfer (stalled job).
+    attempts: 2,
+    backoff: { type: 'fixed', delay: 1_000 },
+    removeOnComplete: { age: DAY_S, count: 10_000 },
+    removeOnFail: { age: 7 * DAY_S, count: 10_000 },
+  },
+});
+
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue] as const;
 
 export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
 export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;

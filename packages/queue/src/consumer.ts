@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { JobData, JobName, QueueDefinition } from './catalog';
 
 export type JobHandlers<D extends QueueDefinition> = {
-  [N in JobName<D>]: (job: Job<JobData<D, N>>) => Promise<unknown>;
+  [N in JobName<D>]: (job: Job<JobData<D, N>>, token?: string) => Promise<unknown>;
 };
 
 export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
@@ -19,7 +19,7 @@ export function createConsumer<D extends QueueDefinition>(definition: D, handler
   const { connection, prefix, ...workerOptions } = options;
   return new Worker(
     definition.name,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const name = job.name as JobName<D>;
       const handler = handlers[name];
       const schema = definition.jobs[name];
@@ -27,7 +27,7 @@ export function createConsumer<D extends QueueDefinition>(definition: D, handler
       const parsed = schema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
       job.data = parsed.data;
-      return handler(job as Job<JobData<D, typeof name>>);
+      return handler(job as Job<JobData<D, typeof name>>, token);
     },
     { ...workerOptions, connection, prefix, autorun: false },
   );

@@ -3,7 +3,8 @@ import request from 'supertest';
 import { createApp } from '../app';
 import { apiEnvSchema, loadEnv } from '@render-signal/config';
 import { silentLogger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, emailQueue } from '@render-signal/queue';
+import { createRedisConnection } from '@render-signal/queue';
+import { buildApiDeps } from '../deps';
 import { freePort } from '../../../../test/helpers/redis-server';
 import { sampleEmail, startWorld, TEST_TOKEN, type World } from '../../../../test/helpers/world';
 
@@ -104,8 +105,8 @@ describe('ingress with Redis unreachable', () => {
     const url = `redis://127.0.0.1:${deadPort}`;
     const env = loadEnv(apiEnvSchema, { REDIS_URL: url, PROCESS_API_TOKEN: TEST_TOKEN, SECRET_KEY: 'x'.repeat(20), QUEUE_PREFIX: 'rs-test-dead' });
     const redis = createRedisConnection({ url, profile: 'producer', name: 'test-dead', logger: silentLogger });
-    const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
-    const app = createApp({ env, logger: silentLogger, redis, emailProducer });
+    const resources = buildApiDeps(env, silentLogger, redis);
+    const app = createApp(resources.deps);
     try {
       const started = Date.now();
       const res = await request(app).post('/api/ingress/gmail').set('authorization', `Bearer ${TEST_TOKEN}`).send(sampleEmail());
@@ -116,7 +117,7 @@ describe('ingress with Redis unreachable', () => {
       const ready = await request(app).get('/readyz');
       expect(ready.status).toBe(503);
     } finally {
-      await emailProducer.close().catch(() => {});
+      await resources.close().catch(() => {});
       redis.disconnect();
     }
   });

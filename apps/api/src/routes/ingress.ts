@@ -1,6 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import express, { Router } from 'express';
-import { ingressPayloadSchema } from '@render-signal/contracts';
+import { computeEmailId, ingressPayloadSchema, parseSenderAddress } from '@render-signal/contracts';
+import { readSettings } from '@render-signal/config-store';
+import { weekdayIn } from '@render-signal/routing';
 import { acceptEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
 import { ApiError } from '../http/api-error';
@@ -54,13 +56,33 @@ export function ingressRouter(deps: AppDeps): Router {
           throw new ApiError(400, 'invalid_payload', message, { errors });
         }
         if (!isRedisReady(deps.redis)) throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
+        const email = parsed.data;
         let result;
         try {
+          const settings = await withTimeout(readSettings(deps.settings), env.INGRESS_REDIS_TIMEOUT);
+          if (!settings.runtime_flags.gmail_ingress_enabled) throw new ApiError(409, 'ingress_disabled', 'Gmail ingress disabled');
+          if (env.GMAIL_SENDER_ALLOWLIST.length > 0 && !env.GMAIL_SENDER_ALLOWLIST.includes(parseSenderAddress(email.sender))) {
+            const emailId = computeEmailId(email);
+            logger.info('ingress.sender_not_allowed', { email_id: emailId });
+            res.status(200).json({ success: true, status: 'skipped_sender_not_allowed', email_id: emailId });
+            return;
+          }
+          const webhookConfig = settings.webhook_config;
+          const absentToday =
+            webhookConfig.absence_pause_enabled && (webhookConfig.absence_pause_days as string[]).includes(weekdayIn(new Date(), env.POLLING_TIMEZONE));
+          if (!webhookConfig.webhook_sending_enabled || absentToday) {
+            // 409, not 200: the sender keeps the email and tries again later.
+            throw new ApiError(409, 'sending_disabled', 'Webhook sending disabled');
+          }
           result = await withTimeout(
-            acceptEmail(parsed.data, deps.emailProducer, { dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000 }),
+            acceptEmail(email, deps.emailProducer, {
+              dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000,
+              dedupDisabled: settings.runtime_flags.disable_email_id_dedup,
+            }),
             env.INGRESS_REDIS_TIMEOUT,
           );
         } catch (error) {
+          if (error instanceof ApiError) throw error;
           logger.warn('ingress.unavailable', { error: (error as Error).message });
           throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
         }

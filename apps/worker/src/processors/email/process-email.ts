@@ -1,50 +1,152 @@
-import type { Job } from 'bullmq';
-import type { ProcessEmailJob } from '@render-signal/contracts';
-import type { Logger } from '@render-signal/observability';
-import type { Producer, deliveryQueue } from '@render-signal/queue';
-import type { EmailPlan } from '../../pipeline/plan-email';
+import { WaitingChildrenError, type Job } from 'bullmq';
+import type { OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
+import { readSettings, type SettingsStore } from '@render-signal/config-store';
+import type { PayloadDeliveryLink, WebhookLog } from '@render-signal/delivery';
+import type { LinkProvider } from '@render-signal/detectors';
+import type { OffloadResult } from '@render-signal/offload';
+import { maskUrl, type Logger } from '@render-signal/observability';
+import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
+import { buildDeliveries, planEmail, type EmailRoute, type PlanContext } from '@render-signal/pipeline';
 
 export interface ProcessEmailDeps {
   logger: Logger;
+  settings: SettingsStore;
+  webhookLog: WebhookLog;
   deliveryProducer: Producer<typeof deliveryQueue>;
-  /** detect → route → build payloads: decides what this email becomes. */
-  planEmail(job: ProcessEmailJob, now: Date): Promise<EmailPlan>;
-  /** Attempts each delivery gets (from the retry schedule). */
-  deliveryAttempts: number;
+  /** Resolved per email from the settings snapshot (stored values over env defaults). */
+  planContext(settings: Awaited<ReturnType<typeof readSettings>>, now: Date): Omit<PlanContext, 'settings' | 'now'>;
+  providers: readonly LinkProvider[];
+  /** Attempts and retry floor for deliveries, from the retry schedule bounded by processing_prefs. */
+  retryFor(settings: Awaited<ReturnType<typeof readSettings>>): { attempts: number; floorMs?: number };
+  /** Present when file offload is enabled. */
+  offload?: { producer: Producer<typeof offloadQueue>; deadlineMs: number };
   now?: () => number;
 }
 
+type StoredRoute = EmailRoute & { retry: { attempts: number; floorMs?: number } };
+
+export interface ProcessEmailResult {
+  deliveries: number;
+  skipped?: string;
+  offloads?: number;
+}
+
 /**
- * The `email.process` job: plans the email and fans it out into one `delivery.deliver` job per target.
- * Delivery job ids are deterministic (webhook id), so a retried or recovered process job never
- * enqueues the same delivery twice.
+ * The `email.process` job, in steps:
+ * 1. `plan`: detect → window → links → route (one settings snapshot). Offloadable links become
+ *    `offload.transfer` children and the job waits for them (BullMQ parent/child), so a slow 2 GB transfer
+ *    holds no worker slot.
+ * 2. `offload` (resumed when every child finished, succeeded or not): merge the R2 URLs that are ready.
+ * Then one `delivery.deliver` job per target, with deterministic ids: a retried step never doubles a delivery.
  */
-export async function processEmail(job: Job<ProcessEmailJob>, deps: ProcessEmailDeps): Promise<{ deliveries: number; skipped?: string }> {
+export async function processEmail(job: Job<ProcessEmailJob>, token: string | undefined, deps: ProcessEmailDeps): Promise<ProcessEmailResult> {
   const data = job.data;
   const log = deps.logger.child({ email_id: data.email_id });
-  const plan = await deps.planEmail(data, new Date(deps.now?.() ?? Date.now()));
-  log.info('email.detected', { detector: plan.detection.detector, links: plan.linkCount });
-  if (plan.skip) {
-    log.info('email.skipped', { reason: plan.skip.reason });
-    return { deliveries: 0, skipped: plan.skip.reason };
+  const now = new Date(deps.now?.() ?? Date.now());
+
+  if (data.step === 'offload' && data.route) {
+    const route = data.route as unknown as StoredRoute;
+    const links = await mergeOffloadResults(job, route.links, log);
+    return enqueueDeliveries(job, route, links, deps, log);
   }
+
+  const settings = await readSettings(deps.settings);
+  const plan = planEmail(data, { ...deps.planContext(settings, now), settings, now });
+  log.info('email.detected', { detector: plan.detection.detector, delivery_time: plan.detection.delivery_time, links: plan.links?.length ?? 0 });
+
+  if (plan.skip) {
+    const { skip } = plan;
+    log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', { reason: skip.reason, detail: skip.detail, marked_processed: skip.markProcessed });
+    if (skip.webhookLog) {
+      await deps.webhookLog.append({
+        type: 'custom',
+        email_id: data.email_id,
+        subject: data.email.subject,
+        webhook_url: null,
+        ...skip.webhookLog,
+        final: true,
+      });
+    }
+    // The original left these unmarked: a later re-send of the same email is processed again.
+    if (!skip.markProcessed) await job.removeDeduplicationKey();
+    return { deliveries: 0, skipped: skip.reason };
+  }
+
+  const { routing: _routing, ...decided } = plan;
+  const route: StoredRoute = { ...decided, retry: deps.retryFor(settings) };
+  const offloadable = deps.offload ? plan.links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers)) : [];
+  if (deps.offload && offloadable.length > 0 && token) {
+    const deadline = now.getTime() + deps.offload.deadlineMs;
+    await deps.offload.producer.addBulk(
+      offloadable.map(({ link, index }) => ({
+        name: 'transfer' as const,
+        data: { email_id: data.email_id, index, link: { provider: link.provider, raw_url: link.raw_url }, deadline_at: deadline } satisfies OffloadLinkJob,
+        opts: {
+          jobId: `${job.id}.offload.${index}`,
+          parent: { id: job.id!, queue: job.queueQualifiedName },
+          // A failed transfer must not block the email: the link keeps its source URL.
+          ignoreDependencyOnFailure: true,
+        },
+      })),
+    );
+    await job.updateData({ ...data, step: 'offload', route: route as unknown as Record<string, unknown> });
+    log.info('email.offloading', { links: offloadable.length, deadline_ms: deps.offload.deadlineMs });
+    if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
+    const links = await mergeOffloadResults(job, route.links, log);
+    return { ...(await enqueueDeliveries(job, route, links, deps, log)), offloads: offloadable.length };
+  }
+  return enqueueDeliveries(job, route, plan.links, deps, log);
+}
+
+function isOffloadable(link: PayloadDeliveryLink, providers: readonly LinkProvider[]): boolean {
+  return providers.some((p) => p.id === link.provider && p.offloadAllowed);
+}
+
+/** Links with `direct_url` (as the original added when R2 was on) and, where a transfer succeeded, `r2_url`. */
+async function mergeOffloadResults(job: Job<ProcessEmailJob>, links: PayloadDeliveryLink[], log: Logger): Promise<PayloadDeliveryLink[]> {
+  const values = await job.getChildrenValues<OffloadResult & { index: number }>();
+  const byIndex = new Map<number, OffloadResult>();
+  for (const value of Object.values(values)) if (value && typeof value.index === 'number') byIndex.set(value.index, value);
+  const merged = links.map((link, index) => {
+    const result = byIndex.get(index);
+    const enriched: PayloadDeliveryLink = { ...link, direct_url: link.direct_url ?? link.raw_url };
+    if (result?.ok) {
+      enriched.r2_url = result.r2_url;
+      if (result.original_filename) enriched.original_filename = result.original_filename;
+    }
+    return enriched;
+  });
+  log.info('email.offload_merged', { links: links.length, offloaded: merged.filter((l) => l.r2_url).length });
+  return merged;
+}
+
+async function enqueueDeliveries(
+  job: Job<ProcessEmailJob>,
+  route: StoredRoute,
+  links: PayloadDeliveryLink[],
+  deps: ProcessEmailDeps,
+  log: Logger,
+): Promise<ProcessEmailResult> {
+  const deliveries = buildDeliveries(job.data, route, links);
   await deps.deliveryProducer.addBulk(
-    plan.deliveries.map((delivery) => ({
+    deliveries.map((delivery) => ({
       name: 'deliver' as const,
       data: {
-        email_id: data.email_id,
-        accepted_at: data.accepted_at,
+        email_id: job.data.email_id,
+        accepted_at: job.data.accepted_at,
         webhook_id: delivery.webhookId,
         target: delivery.target,
         payload: delivery.payload,
-        subject: data.email.subject,
+        subject: job.data.email.subject,
+        ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
+        kind: 'email' as const,
       },
-      opts: { jobId: delivery.webhookId, attempts: deps.deliveryAttempts, priority: delivery.priority === 'high' ? 1 : undefined },
+      opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
     })),
   );
   log.info('email.routed', {
-    deliveries: plan.deliveries.length,
-    targets: plan.deliveries.map((d) => ({ origin: d.target.origin, url: d.target.url, webhook_id: d.webhookId })),
+    deliveries: deliveries.length,
+    targets: deliveries.map((d) => ({ origin: d.target.origin, url: maskUrl(d.target.url), webhook_id: d.webhookId, priority: d.priority })),
   });
-  return { deliveries: plan.deliveries.length };
+  return { deliveries: deliveries.length };
 }

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+import type { ApiEnv } from '@render-signal/config';
+import { createSettingsStore, createWebhookSecretStore } from '@render-signal/config-store';
+import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
+import { resolveProviders } from '@render-signal/detectors';
+import type { Logger } from '@render-signal/observability';
+import { createProducer, emailQueue } from '@render-signal/queue';
+import type { AppDeps } from './app';
+
+export interface ApiResources {
+  deps: AppDeps;
+  /** Starts what needs a live connection (config change subscription). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Everything the API needs, built from the parsed env: used by main.ts and by tests alike. */
+export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiResources {
+  const subscriber = redis.duplicate({ connectionName: 'rs-api-config', enableOfflineQueue: true });
+  subscriber.on('error', () => {}); // state changes are logged by the main connection
+  const settings = createSettingsStore({ redis, subscriber, env, logger });
+  const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const deliverer = createWebhookDeliverer({ allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK, timeoutMs: 30_000, userAgent: 'render-signal/0.1 (+webhook-test)' });
+  const deps: AppDeps = {
+    env,
+    logger,
+    redis,
+    emailProducer,
+    settings,
+    webhookLog: createWebhookLog({ redis, prefix: env.QUEUE_PREFIX, maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES, maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS }),
+    webhookSecret: createWebhookSecretStore({ redis, prefix: env.QUEUE_PREFIX, envSecret: env.WEBHOOK_SECRET }),
+    deliverer,
+    providers: resolveProviders(env.LINK_PROVIDERS),
+  };
+  return {
+    deps,
+    start: () => settings.start(),
+    async close() {
+      await settings.close();
+      await emailProducer.close().catch(() => {});
+      deliverer.close();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { Router } from 'express';
+import { computeEmailId, ingressPayloadSchema } from '@render-signal/contracts';
+import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-signal/config-store';
+import { maskUrl } from '@render-signal/observability';
+import { buildDeliveries, planEmail } from '@render-signal/pipeline';
+import { normalizeRules } from '@render-signal/routing';
+import type { AppDeps } from '../../app';
+import { expectedRevision, invalid, ok, storeError } from './respond';
+
+/** Routing rules (spec §1.7, §5) and the dry run: nothing is sent, every URL is masked. */
+export function routingRulesRouter(deps: AppDeps): Router {
+  const router = Router();
+  const ruleOptions = { refusePlaceholderUrls: true, allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
+  const maskRules = <T extends { actions: { webhook_url: string } }>(rules: readonly T[]) =>
+    rules.map((rule) => ({ ...rule, actions: { ...rule.actions, webhook_url: maskUrl(rule.actions.webhook_url) } }));
+
+  router.get('/api/routing_rules', async (_req, res) => {
+    const doc = await deps.settings.get('routing_rules');
+    ok(res, { config: { rules: maskRules(doc.rules), _updated_at: doc._updated_at, _revision: doc._revision } });
+  });
+
+  router.post('/api/routing_rules', async (req, res) => {
+    const body = (req.body ?? {}) as { rules?: unknown };
+    const current = await deps.settings.get('routing_rules');
+    // A rule sent back with its masked URL keeps the stored URL of the rule with the same id.
+    const incoming = Array.isArray(body.rules)
+      ? body.rules.map((rule: unknown) => {
+          const r = rule as { id?: unknown; actions?: { webhook_url?: unknown } };
+          const url = r?.actions?.webhook_url;
+          if (typeof url === 'string' && url.endsWith('/***')) {
+            const stored = current.rules.find((s) => s.id === r.id);
+            if (stored) return { ...r, actions: { ...r.actions, webhook_url: stored.actions.webhook_url } };
+          }
+          return rule;
+        })
+      : body.rules;
+    const normalized = normalizeRules(incoming, ruleOptions);
+    if (!normalized.ok) throw invalid(normalized.message, normalized.errors);
+    const saved = await deps.settings.put('routing_rules', { rules: normalized.rules }, { expectedRevision: expectedRevision(body) }).catch((e: unknown) => {
+      throw storeError(e);
+    });
+    ok(res, { message: 'Règles mises à jour.', config: { rules: maskRules(saved.rules), _updated_at: saved._updated_at, _revision: saved._revision } });
+  });
+
+  router.post('/api/routing_rules/test', async (req, res) => {
+    const body = (req.body ?? {}) as { email?: unknown; rules?: unknown };
+    const parsedEmail = ingressPayloadSchema.safeParse(body.email ?? body);
+    if (!parsedEmail.success) {
+      const errors = parsedEmail.error.issues.map((i) => ({ path: `email.${i.path.join('.')}`, message: i.message }));
+      throw invalid(errors[0]?.message ?? 'invalid email', errors);
+    }
+    const settings = await readSettings(deps.settings);
+    if (body.rules !== undefined) {
+      const normalized = normalizeRules(body.rules, ruleOptions);
+      if (!normalized.ok) throw invalid(normalized.message, normalized.errors);
+      settings.routing_rules = { ...settings.routing_rules, rules: normalized.rules };
+    }
+    const email = parsedEmail.data;
+    const emailId = computeEmailId(email);
+    const now = new Date();
+    const plan = planEmail(
+      { email, email_id: emailId },
+      {
+        settings,
+        providers: deps.providers,
+        timeZone: deps.env.POLLING_TIMEZONE,
+        defaultTarget: resolveDefaultTarget(settings.webhook_config, deps.env),
+        timeWindow: resolveTimeWindow(settings.webhook_config, deps.env),
+        defaultTimeoutMs: 30_000,
+        now,
+      },
+    );
+    const rules = (plan.routing?.matches ?? []).map((m) => ({ ...m }));
+    const deliveries = plan.skip ? [] : buildDeliveries({ email, email_id: emailId }, plan, plan.links);
+    ok(res, {
+      dry_run: true,
+      message: 'Dry-run: aucun envoi effectué.',
+      email_id: emailId,
+      evaluated_at: now.toISOString(),
+      detection: plan.detection,
+      skip: plan.skip ?? null,
+      window: plan.window ?? null,
+      links: plan.links ?? [],
+      rules,
+      stopped_by: plan.routing?.stopped_by ?? null,
+      deliveries: deliveries.map((d) => ({
+        webhook_id: d.webhookId,
+        target: maskUrl(d.target.url),
+        origin: d.target.origin,
+        priority: d.priority,
+        delivery_mode: d.target.mode,
+        payload: d.payload,
+        payload_size_bytes: Buffer.byteLength(JSON.stringify(d.payload), 'utf8'),
+      })),
+    });
+  });
+  return router;
+}

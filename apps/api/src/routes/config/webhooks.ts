@@ -1,0 +1,95 @@
+import { Router } from 'express';
+import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/contracts';
+import { resolveDefaultTarget } from '@render-signal/config-store';
+import { assertPublicUrl, BlockedUrlError } from '@render-signal/net-guard';
+import { maskUrl } from '@render-signal/observability';
+import type { AppDeps } from '../../app';
+import { expectedRevision, invalid, ok, storeError } from './respond';
+
+/** What GET /api/webhooks/config shows: the original's fields, every URL masked, plus ours. */
+function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | null; _revision: number }, deps: AppDeps) {
+  return {
+    webhook_url: maskUrl(config.webhook_url ?? deps.env.WEBHOOK_URL),
+    webhook_url_source: config.webhook_url ? 'stored' : deps.env.WEBHOOK_URL ? 'env' : null,
+    webhook_ssl_verify: config.webhook_ssl_verify,
+    webhook_sending_enabled: config.webhook_sending_enabled,
+    webhook_delivery_mode: config.webhook_delivery_mode,
+    webhook_fallback_on_415: config.webhook_fallback_on_415,
+    webhook_require_success_flag: config.webhook_require_success_flag,
+    webhook_time_start: config.webhook_time_start || null,
+    webhook_time_end: config.webhook_time_end || null,
+    absence_pause_enabled: config.absence_pause_enabled,
+    absence_pause_days: config.absence_pause_days,
+    failure_webhook_url: maskUrl(config.failure_webhook_url),
+    effective_target: maskUrl(resolveDefaultTarget(config, deps.env)),
+    _updated_at: config._updated_at,
+    _revision: config._revision,
+  };
+}
+
+/** The original's webhook settings endpoints (spec §1.4, §1.5), with one time window for both families (fix 8). */
+export function webhookConfigRouter(deps: AppDeps): Router {
+  const router = Router();
+  const policy = { allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
+
+  async function update(body: unknown, changes: Record<string, unknown>) {
+    const current = await deps.settings.get('webhook_config');
+    const result = applyWebhookConfigUpdate(current, changes, policy);
+    if (!result.ok) throw invalid(result.message, result.errors);
+    for (const field of ['webhook_url', 'failure_webhook_url'] as const) {
+      const url = result.value[field];
+      if (url && url !== current[field]) {
+        // Refused at save time, as a 400 the operator can act on (the original answered 500).
+        await assertPublicUrl(url, policy).catch((error: unknown) => {
+          throw invalid(error instanceof BlockedUrlError ? `${field}: ${error.message}` : `${field}: invalid target`, [{ path: field, message: String((error as Error).message) }]);
+        });
+      }
+    }
+    return deps.settings.put('webhook_config', result.value, { expectedRevision: expectedRevision(body) }).catch((e: unknown) => {
+      throw storeError(e);
+    });
+  }
+
+  router.get('/api/webhooks/config', async (_req, res) => {
+    ok(res, { config: presentWebhookConfig(await deps.settings.get('webhook_config'), deps) });
+  });
+  router.post('/api/webhooks/config', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    // Obsolete keys of the original are dropped; unknown keys ignored (only known keys are copied).
+    const { recadrage_webhook_url: _r, autorepondeur_webhook_url: _a, polling_enabled: _p, ...changes } = body;
+    const saved = await update(body, changes);
+    ok(res, { message: 'Configuration mise à jour avec succès.', config: presentWebhookConfig(saved, deps) });
+  });
+
+  const readWindow = async () => {
+    const config = await deps.settings.get('webhook_config');
+    return { webhooks_time_start: config.webhook_time_start || null, webhooks_time_end: config.webhook_time_end || null };
+  };
+  const writeWindow = async (body: { start?: unknown; end?: unknown }) => {
+    const start = typeof body.start === 'string' ? body.start.trim() : '';
+    const end = typeof body.end === 'string' ? body.end.trim() : '';
+    await update(body, { webhook_time_start: start, webhook_time_end: end });
+    return { start, end };
+  };
+
+  router.get('/api/webhooks/time-window', async (_req, res) => ok(res, await readWindow()));
+  router.post('/api/webhooks/time-window', async (req, res) => {
+    const { start, end } = await writeWindow((req.body ?? {}) as { start?: unknown; end?: unknown });
+    ok(res, {
+      message: start || end ? 'Time window updated.' : 'Time window cleared (no constraints).',
+      webhooks_time_start: start || null,
+      webhooks_time_end: end || null,
+    });
+  });
+  // The original's "global" window endpoints: the same (enforced) window, plus the time zone.
+  router.get('/api/get_webhook_time_window', async (_req, res) => ok(res, { ...(await readWindow()), timezone: deps.env.POLLING_TIMEZONE }));
+  router.post('/api/set_webhook_time_window', async (req, res) => {
+    const { start, end } = await writeWindow((req.body ?? {}) as { start?: unknown; end?: unknown });
+    ok(res, {
+      message: start || end ? 'Time window updated.' : 'Time window cleared (no constraints).',
+      webhooks_time_start: start || null,
+      webhooks_time_end: end || null,
+    });
+  });
+  return router;
+}

@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * The webhook log the dashboard shows: one store (a Redis list, newest first) written by workers and
+ * read by the API — the original wrote one key and read another. Capped by count on every write and
+ * by age on read and write.
+ */
+export interface WebhookLogEntry {
+  id: number;
+  timestamp: string;
+  type: 'custom' | 'failure_notification' | 'test';
+  email_id: string;
+  status: 'success' | 'error' | 'skipped';
+  status_code: number | null;
+  /** Always masked (`scheme://host/***`). */
+  webhook_url: string | null;
+  subject: string;
+  delivery_mode?: string;
+  attempted_delivery_modes?: string[];
+  fallback_used?: boolean;
+  payload_size_bytes?: number;
+  error_message?: string;
+  response_snippet?: string;
+  failure_reason?: string;
+  attempt?: number;
+  max_attempts?: number;
+  /** True when no attempt follows (delivered, dead-lettered or skipped). */
+  final?: boolean;
+  duration_ms?: number;
+  target_origin?: string;
+  webhook_id?: string;
+}
+
+export interface WebhookLog {
+  append(entry: Omit<WebhookLogEntry, 'id' | 'timestamp'>): Promise<void>;
+  /** Newest first, within `days`, optionally filtered by status. */
+  list(options: { days: number; limit: number; status?: WebhookLogEntry['status'] }): Promise<WebhookLogEntry[]>;
+}
+
+export interface WebhookLogOptions {
+  redis: Redis;
+  prefix: string;
+  maxEntries: number;
+  maxAgeDays: number;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+const SUBJECT_MAX = 100; // as the original
+
+export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
+  const key = `${options.prefix}:webhook_logs`;
+  const seqKey = `${options.prefix}:webhook_logs:seq`;
+  const now = options.now ?? Date.now;
+  return {
+    async append(entry) {
+      const id = await options.redis.incr(seqKey);
+      const full: WebhookLogEntry = { id, timestamp: new Date(now()).toISOString(), ...entry, subject: entry.subject.slice(0, SUBJECT_MAX) };
+      await options.redis
+        .multi()
+        .lpush(key, JSON.stringify(full))
+        .ltrim(key, 0, options.maxEntries - 1)
+        .exec();
+    },
+    async list({ days, limit, status }) {
+      const cutoff = now() - Math.min(days, options.maxAgeDays) * DAY_MS;
+      const out: WebhookLogEntry[] = [];
+      const page = 500;
+      for (let start = 0; out.length < limit; start += page) {
+        const raw = await options.redis.lrange(key, start, start + page - 1);
+        if (raw.length === 0) break;
+        for (const line of raw) {
+          let entry: WebhookLogEntry;
+          try {
+            entry = JSON.parse(line) as WebhookLogEntry;
+          } catch {
+            continue;
+          }
+          const at = Date.parse(entry.timestamp);
+          // Newest first: once past the cutoff, everything after is older too.
+          if (!Number.isNaN(at) && at < cutoff) return out;
+          if (status && entry.status !== status) continue;
+          out.push(entry);
+          if (out.length >= limit) return out;
+        }
+      }
+      return out;
+    },
+  };
+}
