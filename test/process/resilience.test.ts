@@ -42,6 +42,8 @@ describe('worker killed mid-delivery', () => {
     const api = spawnApp('api', { ...env, PORT: String(port) });
     procs.push(api);
     await api.waitForEvent('api.started');
+    // Listening comes before the Redis connection is ready (the API answers 503 until then): wait for readiness.
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 10_000, 'api ready');
     const res = await fetch(`http://127.0.0.1:${port}/api/ingress/gmail`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
