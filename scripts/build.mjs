@@ -35,3 +35,9 @@ for (const [app, entries] of Object.entries(ENTRIES)) {
   });
   console.log(`built ${app}/dist (${present.map((e) => e.split('/').pop()).join(', ')})`);
 }
+
+// The operator dashboard: plain TypeScript + DOM bundled by Vite (apps/dashboard/vite.config.ts) into
+// apps/dashboard/dist, which the API serves at /dashboard. No CDN at run time: every asset is a file.
+const { build: viteBuild } = await import('vite');
+await viteBuild({ configFile: 'apps/dashboard/vite.config.ts', logLevel: 'warn' });
+console.log('built apps/dashboard/dist (vite)');

@@ -10,6 +10,7 @@ import { createProducer, createRedisConnection, deliveryQueue, type emailQueue, 
 import { deleteKeys, testRedisUrl, uniquePrefix } from './test-redis';
 
 export const TEST_TOKEN = 'test-ingress-token-123';
+export const TEST_DASHBOARD_PASSWORD = 'test-dashboard-password';
 export const TEST_WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 export interface World {
@@ -47,6 +48,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     QUEUE_PREFIX: prefix,
     PROCESS_API_TOKEN: TEST_TOKEN,
     SECRET_KEY: 'test-secret-key-0123456789',
+    TRIGGER_PAGE_PASSWORD: TEST_DASHBOARD_PASSWORD,
     ALLOW_PRIVATE_NETWORK: 'true',
     WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     DELIVERY_RETRY_SCHEDULE: '100ms,200ms,300ms',
@@ -94,6 +96,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       await workers?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      operatorSessions.delete(apiUrl);
       await resources.close();
       await deliveryProducer.close();
       await deleteKeys(redisUrl, prefix);
@@ -133,9 +136,29 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
   }
 }
 
+/** Session cookies per API, so each world logs in once (successful logins are not rate-limited). */
+const operatorSessions = new Map<string, { cookie: string; csrf: string }>();
+
+async function operatorSession(apiUrl: string): Promise<{ cookie: string; csrf: string }> {
+  const cached = operatorSessions.get(apiUrl);
+  if (cached) return cached;
+  const res = await fetch(`${apiUrl}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ password: TEST_DASHBOARD_PASSWORD }).toString(),
+  });
+  const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]!);
+  const csrf = cookies.find((c) => c.startsWith('rs_csrf='))?.slice('rs_csrf='.length);
+  if (!csrf || !cookies.some((c) => c.startsWith('rs_session='))) throw new Error(`operator login failed (HTTP ${res.status})`);
+  const session = { cookie: cookies.join('; '), csrf };
+  operatorSessions.set(apiUrl, session);
+  return session;
+}
+
 /**
- * Calls the operator (dashboard) JSON API as a logged-in operator. Tests go through this one helper so
- * the way an operator authenticates is defined in one place.
+ * Calls the operator (dashboard) JSON API as a logged-in operator (session cookie + CSRF header), the
+ * way the dashboard does. Tests go through this one helper so operator authentication is defined once.
  */
 export async function operatorRequest(
   world: Pick<World, 'apiUrl'>,
@@ -143,9 +166,14 @@ export async function operatorRequest(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
+  const session = await operatorSession(world.apiUrl);
   const res = await fetch(`${world.apiUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      cookie: session.cookie,
+      'x-csrf-token': session.csrf,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();

@@ -5,9 +5,16 @@ import type { Logger } from '@render-signal/observability';
 import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
 import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
 import type { LinkProvider } from '@render-signal/detectors';
+import type { Queue } from 'bullmq';
+import type { ApiMetrics } from '@render-signal/observability';
 import type { Producer, emailQueue } from '@render-signal/queue';
 import { errorHandler, notFound } from './http/api-error';
 import { requireOperator } from './http/operator-auth';
+import { securityHeaders } from './http/security-headers';
+import { authRouter } from './routes/auth';
+import { bullBoardRouter } from './routes/bull-board';
+import { dashboardRouter } from './routes/dashboard';
+import { magicLinksRouter } from './routes/magic-links';
 import { configIoRouter } from './routes/config/config-io';
 import { preferencesRouter } from './routes/config/preferences';
 import { routingRulesRouter } from './routes/config/routing-rules';
@@ -30,6 +37,14 @@ export interface AppDeps {
   /** Used by "send test webhook" only; emails are delivered by workers. */
   deliverer: WebhookDeliverer;
   providers: readonly LinkProvider[];
+  /** One read-only handle per catalog queue (health, metrics, Bull Board). */
+  queues: Queue[];
+  metrics: ApiMetrics;
+  startedAt: number;
+  /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
+  loginRateLimitRedis?: Redis;
+  /** Where the built dashboard lives; defaults to apps/dashboard/dist. */
+  dashboardDir?: string;
 }
 
 /** Builds the Express app from its dependencies; nothing is created at import time, so tests build fresh worlds. */
@@ -38,12 +53,15 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   // Render (and most PaaS) terminate TLS in one proxy hop: trust it for req.ip / req.secure.
   app.set('trust proxy', 1);
+  app.use(securityHeaders());
   app.use(healthRouter(deps));
   app.use(ingressRouter(deps));
+  app.use(authRouter(deps));
   // The operator (dashboard) JSON API: the original's config endpoints, each state change validated whole.
   // Every other /api path needs an operator; the ingress above has already answered its own requests.
   app.use('/api', requireOperator(deps), express.json({ limit: '2mb' }));
   app.use(webhookConfigRouter(deps), preferencesRouter(deps), routingRulesRouter(deps), webhookLogsRouter(deps), configIoRouter(deps), webhookToolsRouter(deps));
+  app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -3,8 +3,9 @@ import type { ApiEnv } from '@render-signal/config';
 import { createSettingsStore, createWebhookSecretStore } from '@render-signal/config-store';
 import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
-import type { Logger } from '@render-signal/observability';
-import { createProducer, emailQueue } from '@render-signal/queue';
+import { createApiMetrics, type Logger } from '@render-signal/observability';
+import { Queue } from 'bullmq';
+import { createProducer, emailQueue, QUEUE_CATALOG } from '@render-signal/queue';
 import type { AppDeps } from './app';
 
 export interface ApiResources {
@@ -21,6 +22,12 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({ allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK, timeoutMs: 30_000, userAgent: 'render-signal/0.1 (+webhook-test)' });
+  // Read-only handles on every queue, for health, metrics and Bull Board.
+  const queues = QUEUE_CATALOG.map((definition) => {
+    const queue = new Queue(definition.name, { connection: redis, prefix: env.QUEUE_PREFIX });
+    queue.on('error', () => {});
+    return queue;
+  });
   const deps: AppDeps = {
     env,
     logger,
@@ -31,6 +38,9 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     webhookSecret: createWebhookSecretStore({ redis, prefix: env.QUEUE_PREFIX, envSecret: env.WEBHOOK_SECRET }),
     deliverer,
     providers: resolveProviders(env.LINK_PROVIDERS),
+    queues,
+    metrics: createApiMetrics(),
+    startedAt: Date.now(),
   };
   return {
     deps,
@@ -38,6 +48,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     async close() {
       await settings.close();
       await emailProducer.close().catch(() => {});
+      await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();
     },

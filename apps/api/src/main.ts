@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   const resources = buildApiDeps(env, logger, redis);
   // Config changes arrive by pub/sub; if Redis is down at boot the subscription retries by itself.
   resources.start().catch((error: Error) => logger.warn('config.subscribe_failed', { error: error.message }));
-  const app = createApp(resources.deps);
+  // The login rate limiter gets its own fail-fast connection: a Redis outage answers 503, never a hang.
+  const loginRateLimitRedis = createRedisConnection({ url: env.REDIS_URL, profile: 'producer', name: 'rs-api-login-limit', logger });
+  const app = createApp({ ...resources.deps, loginRateLimitRedis });
   const server = app.listen(env.PORT, () => logger.info('api.started', { port: env.PORT, queue_prefix: env.QUEUE_PREFIX }));
   // Longer than typical proxy idle timeouts so the proxy, not us, closes idle keep-alive connections.
   server.keepAliveTimeout = 75_000;
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       await resources.close().catch(() => {});
       redis.disconnect();
+      loginRateLimitRedis.disconnect();
       logger.info('api.stopped', {});
       process.exit(0);
     });

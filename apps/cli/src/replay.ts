@@ -9,7 +9,7 @@ const USAGE = 'usage: npm run replay -- <job-id>… | --all-failed [--queue deli
 async function main(argv: string[]): Promise<number> {
   const queueFlag = argv.indexOf('--queue');
   const queueName = queueFlag >= 0 ? argv[queueFlag + 1] : 'delivery';
-  const rest = argv.filter((_, i) => i !== queueFlag && i !== queueFlag + 1);
+  const rest = queueFlag >= 0 ? argv.filter((_, i) => i !== queueFlag && i !== queueFlag + 1) : argv;
   const all = rest.includes('--all-failed');
   const ids = rest.filter((a) => !a.startsWith('--'));
   const definition = QUEUE_CATALOG.find((q) => q.name === queueName);

@@ -1,4 +1,4 @@
-import type { Job, Worker } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import { createSettingsStore, createWebhookSecretStore, readSettings, resolveDefaultTarget, resolveTimeWindow, type Settings } from '@render-signal/config-store';
@@ -14,7 +14,9 @@ import {
 } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createOffloader } from '@render-signal/offload';
-import { maskUrl, type Logger } from '@render-signal/observability';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
@@ -45,6 +47,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     jitter: env.DELIVERY_RETRY_JITTER,
     maxRetryAfterMs: env.DELIVERY_MAX_RETRY_AFTER,
   };
+  const metrics = createWorkerMetrics();
+  const stopPublishing = publishWorkerMetrics({ redis, prefix, workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, registry: metrics.registry });
   const subscriber = redis.duplicate({ connectionName: 'rs-worker-config' });
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
@@ -131,7 +135,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   );
   const deliveryWorker = createConsumer(
     deliveryQueue,
-    { deliver: (job, token) => deliverWebhookJob(job, token, { logger, deliverer, webhookLog, gate, secret: () => webhookSecret.current(), onDeadLetter: notifyDeadLetter }) },
+    { deliver: (job, token) => deliverWebhookJob(job, token, { logger, metrics, deliverer, webhookLog, gate, secret: () => webhookSecret.current(), onDeadLetter: notifyDeadLetter }) },
     {
       connection: redis,
       prefix,
@@ -150,12 +154,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
-      createConsumer(offloadQueue, { transfer: (job) => transferLink(job, { offloader }) }, { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock }),
+      createConsumer(offloadQueue, { transfer: (job) => transferLink(job, { offloader, metrics }) }, { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock }),
     );
   }
   for (const worker of workers) {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));
+    worker.on('completed', () => metrics.jobsCompleted.inc({ queue: worker.name }));
     worker.on('failed', (job, error) => {
+      const willRetry = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError);
+      (willRetry ? metrics.jobsRetried : metrics.jobsFailed).inc({ queue: worker.name });
       if (job && worker.name === emailQueue.name) logger.error('email.failed', { email_id: job.data?.email_id, error: error.message, attempts: job.attemptsMade });
     });
     void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
@@ -174,6 +181,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       }
       await deliveryProducer.close().catch(() => {});
       await offloadProducer?.close().catch(() => {});
+      stopPublishing();
       await settings.close();
       subscriber.disconnect();
       deliverer.close();

@@ -96,8 +96,31 @@ export const apiEnvSchema = commonEnvSchema.extend({
   INGRESS_MAX_BODY_MB: z.coerce.number().positive().max(100).default(10),
   /** How long an email id stays "seen": a re-sent email inside the window is answered already_processed. */
   DEDUP_WINDOW_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Bearer token for GET /metrics; when unset /metrics is open (keep it on a private network then). */
+  METRICS_TOKEN: optionalString,
+  /** /health reports `degraded` when the dead-letter (failed) count of any queue exceeds this. */
+  HEALTH_DEAD_LETTER_THRESHOLD: z.coerce.number().int().min(0).default(100),
   /** Upper bound on how long the ingress waits for Redis before answering 503. */
   INGRESS_REDIS_TIMEOUT: envDuration('1500ms'),
+  // Operator dashboard access (the original's names where it had them).
+  /** Dashboard password, plain or a werkzeug hash; unset = every login is refused (logged at startup). */
+  TRIGGER_PAGE_PASSWORD: optionalString,
+  TRIGGER_PAGE_USER: z.string().trim().min(1).default('admin'),
+  /** Lifetime of a one-shot magic link (the original: default 900, minimum 60). */
+  MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(900),
+  /** Dashboard session lifetime (the original: 8 h). */
+  SESSION_TTL: envDuration('8h').refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1m and 30d'),
+  /** Absolute origin used in magic links, e.g. https://signal.example.com (else taken from the request). */
+  PUBLIC_BASE_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v), 'must be an origin like https://signal.example.com'),
+  /** Secure flag of the session cookie: auto = when the request came over HTTPS (trust proxy). */
+  COOKIE_SECURE: z
+    .string()
+    .default('auto')
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(z.enum(['auto', 'true', 'false'])),
+  /** Failed logins allowed per IP and window (the original: 5 per 5 minutes). */
+  LOGIN_RATE_LIMIT_MAX: positiveInt(5, 1000),
+  LOGIN_RATE_LIMIT_WINDOW: envDuration('5m'),
 });
 
 const workerEnvBase = commonEnvSchema.extend({

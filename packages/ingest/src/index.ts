@@ -1,1 +1,2 @@
 export * from './accept-email';
+export * from './ingest-email';

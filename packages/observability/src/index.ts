@@ -1,2 +1,4 @@
 export * from './logger';
 export * from './mask';
+export * from './metrics';
+export * from './version';

@@ -1,11 +1,161 @@
-import type { RequestHandler } from 'express';
+import type { CookieOptions, Request, RequestHandler, Response } from 'express';
+import {
+  createMagicLinkStore,
+  createSessionRevocations,
+  csrfTokensMatch,
+  deriveAuthKeys,
+  issueSession,
+  verifySession,
+  type AuthKeys,
+  type Credentials,
+  type MagicLinkStore,
+  type SessionClaims,
+  type SessionRevocations,
+} from '@render-signal/auth';
+import { describeError } from '@render-signal/observability';
 import type { AppDeps } from '../app';
-import { bearerAuth } from './bearer-auth';
+import { ApiError } from './api-error';
 
 /**
- * Guards the operator (dashboard) API. Until the dashboard session lands, the config endpoints accept the
- * ingress bearer token (PROCESS_API_TOKEN), as the routes' docs say.
+ * The operator (dashboard) guard. A request passes with a valid, non-revoked session cookie; a
+ * state-changing one also needs the session's CSRF token in `X-CSRF-Token`. The ingress bearer token is
+ * never accepted here, and the ingress never looks at these cookies.
  */
+
+export const SESSION_COOKIE = 'rs_session';
+/** Readable by the dashboard's script (double-submit): it copies the value into `X-CSRF-Token`. */
+export const CSRF_COOKIE = 'rs_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface OperatorAuth {
+  keys: AuthKeys;
+  credentials: Credentials;
+  revocations: SessionRevocations;
+  magicLinks: MagicLinkStore;
+  /** Issues a session and sets both cookies on the response. */
+  startSession(req: Request, res: Response, via: SessionClaims['via']): Promise<SessionClaims>;
+  /** The request's session if its cookie is valid and not revoked (throws when Redis cannot answer). */
+  readSession(req: Request): Promise<SessionClaims | null>;
+  /** Revokes the request's session (if any) and clears the cookies. */
+  endSession(req: Request, res: Response): Promise<void>;
+}
+
+// One auth context per app (keyed by its deps), so routers share the derived keys without module state.
+const contexts = new WeakMap<AppDeps, OperatorAuth>();
+
+export function operatorAuth(deps: AppDeps): OperatorAuth {
+  const existing = contexts.get(deps);
+  if (existing) return existing;
+  const { env } = deps;
+  const keys = deriveAuthKeys(env.SECRET_KEY);
+  const revocations = createSessionRevocations({ redis: deps.redis, prefix: env.QUEUE_PREFIX });
+  const magicLinks = createMagicLinkStore({ redis: deps.redis, prefix: env.QUEUE_PREFIX, key: keys.magicLink });
+
+  const cookieOptions = (req: Request): CookieOptions => ({
+    sameSite: 'strict',
+    path: '/',
+    secure: env.COOKIE_SECURE === 'true' || (env.COOKIE_SECURE === 'auto' && req.secure),
+  });
+
+  const context: OperatorAuth = {
+    keys,
+    credentials: { user: env.TRIGGER_PAGE_USER, password: env.TRIGGER_PAGE_PASSWORD },
+    revocations,
+    magicLinks,
+    async startSession(req, res, via) {
+      const { token, claims } = await issueSession(keys.session, { subject: env.TRIGGER_PAGE_USER, via, ttlMs: env.SESSION_TTL });
+      const base = { ...cookieOptions(req), maxAge: env.SESSION_TTL };
+      res.cookie(SESSION_COOKIE, token, { ...base, httpOnly: true });
+      res.cookie(CSRF_COOKIE, claims.csrf, { ...base, httpOnly: false });
+      return claims;
+    },
+    async readSession(req) {
+      const claims = await verifySession(keys.session, readCookie(req, SESSION_COOKIE));
+      if (!claims) return null;
+      return (await revocations.isRevoked(claims.jti)) ? null : claims;
+    },
+    async endSession(req, res) {
+      const claims = await verifySession(keys.session, readCookie(req, SESSION_COOKIE));
+      res.clearCookie(SESSION_COOKIE, { ...cookieOptions(req), httpOnly: true });
+      res.clearCookie(CSRF_COOKIE, cookieOptions(req));
+      if (claims) await revocations.revoke(claims);
+    },
+  };
+  contexts.set(deps, context);
+  return context;
+}
+
+/** Reads one cookie from the Cookie header (no cookie-parser needed in front of the guard). */
+export function readCookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return undefined;
+}
+
+/** JSON callers (the dashboard's fetches, Bull Board's API) get 401 JSON; page loads are sent to /login. */
+function wantsJson(req: Request): boolean {
+  const url = req.originalUrl;
+  return url.startsWith('/api/') || url === '/api' || url.startsWith('/admin/queues/api/') || req.get('x-requested-with') === 'fetch';
+}
+
+export interface OperatorGuardOptions {
+  /**
+   * How a state-changing request proves it comes from our own pages:
+   * - `token` (default): `X-CSRF-Token` must equal the session's CSRF token (the dashboard sends it);
+   * - `same-origin`: the browser's `Origin` (or `Sec-Fetch-Site`) must be this site. Used for Bull Board,
+   *   whose UI cannot add our header; the SameSite=Strict cookie already keeps cross-site requests out.
+   */
+  csrf?: 'token' | 'same-origin';
+}
+
+function isSameOrigin(req: Request): boolean {
+  const site = req.get('sec-fetch-site');
+  if (site) return site === 'same-origin';
+  const origin = req.get('origin');
+  return origin !== undefined && origin === `${req.protocol}://${req.get('host')}`;
+}
+
+export function operatorGuard(deps: AppDeps, options: OperatorGuardOptions = {}): RequestHandler {
+  const auth = operatorAuth(deps);
+  const csrfMode = options.csrf ?? 'token';
+  return async (req, res, next) => {
+    let claims: SessionClaims | null;
+    try {
+      claims = await auth.readSession(req);
+    } catch (error) {
+      deps.logger.warn('auth.session_check_failed', describeError(error));
+      return next(new ApiError(503, 'service_unavailable', 'Service temporairement indisponible.'));
+    }
+    if (!claims) {
+      if (wantsJson(req)) return next(new ApiError(401, 'unauthorized', 'Authentification requise.'));
+      const nextPath = req.method === 'GET' ? `?next=${encodeURIComponent(req.originalUrl)}` : '';
+      return res.redirect(303, `/login${nextPath}`);
+    }
+    if (STATE_CHANGING.has(req.method)) {
+      const ok = csrfMode === 'same-origin' ? isSameOrigin(req) : csrfTokensMatch(claims.csrf, req.get(CSRF_HEADER));
+      if (!ok) {
+        deps.logger.warn('auth.csrf_failed', { method: req.method, path: req.originalUrl.split('?')[0] });
+        return next(new ApiError(403, 'csrf_failed', 'Jeton CSRF manquant ou invalide.'));
+      }
+    }
+    res.locals.operator = claims;
+    next();
+  };
+}
+
+/** The guard the config API is mounted behind (name and signature kept for the routers that use it). */
 export function requireOperator(deps: AppDeps): RequestHandler {
-  return bearerAuth(deps.env.PROCESS_API_TOKEN);
+  return operatorGuard(deps);
 }

@@ -1,9 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import express, { Router } from 'express';
-import { computeEmailId, ingressPayloadSchema, parseSenderAddress } from '@render-signal/contracts';
-import { readSettings } from '@render-signal/config-store';
-import { weekdayIn } from '@render-signal/routing';
-import { acceptEmail } from '@render-signal/ingest';
+import { ingressPayloadSchema } from '@render-signal/contracts';
+import { ingestEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
 import { ApiError } from '../http/api-error';
 import { bearerAuth } from '../http/bearer-auth';
@@ -38,6 +36,10 @@ export function ingressRouter(deps: AppDeps): Router {
 
   router.post(
     '/api/ingress/gmail',
+    (_req, res, next) => {
+      res.on('finish', () => deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }));
+      next();
+    },
     bearerAuth(env.PROCESS_API_TOKEN),
     (req, _res, next) => {
       if (!req.is('application/json')) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
@@ -59,38 +61,35 @@ export function ingressRouter(deps: AppDeps): Router {
         const email = parsed.data;
         let result;
         try {
-          const settings = await withTimeout(readSettings(deps.settings), env.INGRESS_REDIS_TIMEOUT);
-          if (!settings.runtime_flags.gmail_ingress_enabled) throw new ApiError(409, 'ingress_disabled', 'Gmail ingress disabled');
-          if (env.GMAIL_SENDER_ALLOWLIST.length > 0 && !env.GMAIL_SENDER_ALLOWLIST.includes(parseSenderAddress(email.sender))) {
-            const emailId = computeEmailId(email);
-            logger.info('ingress.sender_not_allowed', { email_id: emailId });
-            res.status(200).json({ success: true, status: 'skipped_sender_not_allowed', email_id: emailId });
-            return;
-          }
-          const webhookConfig = settings.webhook_config;
-          const absentToday =
-            webhookConfig.absence_pause_enabled && (webhookConfig.absence_pause_days as string[]).includes(weekdayIn(new Date(), env.POLLING_TIMEZONE));
-          if (!webhookConfig.webhook_sending_enabled || absentToday) {
-            // 409, not 200: the sender keeps the email and tries again later.
-            throw new ApiError(409, 'sending_disabled', 'Webhook sending disabled');
-          }
           result = await withTimeout(
-            acceptEmail(email, deps.emailProducer, {
+            ingestEmail(email, {
+              settings: deps.settings,
+              emailProducer: deps.emailProducer,
+              senderAllowlist: env.GMAIL_SENDER_ALLOWLIST,
+              timeZone: env.POLLING_TIMEZONE,
               dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000,
-              dedupDisabled: settings.runtime_flags.disable_email_id_dedup,
             }),
             env.INGRESS_REDIS_TIMEOUT,
           );
         } catch (error) {
-          if (error instanceof ApiError) throw error;
           logger.warn('ingress.unavailable', { error: (error as Error).message });
           throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
+        }
+        res.locals.outcome = result.status;
+        // 409, not 200: the sender keeps the email and tries again later.
+        if (result.status === 'ingress_disabled') throw new ApiError(409, 'ingress_disabled', 'Gmail ingress disabled');
+        if (result.status === 'sending_disabled') throw new ApiError(409, 'sending_disabled', 'Webhook sending disabled');
+        if (result.status === 'skipped_sender_not_allowed') {
+          logger.info('ingress.sender_not_allowed', { email_id: result.email_id });
+          res.status(200).json({ success: true, status: result.status, email_id: result.email_id });
+          return;
         }
         logger.info(result.status === 'queued' ? 'ingress.accepted' : 'ingress.duplicate', {
           email_id: result.email_id,
           status: result.status,
           job_id: result.job_id,
         });
+        if (result.status !== 'queued') deps.metrics.dedupHits.inc();
         res.status(200).json({ success: true, status: result.status, email_id: result.email_id });
       } catch (error) {
         next(error);

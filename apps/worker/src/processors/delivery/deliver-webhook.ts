@@ -8,11 +8,12 @@ import {
   type WebhookDeliverer,
   type WebhookLog,
 } from '@render-signal/delivery';
-import { maskUrl, type Logger } from '@render-signal/observability';
+import { maskUrl, type Logger, type WorkerMetrics } from '@render-signal/observability';
 import type { TargetGate } from '../../pipeline/target-gate';
 
 export interface DeliverWebhookDeps {
   logger: Logger;
+  metrics: WorkerMetrics;
   deliverer: WebhookDeliverer;
   webhookLog: WebhookLog;
   /** Per-target admission: in-flight cap and the hourly rate limit; answers how long to wait when full. */
@@ -68,6 +69,9 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
       final: true,
     });
     const endToEndMs = (deps.now?.() ?? Date.now()) - job.data.accepted_at;
+    deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: hostOf(target.url), failure_reason: '' });
+    deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
+    if (job.data.kind === 'email') deps.metrics.endToEnd.observe(endToEndMs / 1000);
     log.info('delivery.succeeded', { status: result.status, duration_ms: result.duration_ms, end_to_end_ms: endToEndMs, fallback_used: result.fallback_used });
     return result;
   } catch (error) {
@@ -75,6 +79,8 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
       const facts = error.facts;
       const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
       await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...facts }));
+      deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: hostOf(target.url), failure_reason: facts.failure_reason });
+      deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
       await deps.webhookLog.append({
         ...entryBase,
         status: 'error',
@@ -98,5 +104,13 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
     throw error;
   } finally {
     deps.gate.release(target.url);
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid';
   }
 }

@@ -1,0 +1,62 @@
+// npm run config -- export [file] | import <file> | get <document> | set <document> <json>
+// For operators without the dashboard (with access to Redis). Documents: webhook_config,
+// processing_prefs, runtime_flags, routing_rules. Import and set validate everything before writing.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cliEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { createSettingsStore, prepareSettingsImport, readSettings, SETTINGS_DOCUMENTS, type SettingsDocumentName } from '@render-signal/config-store';
+import { createLogger } from '@render-signal/observability';
+import { createRedisConnection } from '@render-signal/queue';
+
+const USAGE = `usage: npm run config -- export [file] | import <file> | get <document> | set <document> '<json>'
+documents: ${SETTINGS_DOCUMENTS.join(', ')}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, arg1, arg2] = argv;
+  const isDocument = (name: string | undefined): name is SettingsDocumentName => (SETTINGS_DOCUMENTS as readonly string[]).includes(name ?? '');
+  if (!command || !['export', 'import', 'get', 'set'].includes(command) || (['get', 'set'].includes(command) && !isDocument(arg1)) || (command === 'import' && !arg1)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const env = loadEnv(cliEnvSchema);
+  const logger = createLogger({ level: 'warn', service: 'cli' });
+  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli', logger });
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  const store = createSettingsStore({ redis, subscriber, env, logger });
+  try {
+    if (command === 'export') {
+      const text = `${JSON.stringify({ exported_at: new Date().toISOString(), format: 'render-signal-config/1', documents: await readSettings(store) }, null, 2)}\n`;
+      if (arg1) writeFileSync(arg1, text);
+      else process.stdout.write(text);
+      return 0;
+    }
+    if (command === 'get' && isDocument(arg1)) {
+      process.stdout.write(`${JSON.stringify(await store.get(arg1), null, 2)}\n`);
+      return 0;
+    }
+    const documents =
+      command === 'import'
+        ? (JSON.parse(readFileSync(arg1!, 'utf8')) as { documents?: unknown }).documents
+        : { [arg1!]: JSON.parse(arg2 ?? 'null') as unknown };
+    const prepared = prepareSettingsImport(await readSettings(store), documents, { allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK });
+    if (!prepared.ok) {
+      console.error(`refused, nothing written: ${prepared.message}`);
+      for (const error of prepared.errors) console.error(`  ${error.path}: ${error.message}`);
+      return 1;
+    }
+    await store.putMany(prepared.values);
+    console.log(`saved: ${Object.keys(prepared.values).join(', ')}`);
+    return 0;
+  } finally {
+    subscriber.disconnect();
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof EnvError ? error.message : `config failed: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,61 @@
+// npm run magic-link -- [--unlimited] [--label <text>] [--base-url https://signal.example.com]
+// Prints a login link for the dashboard (the first login, or when the password is lost). Uses the API's
+// SECRET_KEY and Redis: the link is recorded exactly as one generated from the dashboard.
+import { createMagicLinkStore, deriveAuthKeys } from '@render-signal/auth';
+import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { createLogger } from '@render-signal/observability';
+import { createRedisConnection } from '@render-signal/queue';
+
+const USAGE = 'usage: npm run magic-link -- [--unlimited] [--label <text>] [--base-url <origin>]';
+
+// Only what a link needs: the CLI must not require the ingress token or other API-only settings.
+const magicLinkEnvSchema = apiEnvSchema.pick({
+  REDIS_URL: true,
+  QUEUE_PREFIX: true,
+  SECRET_KEY: true,
+  MAGIC_LINK_TTL_SECONDS: true,
+  PUBLIC_BASE_URL: true,
+  PORT: true,
+});
+
+function flagValue(argv: string[], name: string): string | undefined {
+  const index = argv.indexOf(name);
+  return index >= 0 ? argv[index + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const known = new Set(['--unlimited', '--label', '--base-url']);
+  const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && argv[i - 1] !== '--label');
+  if (unknown.length > 0 || argv.includes('--help')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const env = loadEnv(magicLinkEnvSchema);
+  const baseUrl = (flagValue(argv, '--base-url') ?? env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
+  const unlimited = argv.includes('--unlimited');
+  const label = flagValue(argv, '--label') ?? 'cli';
+  const logger = createLogger({ level: 'warn', service: 'cli' });
+  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli-magic-link', logger });
+  try {
+    const store = createMagicLinkStore({ redis, prefix: env.QUEUE_PREFIX, key: deriveAuthKeys(env.SECRET_KEY).magicLink });
+    const link = await store.issue({ unlimited, ttlSeconds: env.MAGIC_LINK_TTL_SECONDS, label });
+    console.log(`${baseUrl}/login/magic/${link.token}`);
+    console.error(
+      unlimited
+        ? `permanent link ${link.id}: reusable until revoked (dashboard → Outils, or DELETE /api/auth/magic-links/${link.id})`
+        : `single-use link, expires at ${link.expiresAt?.toISOString()}`,
+    );
+    if (!env.PUBLIC_BASE_URL && !flagValue(argv, '--base-url')) console.error('note: PUBLIC_BASE_URL is not set; pass --base-url for a public address');
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof EnvError ? error.message : `magic-link failed: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Redis } from 'ioredis';
+import { MAGIC_LINK_AUDIENCE, TOKEN_ISSUER } from './keys';
+
+/**
+ * Magic links (the original's `/login/magic/<token>`): a JWT with a `jti`. One-shot links carry `exp`
+ * and are consumed atomically in Redis; `unlimited` ones have no `exp`, are reusable, and are listed
+ * in a Redis hash so an operator can revoke them.
+ */
+export type MagicLinkFailure = 'invalid' | 'expired' | 'unknown' | 'used' | 'revoked';
+
+/** Shown on the refusal page: the original's French messages where it had one. */
+export const MAGIC_LINK_FAILURE_MESSAGES: Record<MagicLinkFailure, string> = {
+  invalid: 'Lien de connexion invalide.',
+  expired: 'Lien de connexion expiré.',
+  unknown: 'Lien inconnu ou déjà consommé.',
+  used: 'Lien déjà utilisé.',
+  revoked: 'Lien révoqué.',
+};
+
+export interface IssuedMagicLink {
+  token: string;
+  id: string;
+  /** null for unlimited links. */
+  expiresAt: Date | null;
+  unlimited: boolean;
+}
+
+export interface PermanentMagicLink {
+  id: string;
+  created_at: string;
+  last_used_at: string | null;
+  label: string | null;
+}
+
+export type ConsumeResult = { ok: true; id: string; unlimited: boolean } | { ok: false; reason: MagicLinkFailure };
+
+export interface MagicLinkStore {
+  issue(options: { unlimited: boolean; ttlSeconds: number; label?: string; now?: Date }): Promise<IssuedMagicLink>;
+  consume(token: string, now?: Date): Promise<ConsumeResult>;
+  listPermanent(): Promise<PermanentMagicLink[]>;
+  revoke(id: string): Promise<boolean>;
+}
+
+export interface MagicLinkStoreOptions {
+  redis: Redis;
+  /** QUEUE_PREFIX: keys live under `<prefix>:auth:magic:…`. */
+  prefix: string;
+  key: Uint8Array;
+}
+
+// Atomic one-shot consumption: of two simultaneous clicks exactly one sees 'issued'.
+// 1 = consumed now, 2 = already consumed, 0 = not found (never issued, or its record expired).
+const CONSUME_SCRIPT = `
+local state = redis.call('GET', KEYS[1])
+if state == 'issued' then
+  redis.call('SET', KEYS[1], 'consumed', 'KEEPTTL')
+  return 1
+end
+if state == 'consumed' then return 2 end
+return 0
+`;
+
+/** Consumed records outlive the link itself so a late second click still reads "already used". */
+const CONSUMED_RECORD_GRACE_S = 24 * 3600;
+
+export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkStore {
+  const { redis, key } = options;
+  const oneShotKey = (id: string) => `${options.prefix}:auth:magic:once:${id}`;
+  const permanentKey = `${options.prefix}:auth:magic:permanent`;
+  const lastUsedKey = `${options.prefix}:auth:magic:permanent:last_used`;
+
+  async function verify(token: string, now: Date): Promise<{ id: string; unlimited: boolean } | MagicLinkFailure> {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        issuer: TOKEN_ISSUER,
+        audience: MAGIC_LINK_AUDIENCE,
+        requiredClaims: ['jti'],
+        currentDate: now,
+      });
+      const unlimited = payload.unlimited === true;
+      // A one-shot link without exp is forged or malformed: signed tokens we issue always carry it.
+      if (typeof payload.jti !== 'string' || (!unlimited && typeof payload.exp !== 'number')) return 'invalid';
+      return { id: payload.jti, unlimited };
+    } catch (error) {
+      return error instanceof joseErrors.JWTExpired ? 'expired' : 'invalid';
+    }
+  }
+
+  return {
+    async issue({ unlimited, ttlSeconds, label, now = new Date() }) {
+      const id = randomBytes(16).toString('base64url');
+      const iat = Math.floor(now.getTime() / 1000);
+      const jwt = new SignJWT(unlimited ? { unlimited: true } : {})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(MAGIC_LINK_AUDIENCE)
+        .setJti(id)
+        .setIssuedAt(iat);
+      if (unlimited) {
+        const record = { created_at: now.toISOString(), label: label ?? null };
+        await redis.hset(permanentKey, id, JSON.stringify(record));
+        return { token: await jwt.sign(key), id, expiresAt: null, unlimited: true };
+      }
+      const exp = iat + ttlSeconds;
+      await redis.set(oneShotKey(id), 'issued', 'EX', ttlSeconds + CONSUMED_RECORD_GRACE_S);
+      return { token: await jwt.setExpirationTime(exp).sign(key), id, expiresAt: new Date(exp * 1000), unlimited: false };
+    },
+
+    async consume(token, now = new Date()) {
+      const verified = await verify(token, now);
+      if (typeof verified === 'string') return { ok: false, reason: verified };
+      if (verified.unlimited) {
+        if (!(await redis.hexists(permanentKey, verified.id))) return { ok: false, reason: 'revoked' };
+        await redis.hset(lastUsedKey, verified.id, now.toISOString());
+        return { ok: true, id: verified.id, unlimited: true };
+      }
+      const outcome = (await redis.eval(CONSUME_SCRIPT, 1, oneShotKey(verified.id))) as number;
+      if (outcome === 1) return { ok: true, id: verified.id, unlimited: false };
+      return { ok: false, reason: outcome === 2 ? 'used' : 'unknown' };
+    },
+
+    async listPermanent() {
+      const [records, lastUsed] = await Promise.all([redis.hgetall(permanentKey), redis.hgetall(lastUsedKey)]);
+      return Object.entries(records)
+        .map(([id, raw]) => {
+          let parsed: { created_at?: string; label?: string | null } = {};
+          try {
+            parsed = JSON.parse(raw) as typeof parsed;
+          } catch {
+            // A damaged record is still listed so it can be revoked.
+          }
+          return { id, created_at: parsed.created_at ?? '', last_used_at: lastUsed[id] ?? null, label: parsed.label ?? null };
+        })
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    },
+
+    async revoke(id) {
+      const [removed] = await Promise.all([redis.hdel(permanentKey, id), redis.hdel(lastUsedKey, id)]);
+      return removed === 1;
+    },
+  };
+}

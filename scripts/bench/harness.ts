@@ -1,0 +1,140 @@
+// Shared pieces of the benchmark: child processes from source, a counting sink, a paced sender.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { createServer, request, type Agent, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
+export const TOKEN = 'bench-token-123';
+const children: ChildProcess[] = [];
+
+export function spawnTs(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, file), ...argv], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+export function killAll(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+/** Resolves with the first JSON line of the child's stdout that matches (then keeps draining stdout). */
+export async function firstJsonLine<T>(child: ChildProcess, match: (o: Record<string, unknown>) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (match(parsed)) {
+            child.stdout!.off('data', onData);
+            child.stdout!.resume();
+            return resolve(parsed as T);
+          }
+        } catch {
+          /* not JSON */
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`process exited (${code}) before it was ready`)));
+  });
+}
+
+/** Resident memory of a process in MB (ps), or NaN when it is gone. */
+export function rssMb(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim()) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+let seq = 0;
+export function emailBody(): string {
+  seq += 1;
+  return JSON.stringify({
+    subject: `Bench ${seq} ${process.hrtime.bigint()}`,
+    sender: 'Bench <bench@example.org>',
+    date: new Date().toISOString(),
+    body: `<p>Voici le lien : https://www.dropbox.com/scl/fo/abc${seq}/file.zip?dl=0</p>`,
+  });
+}
+
+/** POST over a bounded keep-alive pool (like a real sender), resolving with status and JSON. */
+export function postJson(agent: Agent, port: number, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/ingress/gmail',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data || '{}') as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A loopback webhook receiver that answers after `delayMs` and calls `onWebhook` with the parsed body. */
+export async function startSink(delayMs: number, onWebhook: (body: Record<string, unknown>) => void): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      onWebhook(JSON.parse(body) as Record<string, unknown>);
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, server };
+}
+
+export function pipelineEnv(redisUrl: string, prefix: string, webhookUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    PROCESS_API_TOKEN: TOKEN,
+    SECRET_KEY: 'bench-secret-key-123456',
+    WEBHOOK_URL: webhookUrl,
+    WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    ALLOW_PRIVATE_NETWORK: 'true',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+export async function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const child = spawnTs('apps/api/src/main.ts', [], { ...env, PORT: String(port) });
+  await firstJsonLine(child, (o) => o.event === 'api.started');
+  return { child, port };
+}
+
+export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawnTs('apps/worker/src/main.ts', [], env);
+  await firstJsonLine(child, (o) => o.event === 'worker.started');
+  return child;
+}
