@@ -53,7 +53,8 @@ describe('operator dashboard in a real browser', () => {
     ensureDashboardBuilt();
     sink = await startWebhookSink();
     world = await startWorld({ env: { WEBHOOK_URL: sink.url, TRIGGER_PAGE_PASSWORD: PASSWORD } });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    // Debian's chromium here and in .ci/run; CI elsewhere may point CHROMIUM_PATH at Playwright's build.
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     context = await browser.newContext({ baseURL: world.apiUrl });
     page = await context.newPage();
     // A CSP violation or a script error would show here: the dashboard must run under `script-src 'self'`.
