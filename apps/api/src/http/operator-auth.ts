@@ -42,12 +42,11 @@ export interface OperatorAuth {
   endSession(req: Request, res: Response): Promise<void>;
 }
 
-// One auth context per app (keyed by its deps), so routers share the derived keys without module state.
-const contexts = new WeakMap<AppDeps, OperatorAuth>();
-
+/**
+ * The auth context for one app. Stateless apart from Redis (keys are derived from SECRET_KEY, stores are
+ * thin wrappers), so each router may build its own: no module-level cache is needed.
+ */
 export function operatorAuth(deps: AppDeps): OperatorAuth {
-  const existing = contexts.get(deps);
-  if (existing) return existing;
   const { env } = deps;
   const keys = deriveAuthKeys(env.SECRET_KEY);
   const revocations = createSessionRevocations({ redis: deps.redis, prefix: env.QUEUE_PREFIX });
@@ -83,7 +82,6 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
       if (claims) await revocations.revoke(claims);
     },
   };
-  contexts.set(deps, context);
   return context;
 }
 
