@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { computeEmailId } from '@render-signal/contracts';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
+import { benchOffload } from './offload';
 
 const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
 const TOKEN = 'bench-token-123';
@@ -208,6 +209,8 @@ async function main(): Promise<void> {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
       for (const rate of E2E_RATES) await endToEnd(redis.url, rate);
     }
+    // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
+    if (!args.has('skip-offload')) await benchOffload();
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await removeRedisDir(redis);

@@ -62,7 +62,9 @@ export async function transferViaWorker(request: WorkerTransferRequest): Promise
       },
       responseType: 'text',
       throwHttpErrors: false,
-      retry: { limit: 0 },
+      // One retry when a reused keep-alive socket was closed by the Worker's side meanwhile ("socket hang up"
+      // before any answer). Safe: the Worker checks the content-addressed key before fetching again.
+      retry: { limit: 1, methods: ['POST'], errorCodes: ['ECONNRESET'], statusCodes: [] },
       timeout: { request: request.timeoutMs },
       signal: request.signal,
     });

@@ -58,5 +58,64 @@ export function webhookToolsRouter(deps: AppDeps): Router {
       res.status(200).json({ success: false, code: 'delivery_failed', message: error.message, delivered: false, target: maskUrl(url), status: facts.status ?? null, failure_reason: facts.failure_reason, response: facts.response_excerpt, duration_ms: facts.duration_ms });
     }
   });
+  /**
+   * The original's test endpoint (spec §6.6), same request and answer shapes; dry run by default. The target
+   * is always shown masked (the original returned it in clear), and the real send is one delivery attempt.
+   */
+  router.post('/api/test/send_test_webhook', async (req, res) => {
+    const body = (req.body ?? {}) as { dry_run?: unknown; webhook_url?: unknown; email_id?: unknown; subject?: unknown; delivery_links?: unknown; payload?: unknown };
+    if (body.delivery_links !== undefined && !Array.isArray(body.delivery_links)) throw new ApiError(400, 'invalid_request', 'delivery_links doit être une liste.');
+    if (body.payload !== undefined && (typeof body.payload !== 'object' || body.payload === null || Array.isArray(body.payload))) {
+      throw new ApiError(400, 'invalid_request', 'payload doit être un objet.');
+    }
+    const config = await deps.settings.get('webhook_config');
+    const explicit = typeof body.webhook_url === 'string' && body.webhook_url ? body.webhook_url : undefined;
+    const url = explicit ?? resolveDefaultTarget(config, deps.env);
+    const emailId = typeof body.email_id === 'string' && body.email_id ? body.email_id : 'test-webhook';
+    const base = (body.payload ?? {}) as Record<string, unknown>;
+    const payload: Record<string, unknown> = {
+      ...base,
+      microsoft_graph_email_id: emailId,
+      subject: typeof body.subject === 'string' ? body.subject : typeof base.subject === 'string' ? base.subject : '',
+      ...(Array.isArray(body.delivery_links) && body.delivery_links.length > 0 ? { delivery_links: body.delivery_links } : {}),
+    };
+    const serialized = serializeWebhookPayload(payload);
+    const sequence = config.webhook_fallback_on_415 ? [config.webhook_delivery_mode, config.webhook_delivery_mode === 'json' ? 'form' : 'json'] : [config.webhook_delivery_mode];
+    const common = {
+      target_url: maskUrl(url),
+      target_masked: maskUrl(url),
+      fallback_note: url ? null : 'no URL configured (no fallback target: nothing would be sent)',
+      webhook_ssl_verify: config.webhook_ssl_verify,
+      delivery_mode_sequence: sequence,
+      resolved_delivery_mode: config.webhook_delivery_mode,
+      fallback_on_415: config.webhook_fallback_on_415,
+      payload_size_bytes: serialized.length,
+    };
+    if (body.dry_run !== false) {
+      ok(res, { dry_run: true, message: 'Dry-run: aucun envoi effectué.', ...common, payload, serialized_payload: serialized.toString('utf8') });
+      return;
+    }
+    if (!url) throw new ApiError(400, 'no_target', 'Aucune URL de webhook configurée.');
+    try {
+      checkUrlShape(url, { allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK });
+    } catch (error) {
+      throw new ApiError(400, 'blocked_target', (error as Error).message);
+    }
+    const target = { url, origin: 'test', mode: config.webhook_delivery_mode, fallback_on_415: config.webhook_fallback_on_415, tls_verify: config.webhook_ssl_verify, require_success_flag: config.webhook_require_success_flag };
+    const secret = await deps.webhookSecret.current();
+    try {
+      const result = await deps.deliverer.deliverWebhook({ target, webhookId: webhookIdFor(emailId, url), body: serialized, ...(secret ? { secret } : {}) });
+      ok(res, { dry_run: false, message: 'Webhook envoyé.', target_url: maskUrl(url), flow_result: { success: true, status_code: result.status, attempted_delivery_modes: result.attempted_modes, fallback_used: result.fallback_used }, payload_size_bytes: serialized.length });
+    } catch (error) {
+      if (!(error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError)) throw error;
+      ok(res, {
+        dry_run: false,
+        message: 'Webhook envoyé.',
+        target_url: maskUrl(url),
+        flow_result: { success: false, status_code: error.facts.status ?? null, failure_reason: error.facts.failure_reason, error_message: error.facts.response_excerpt ?? error.message },
+        payload_size_bytes: serialized.length,
+      });
+    }
+  });
   return router;
 }
