@@ -10,7 +10,9 @@ export const TOKEN = 'bench-token-123';
 const children: ChildProcess[] = [];
 
 export function spawnTs(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, file), ...argv], {
+  // BENCH_CPU_PROF=worker|api writes a V8 CPU profile of that process to .tmp/prof (for digging into a figure).
+  const profile = process.env.BENCH_CPU_PROF && file.includes(process.env.BENCH_CPU_PROF) ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.tmp/prof')}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, file), ...argv], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -130,6 +132,12 @@ export async function startApi(env: Record<string, string>): Promise<{ child: Ch
   const port = 30_000 + Math.floor(Math.random() * 20_000);
   const child = spawnTs('apps/api/src/main.ts', [], { ...env, PORT: String(port) });
   await firstJsonLine(child, (o) => o.event === 'api.started');
+  // Listening comes before the Redis connection is ready (503 until then).
+  for (let i = 0; i < 200; i++) {
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return { child, port };
 }
 

@@ -21,6 +21,7 @@ import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
+import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
 import { transferLink } from './processors/offload/transfer-link';
 
@@ -62,7 +63,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   });
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
   const gate = createTargetGate({
-    perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY,
+    perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY ?? Math.max(1, Math.floor(env.DELIVERY_CONCURRENCY * 0.8)),
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
@@ -157,6 +158,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       createConsumer(offloadQueue, { transfer: (job) => transferLink(job, { offloader, metrics }) }, { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock }),
     );
   }
+  const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock }) : undefined;
+  if (gmail) workers.push(gmail.worker);
   for (const worker of workers) {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));
     worker.on('completed', () => metrics.jobsCompleted.inc({ queue: worker.name }));
@@ -167,7 +170,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     });
     void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
   }
-  logger.info('worker.started', { queues: workers.map((w) => w.name), delivery_concurrency: env.DELIVERY_CONCURRENCY, offload: offloadEnabled ? env.OFFLOAD_MODE : 'off' });
+  logger.info('worker.started', { queues: workers.map((w) => w.name), delivery_concurrency: env.DELIVERY_CONCURRENCY, offload: offloadEnabled ? env.OFFLOAD_MODE : 'off', gmail_push: env.GMAIL_PUSH_ENABLED });
 
   return {
     workers,
@@ -181,6 +184,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       }
       await deliveryProducer.close().catch(() => {});
       await offloadProducer?.close().catch(() => {});
+      await gmail?.close();
       stopPublishing();
       await settings.close();
       subscriber.disconnect();

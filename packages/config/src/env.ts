@@ -33,6 +33,9 @@ const optionalString = z
 const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(1).max(max).default(defaultValue);
 
+/** Shared by the API and the worker (both ingest: the HTTP ingress and the Gmail push sync). */
+const dedupWindowDays = z.coerce.number().positive().max(365).default(30);
+
 /** Settings every process needs. */
 export const commonEnvSchema = z.object({
   REDIS_URL: redisUrl,
@@ -71,6 +74,37 @@ export const commonEnvSchema = z.object({
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  // Gmail push ingress (docs/gmail-push.md). Everything optional: without it only the Apps Script path runs.
+  GMAIL_PUSH_ENABLED: envBoolean(false),
+  /** Base URLs of Google's endpoints: only tests (loopback fakes) change them. */
+  GMAIL_API_BASE_URL: z.string().url().default('https://gmail.googleapis.com'),
+  GOOGLE_OAUTH_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
+  /** The OAuth client (type "Desktop app") mailboxes consent to with `npm run gmail:connect`. */
+  GOOGLE_OAUTH_CLIENT_ID: optionalString,
+  GOOGLE_OAUTH_CLIENT_SECRET: optionalString,
+  /** Where the consent screen sends the browser; the operator copies the `code` from its address bar. */
+  GMAIL_OAUTH_REDIRECT_URI: z.string().url().default('http://localhost'),
+  /** The Pub/Sub topic users.watch publishes to: projects/<project>/topics/<topic>. */
+  GMAIL_PUBSUB_TOPIC: optionalString.refine((v) => v === undefined || /^projects\/[^/]+\/topics\/[^/]+$/.test(v), 'must look like projects/<project>/topics/<topic>'),
+  /** Only messages with this label are synced and notified (a label id such as INBOX); empty = all mail. */
+  GMAIL_LABEL_FILTER: z
+    .string()
+    .default('INBOX')
+    .transform((v) => v.trim() || undefined),
+  /** Workspace domain-wide delegation: the service account's JSON key (contents), for `--service-account` mailboxes. */
+  GMAIL_SERVICE_ACCOUNT_KEY: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const key = JSON.parse(v) as { client_email?: unknown; private_key?: unknown; private_key_id?: unknown };
+      if (typeof key.client_email === 'string' && typeof key.private_key === 'string') {
+        return { client_email: key.client_email, private_key: key.private_key, ...(typeof key.private_key_id === 'string' ? { private_key_id: key.private_key_id } : {}) };
+      }
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be the JSON key file of a service account (client_email, private_key)' });
+    return z.NEVER;
+  }),
   POLLING_TIMEZONE: z
     .string()
     .default('Europe/Paris')
@@ -95,7 +129,7 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Largest ingress body accepted, in MB (Gmail HTML bodies can be large). */
   INGRESS_MAX_BODY_MB: z.coerce.number().positive().max(100).default(10),
   /** How long an email id stays "seen": a re-sent email inside the window is answered already_processed. */
-  DEDUP_WINDOW_DAYS: z.coerce.number().positive().max(365).default(30),
+  DEDUP_WINDOW_DAYS: dedupWindowDays,
   /** Bearer token for GET /metrics; when unset /metrics is open (keep it on a private network then). */
   METRICS_TOKEN: optionalString,
   /** /health reports `degraded` when the dead-letter (failed) count of any queue exceeds this. */
@@ -121,6 +155,17 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Failed logins allowed per IP and window (the original: 5 per 5 minutes). */
   LOGIN_RATE_LIMIT_MAX: positiveInt(5, 1000),
   LOGIN_RATE_LIMIT_WINDOW: envDuration('5m'),
+  // Gmail push endpoint (POST /api/ingress/gmail/pubsub): how a push proves it comes from our subscription.
+  /** `oidc`: Google-signed token of the subscription's service account (recommended). `token`: a secret in the push URL. */
+  GMAIL_PUSH_AUTH: z.enum(['oidc', 'token']).default('oidc'),
+  /** The audience configured on the push subscription (default there: the push endpoint URL). */
+  GMAIL_PUSH_AUDIENCE: optionalString,
+  /** The service account the push subscription authenticates as. */
+  GMAIL_PUSH_SERVICE_ACCOUNT: optionalString,
+  /** With GMAIL_PUSH_AUTH=token: the `?token=` value of the push endpoint URL (≥ 32 characters). */
+  GMAIL_PUSH_VERIFICATION_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  GOOGLE_OIDC_JWKS_URL: z.string().url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  GOOGLE_OIDC_ISSUER: z.string().default('https://accounts.google.com'),
 });
 
 const workerEnvBase = commonEnvSchema.extend({
@@ -137,8 +182,11 @@ const workerEnvBase = commonEnvSchema.extend({
   DELIVERY_TIMEOUT: envDuration('30s'),
   /** A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. */
   JOB_LOCK_DURATION: envDuration('30s'),
-  /** Deliveries to one target host in flight at once per worker process: a slow target cannot take every slot. */
-  DELIVERY_PER_TARGET_CONCURRENCY: positiveInt(10, 1000),
+  /**
+   * Deliveries to one target host in flight at once per worker process, so a slow target cannot take every
+   * slot. Unset: 80 % of DELIVERY_CONCURRENCY (one busy target still gets most of the throughput).
+   */
+  DELIVERY_PER_TARGET_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
   // File offload (R2/S3). The original's names: R2_FETCH_*, R2_BUCKET_NAME, R2_PUBLIC_BASE_URL.
   R2_FETCH_ENABLED: envBoolean(false),
   OFFLOAD_MODE: z.enum(['worker', 'direct']).default('worker'),
@@ -160,6 +208,16 @@ const workerEnvBase = commonEnvSchema.extend({
   OFFLOAD_CONCURRENCY: positiveInt(4, 100),
   /** On SIGTERM, how long in-flight jobs may run before the process exits anyway. */
   SHUTDOWN_TIMEOUT: envDuration('25s'),
+  // Gmail push sync (the worker ingests too, so it needs the dedup window and the credential key).
+  DEDUP_WINDOW_DAYS: dedupWindowDays,
+  /** Decrypts mailbox refresh tokens (same value as the API's); required with GMAIL_PUSH_ENABLED. */
+  SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
+  /** Backup history poll of every mailbox (Google may delay or drop notifications). */
+  GMAIL_POLL_INTERVAL: envDuration('3m').refine((ms) => ms >= 100, 'must be at least 100ms'),
+  /** users.watch renewal period (a watch lapses after 7 days; Google recommends daily). */
+  GMAIL_WATCH_RENEW_INTERVAL: envDuration('1d').refine((ms) => ms >= 100 && ms <= 6 * 86_400_000, 'must be between 100ms and 6d'),
+  /** When the stored history id is too old (404), the newest messages re-read, at most this many. */
+  GMAIL_RESYNC_MAX_MESSAGES: positiveInt(100, 500),
 });
 
 /** Offload settings must be complete when offload is on: list what is missing instead of failing later. */
@@ -174,9 +232,24 @@ function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinem
   }
 }
 
+/** Gmail push needs the key to decrypt credentials, a way to get tokens and the topic to watch. */
+function checkGmailSettings(env: z.infer<typeof workerEnvBase>, ctx: z.RefinementCtx): void {
+  if (!env.GMAIL_PUSH_ENABLED) return;
+  const problems: Array<[string, string]> = [];
+  if (!env.SECRET_KEY) problems.push(['SECRET_KEY', 'is required when GMAIL_PUSH_ENABLED=true (the API\'s value: it decrypts mailbox credentials)']);
+  if (!env.GMAIL_PUBSUB_TOPIC) problems.push(['GMAIL_PUBSUB_TOPIC', 'is required when GMAIL_PUSH_ENABLED=true']);
+  if (!env.GMAIL_SERVICE_ACCOUNT_KEY && !(env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET)) {
+    problems.push(['GOOGLE_OAUTH_CLIENT_ID', 'and GOOGLE_OAUTH_CLIENT_SECRET (or GMAIL_SERVICE_ACCOUNT_KEY) are required when GMAIL_PUSH_ENABLED=true']);
+  }
+  for (const [name, message] of problems) ctx.addIssue({ code: 'custom', path: [name], message });
+}
+
 export const cliEnvSchema = commonEnvSchema;
 
-export const workerEnvSchema = workerEnvBase.superRefine(checkOffloadSettings);
+export const workerEnvSchema = workerEnvBase.superRefine((env, ctx) => {
+  checkOffloadSettings(env, ctx);
+  checkGmailSettings(env, ctx);
+});
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

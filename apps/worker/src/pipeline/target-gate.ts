@@ -27,7 +27,7 @@ export interface TargetGateOptions {
 
 const HOUR_MS = 3_600_000;
 /** Busy-host retry: short, jittered, so waiting jobs do not return in lockstep. */
-const BUSY_WAIT_MS = 250;
+const BUSY_WAIT_MS = 100;
 
 // KEYS[1] window zset; ARGV: now, limit, member. Returns 0 when admitted, else ms to wait.
 const SLIDING_WINDOW = `

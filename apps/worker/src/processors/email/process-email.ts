@@ -52,11 +52,12 @@ export async function processEmail(job: Job<ProcessEmailJob>, token: string | un
 
   const settings = await readSettings(deps.settings);
   const plan = planEmail(data, { ...deps.planContext(settings, now), settings, now });
-  log.info('email.detected', { detector: plan.detection.detector, delivery_time: plan.detection.delivery_time, links: plan.links?.length ?? 0 });
+  // One line per decision: detection goes with the outcome (routed / offloading / skipped).
+  const detected = { detector: plan.detection.detector, delivery_time: plan.detection.delivery_time, links: plan.links?.length ?? 0 };
 
   if (plan.skip) {
     const { skip } = plan;
-    log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', { reason: skip.reason, detail: skip.detail, marked_processed: skip.markProcessed });
+    log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', { ...detected, reason: skip.reason, detail: skip.detail, marked_processed: skip.markProcessed });
     if (skip.webhookLog) {
       await deps.webhookLog.append({
         type: 'custom',
@@ -90,12 +91,12 @@ export async function processEmail(job: Job<ProcessEmailJob>, token: string | un
       })),
     );
     await job.updateData({ ...data, step: 'offload', route: route as unknown as Record<string, unknown> });
-    log.info('email.offloading', { links: offloadable.length, deadline_ms: deps.offload.deadlineMs });
+    log.info('email.offloading', { ...detected, offloading: offloadable.length, deadline_ms: deps.offload.deadlineMs });
     if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
     const links = await mergeOffloadResults(job, route.links, log);
     return { ...(await enqueueDeliveries(job, route, links, deps, log)), offloads: offloadable.length };
   }
-  return enqueueDeliveries(job, route, plan.links, deps, log);
+  return enqueueDeliveries(job, route, plan.links, deps, log, detected);
 }
 
 function isOffloadable(link: PayloadDeliveryLink, providers: readonly LinkProvider[]): boolean {
@@ -126,6 +127,7 @@ async function enqueueDeliveries(
   links: PayloadDeliveryLink[],
   deps: ProcessEmailDeps,
   log: Logger,
+  detected: Record<string, unknown> = {},
 ): Promise<ProcessEmailResult> {
   const deliveries = buildDeliveries(job.data, route, links);
   await deps.deliveryProducer.addBulk(
@@ -145,6 +147,7 @@ async function enqueueDeliveries(
     })),
   );
   log.info('email.routed', {
+    ...detected,
     deliveries: deliveries.length,
     targets: deliveries.map((d) => ({ origin: d.target.origin, url: maskUrl(d.target.url), webhook_id: d.webhookId, priority: d.priority })),
   });

@@ -1,0 +1,81 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { WorkerEnv } from '@render-signal/config';
+import type { SettingsStore } from '@render-signal/config-store';
+import {
+  BACKUP_POLL_SCHEDULER_ID,
+  createAccessTokenSource,
+  createCredentialCipher,
+  createMailboxStore,
+  WATCH_RENEWAL_SCHEDULER_ID,
+} from '@render-signal/gmail';
+import type { Logger } from '@render-signal/observability';
+import { createConsumer, createProducer, emailQueue, gmailQueue, type Producer } from '@render-signal/queue';
+import { pollMailboxes } from './poll-mailboxes';
+import { renewWatches } from './renew-watch';
+import { syncMailbox, type GmailSyncContext } from './sync-mailbox';
+
+/** Syncs of different mailboxes run side by side; each is mostly waiting on Gmail. */
+const SYNC_CONCURRENCY = 5;
+
+/**
+ * The `gmail` queue's consumer (sync, renew-watch, poll) and its two job schedulers. Every worker
+ * upserts the schedulers at startup: their ids are fixed, so Redis holds one schedule each and one
+ * job per period, however many workers run (re-upserting keeps the pending slot, it does not run early).
+ */
+export async function startGmailConsumer(options: {
+  env: WorkerEnv;
+  logger: Logger;
+  redis: Redis;
+  settings: SettingsStore;
+  lock: { lockDuration: number; stalledInterval: number };
+}): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const { env, logger, redis } = options;
+  const prefix = env.QUEUE_PREFIX;
+  if (!env.SECRET_KEY || !env.GMAIL_PUBSUB_TOPIC) throw new Error('GMAIL_PUSH_ENABLED needs SECRET_KEY and GMAIL_PUBSUB_TOPIC');
+  const mailboxes = createMailboxStore({ redis, prefix, cipher: createCredentialCipher(env.SECRET_KEY) });
+  const tokens = createAccessTokenSource({
+    mailboxes,
+    ...(env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET
+      ? { oauth: { tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL, clientId: env.GOOGLE_OAUTH_CLIENT_ID, clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET } }
+      : {}),
+    ...(env.GMAIL_SERVICE_ACCOUNT_KEY ? { serviceAccount: { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL } } : {}),
+  });
+  const emailProducer: Producer<typeof emailQueue> = createProducer(emailQueue, { connection: redis, prefix });
+  const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix });
+  const ctx: GmailSyncContext = {
+    logger,
+    redis,
+    prefix,
+    mailboxes,
+    tokens,
+    gmailBaseUrl: env.GMAIL_API_BASE_URL,
+    labelId: env.GMAIL_LABEL_FILTER,
+    ingest: {
+      settings: options.settings,
+      emailProducer,
+      senderAllowlist: env.GMAIL_SENDER_ALLOWLIST,
+      timeZone: env.POLLING_TIMEZONE,
+      dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000,
+    },
+    resyncMaxMessages: env.GMAIL_RESYNC_MAX_MESSAGES,
+  };
+  const worker = createConsumer(
+    gmailQueue,
+    {
+      sync: (job, token) => syncMailbox(job, token, ctx),
+      'renew-watch': () => renewWatches({ ...ctx, topicName: env.GMAIL_PUBSUB_TOPIC! }),
+      poll: () => pollMailboxes({ mailboxes, producer: gmailProducer }),
+    },
+    { connection: redis, prefix, concurrency: SYNC_CONCURRENCY, ...options.lock },
+  );
+  await gmailProducer.queue.upsertJobScheduler(WATCH_RENEWAL_SCHEDULER_ID, { every: env.GMAIL_WATCH_RENEW_INTERVAL }, { name: 'renew-watch', data: {} });
+  await gmailProducer.queue.upsertJobScheduler(BACKUP_POLL_SCHEDULER_ID, { every: env.GMAIL_POLL_INTERVAL }, { name: 'poll', data: {} });
+  return {
+    worker,
+    async close() {
+      await emailProducer.close().catch(() => {});
+      await gmailProducer.close().catch(() => {});
+    },
+  };
+}
