@@ -61,3 +61,16 @@ describe('health and metrics', () => {
     expect(text).toMatch(/rs_queue_jobs\{queue="delivery",state="failed"\} 1/);
   });
 });
+
+describe('health without a webhook target', () => {
+  it('says so instead of failing silently', async () => {
+    const world = await startWorld({ workers: false });
+    try {
+      const body = (await (await fetch(`${world.apiUrl}/health`)).json()) as { status: string; problems: string[] };
+      expect(body.status).toBe('degraded');
+      expect(body.problems).toContain('no_webhook_target');
+    } finally {
+      await world.close();
+    }
+  });
+});

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
+import { readSettings, resolveDefaultTarget } from '@render-signal/config-store';
 import { liveWorkerCount, renderMetrics, RENDER_SIGNAL_VERSION } from '@render-signal/observability';
+import type { Mailbox } from '@render-signal/gmail';
 import type { AppDeps } from '../app';
 
 const HOUR_MS = 3_600_000;
@@ -31,7 +33,11 @@ export function healthRouter(deps: AppDeps): Router {
     let queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }> = {};
     let workers = 0;
     let webhook = { error_rate_24h: 0, active_webhooks: 0, last_webhook: null as string | null };
+    let hasTarget = true;
     if (redisOk) {
+      const settings = await readSettings(deps.settings);
+      // No default webhook and no rule: every email would fail with no_target.
+      hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
       const counts = await Promise.all(
         deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const),
       );
@@ -50,10 +56,14 @@ export function healthRouter(deps: AppDeps): Router {
       };
     }
     const deadLetters = Object.values(queues).reduce((sum, q) => sum + q.failed, 0);
+    const mailboxes = redisOk ? await deps.gmail.mailboxes.list() : [];
+    const gmail = gmailHealth(deps.env.GMAIL_PUSH_ENABLED, mailboxes);
     const problems = [
       ...(redisOk ? [] : ['redis_unavailable']),
       ...(redisOk && workers === 0 ? ['no_workers'] : []),
+      ...(hasTarget ? [] : ['no_webhook_target']),
       ...(deadLetters > deps.env.HEALTH_DEAD_LETTER_THRESHOLD ? ['dead_letters_growing'] : []),
+      ...gmail.problems,
     ];
     res.status(redisOk ? 200 : 503).json({
       status: problems.length === 0 ? 'ok' : 'degraded',
@@ -71,6 +81,7 @@ export function healthRouter(deps: AppDeps): Router {
         dead_letters: deadLetters,
       },
       queues,
+      gmail: gmail.section,
     });
   });
 
@@ -90,4 +101,33 @@ export function healthRouter(deps: AppDeps): Router {
     res.send(body);
   });
   return router;
+}
+
+/** `a***@example.org`: /health is public, so a mailbox is recognisable to its operator but not harvestable. */
+function maskAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at > 0 ? `${address[0]}***${address.slice(at)}` : '***';
+}
+
+/** The Gmail push section: per mailbox its state and timestamps (never a token), and what needs attention. */
+export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now = Date.now()) {
+  const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
+  const needsReauth = mailboxes.filter((m) => m.state === 'needs_reauth').length;
+  const watchLapsed = mailboxes.filter((m) => m.state === 'active' && m.watchExpiresAt !== undefined && m.watchExpiresAt < now).length;
+  return {
+    problems: [...(needsReauth > 0 ? ['gmail_needs_reauth'] : []), ...(enabled && watchLapsed > 0 ? ['gmail_watch_expired'] : [])],
+    section: {
+      enabled,
+      connected: mailboxes.length,
+      active: mailboxes.length - needsReauth,
+      needs_reauth: needsReauth,
+      mailboxes: mailboxes.map((m) => ({
+        mailbox: maskAddress(m.address),
+        state: m.state,
+        auth: m.auth,
+        watch_expires_at: iso(m.watchExpiresAt),
+        last_sync_at: iso(m.lastSyncAt),
+      })),
+    },
+  };
 }
