@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/contracts';
 import { resolveDefaultTarget } from '@render-signal/config-store';
 import { assertPublicUrl, BlockedUrlError } from '@render-signal/net-guard';
@@ -65,31 +65,23 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const config = await deps.settings.get('webhook_config');
     return { webhooks_time_start: config.webhook_time_start || null, webhooks_time_end: config.webhook_time_end || null };
   };
-  const writeWindow = async (body: { start?: unknown; end?: unknown }) => {
+  /** POST {start, end}: both empty clears the window; one side alone or a bad format is a 400. */
+  const writeWindow: RequestHandler = async (req, res) => {
+    const body = (req.body ?? {}) as { start?: unknown; end?: unknown };
     const start = typeof body.start === 'string' ? body.start.trim() : '';
     const end = typeof body.end === 'string' ? body.end.trim() : '';
     await update(body, { webhook_time_start: start, webhook_time_end: end });
-    return { start, end };
+    ok(res, {
+      message: start || end ? 'Time window updated.' : 'Time window cleared (no constraints).',
+      webhooks_time_start: start || null,
+      webhooks_time_end: end || null,
+    });
   };
 
   router.get('/api/webhooks/time-window', async (_req, res) => ok(res, await readWindow()));
-  router.post('/api/webhooks/time-window', async (req, res) => {
-    const { start, end } = await writeWindow((req.body ?? {}) as { start?: unknown; end?: unknown });
-    ok(res, {
-      message: start || end ? 'Time window updated.' : 'Time window cleared (no constraints).',
-      webhooks_time_start: start || null,
-      webhooks_time_end: end || null,
-    });
-  });
+  router.post('/api/webhooks/time-window', writeWindow);
   // The original's "global" window endpoints: the same (enforced) window, plus the time zone.
   router.get('/api/get_webhook_time_window', async (_req, res) => ok(res, { ...(await readWindow()), timezone: deps.env.POLLING_TIMEZONE }));
-  router.post('/api/set_webhook_time_window', async (req, res) => {
-    const { start, end } = await writeWindow((req.body ?? {}) as { start?: unknown; end?: unknown });
-    ok(res, {
-      message: start || end ? 'Time window updated.' : 'Time window cleared (no constraints).',
-      webhooks_time_start: start || null,
-      webhooks_time_end: end || null,
-    });
-  });
+  router.post('/api/set_webhook_time_window', writeWindow);
   return router;
 }
