@@ -7,7 +7,8 @@ import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
 import type { LinkProvider } from '@render-signal/detectors';
 import type { Queue } from 'bullmq';
 import type { ApiMetrics } from '@render-signal/observability';
-import type { Producer, emailQueue } from '@render-signal/queue';
+import type { Producer, emailQueue, gmailQueue } from '@render-signal/queue';
+import type { MailboxStore } from '@render-signal/gmail';
 import { errorHandler, notFound } from './http/api-error';
 import { requireOperator } from './http/operator-auth';
 import { securityHeaders } from './http/security-headers';
@@ -21,6 +22,7 @@ import { routingRulesRouter } from './routes/config/routing-rules';
 import { webhookConfigRouter } from './routes/config/webhooks';
 import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
+import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
 import { ingressRouter } from './routes/ingress';
 
@@ -40,6 +42,8 @@ export interface AppDeps {
   /** One read-only handle per catalog queue (health, metrics, Bull Board). */
   queues: Queue[];
   metrics: ApiMetrics;
+  /** Gmail push ingress: sync jobs and the connected mailboxes (no credentials are read by the API). */
+  gmail: { producer: Producer<typeof gmailQueue>; mailboxes: MailboxStore };
   startedAt: number;
   /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
   loginRateLimitRedis?: Redis;
@@ -56,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders());
   app.use(healthRouter(deps));
   app.use(ingressRouter(deps));
+  app.use(gmailPubsubRouter(deps));
   app.use(authRouter(deps));
   // The operator (dashboard) JSON API: the original's config endpoints, each state change validated whole.
   // Every other /api path needs an operator; the ingress above has already answered its own requests.

@@ -5,7 +5,8 @@ import { createWebhookDeliverer, createWebhookLog } from '@render-signal/deliver
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import { Queue } from 'bullmq';
-import { createProducer, emailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import { createProducer, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import { createMailboxStore } from '@render-signal/gmail';
 import type { AppDeps } from './app';
 
 export interface ApiResources {
@@ -21,6 +22,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({ allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK, timeoutMs: 30_000, userAgent: 'render-signal/0.1 (+webhook-test)' });
   // Read-only handles on every queue, for health, metrics and Bull Board.
   const queues = QUEUE_CATALOG.map((definition) => {
@@ -40,6 +42,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     providers: resolveProviders(env.LINK_PROVIDERS),
     queues,
     metrics: createApiMetrics(),
+    gmail: { producer: gmailProducer, mailboxes: createMailboxStore({ redis, prefix: env.QUEUE_PREFIX }) },
     startedAt: Date.now(),
   };
   return {
@@ -48,6 +51,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     async close() {
       await settings.close();
       await emailProducer.close().catch(() => {});
+      await gmailProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();

@@ -1,6 +1,13 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import { deliverWebhookJobSchema, offloadLinkJobSchema, processEmailJobSchema } from '@render-signal/contracts';
+import {
+  deliverWebhookJobSchema,
+  offloadLinkJobSchema,
+  pollMailboxesJobSchema,
+  processEmailJobSchema,
+  renewWatchJobSchema,
+  syncMailboxJobSchema,
+} from '@render-signal/contracts';
 
 /**
  * The queue catalog: every queue is defined once here (name, its jobs with their zod data schema,
@@ -62,7 +69,25 @@ export const offloadQueue = defineQueue({
   },
 });
 
-export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue] as const;
+/**
+ * Gmail push ingress: `sync` (one mailbox from its history id), `renew-watch` and `poll` (job
+ * schedulers with fixed ids, so one run per period across every worker). Sync jobs carry a
+ * per-mailbox deduplication id (set by the producer): a burst of notifications collapses into one.
+ */
+export const gmailQueue = defineQueue({
+  name: 'gmail',
+  jobs: { sync: syncMailboxJobSchema, 'renew-watch': renewWatchJobSchema, poll: pollMailboxesJobSchema },
+  defaultJobOptions: {
+    // Gmail 429/5xx and token endpoint blips: a sync resumes from the stored history id, so retrying is safe.
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2_000 },
+    // Small jobs, a few per minute per mailbox at most: an hour of history is enough to inspect.
+    removeOnComplete: { age: HOUR_S, count: 1_000 },
+    removeOnFail: { age: 7 * DAY_S, count: 5_000 },
+  },
+});
+
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue] as const;
 
 export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
 export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;

@@ -1,0 +1,119 @@
+// npm run gmail:connect -- <email>                    connect a mailbox (OAuth consent, users.watch)
+// npm run gmail:connect -- --service-account <email>  connect a Workspace mailbox by domain-wide delegation
+// npm run gmail:connect -- --disconnect <email>       users.stop, forget the mailbox and its credentials
+// npm run gmail:connect -- --list                     connected mailboxes and their state
+// Needs the API's SECRET_KEY (refresh tokens are stored encrypted with a key derived from it) and Redis.
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
+import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import {
+  connectDelegatedMailbox,
+  connectOAuthMailbox,
+  consentUrl,
+  createAccessTokenSource,
+  createCredentialCipher,
+  createMailboxStore,
+  disconnectMailbox,
+  type Mailbox,
+} from '@render-signal/gmail';
+import { createLogger } from '@render-signal/observability';
+import { createRedisConnection } from '@render-signal/queue';
+
+const USAGE = 'usage: npm run gmail:connect -- <email> | --service-account <email> | --disconnect <email> | --list';
+
+const gmailCliEnvSchema = apiEnvSchema.pick({
+  REDIS_URL: true,
+  QUEUE_PREFIX: true,
+  SECRET_KEY: true,
+  GOOGLE_OAUTH_CLIENT_ID: true,
+  GOOGLE_OAUTH_CLIENT_SECRET: true,
+  GMAIL_OAUTH_REDIRECT_URI: true,
+  GMAIL_PUBSUB_TOPIC: true,
+  GMAIL_LABEL_FILTER: true,
+  GMAIL_SERVICE_ACCOUNT_KEY: true,
+  GMAIL_API_BASE_URL: true,
+  GOOGLE_OAUTH_TOKEN_URL: true,
+});
+
+/** The operator may paste the bare code or the whole address the browser landed on. */
+function readCode(input: string, expectedState: string): string {
+  const text = input.trim();
+  if (!/^https?:\/\//.test(text)) return text;
+  const url = new URL(text);
+  const error = url.searchParams.get('error');
+  if (error) throw new Error(`consent refused: ${error}`);
+  if (url.searchParams.get('state') !== expectedState) throw new Error('the pasted address belongs to another consent request (state mismatch)');
+  return url.searchParams.get('code') ?? '';
+}
+
+function describe(mailbox: Mailbox): string {
+  const expires = mailbox.watchExpiresAt ? new Date(mailbox.watchExpiresAt).toISOString() : 'unknown';
+  return `${mailbox.address}  ${mailbox.state}  auth=${mailbox.auth}  history_id=${mailbox.historyId ?? '-'}  watch_expires=${expires}${mailbox.lastError ? `  (${mailbox.lastError})` : ''}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [first, second] = argv;
+  const mode = first === '--list' ? 'list' : first === '--disconnect' ? 'disconnect' : first === '--service-account' ? 'service_account' : 'oauth';
+  const address = (mode === 'oauth' ? first : second)?.trim().toLowerCase();
+  if (argv.includes('--help') || (mode !== 'list' && (!address || !address.includes('@') || address.startsWith('--')))) {
+    console.error(USAGE);
+    return 2;
+  }
+  const env = loadEnv(gmailCliEnvSchema);
+  const logger = createLogger({ level: 'warn', service: 'cli' });
+  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli-gmail', logger });
+  const mailboxes = createMailboxStore({ redis, prefix: env.QUEUE_PREFIX, cipher: createCredentialCipher(env.SECRET_KEY) });
+  const oauth =
+    env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET
+      ? { tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL, clientId: env.GOOGLE_OAUTH_CLIENT_ID, clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET }
+      : undefined;
+  const serviceAccount = env.GMAIL_SERVICE_ACCOUNT_KEY ? { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL } : undefined;
+  try {
+    if (mode === 'list') {
+      const all = await mailboxes.list();
+      console.log(all.length ? all.map(describe).join('\n') : 'no mailbox connected');
+      return 0;
+    }
+    if (mode === 'disconnect') {
+      const tokens = createAccessTokenSource({ mailboxes, ...(oauth ? { oauth } : {}), ...(serviceAccount ? { serviceAccount } : {}) });
+      const result = await disconnectMailbox({ address: address!, tokens, gmailBaseUrl: env.GMAIL_API_BASE_URL, mailboxes });
+      if (!result.removed) {
+        console.error(`${address} was not connected`);
+        return 1;
+      }
+      console.log(`${address} disconnected${result.stopped ? ' (users.stop done)' : `; users.stop failed (${result.reason}): the watch lapses by itself within 7 days`}`);
+      return 0;
+    }
+    if (!env.GMAIL_PUBSUB_TOPIC) throw new Error('GMAIL_PUBSUB_TOPIC is not set (projects/<project>/topics/<topic>)');
+    const watch = { gmailBaseUrl: env.GMAIL_API_BASE_URL, topicName: env.GMAIL_PUBSUB_TOPIC, labelIds: env.GMAIL_LABEL_FILTER ? [env.GMAIL_LABEL_FILTER] : [] };
+    let mailbox: Mailbox;
+    if (mode === 'service_account') {
+      if (!serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set');
+      mailbox = await connectDelegatedMailbox({ address: address!, serviceAccount, watch, mailboxes });
+    } else {
+      if (!oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET are not set');
+      const state = randomBytes(12).toString('hex');
+      console.log(`1. Open this address, signed in as ${address}, and allow read-only access:\n\n${consentUrl({ clientId: oauth.clientId, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, loginHint: address!, state })}\n`);
+      console.log(`2. The browser then lands on ${env.GMAIL_OAUTH_REDIRECT_URI}?…&code=… (the page may not load: that is expected).`);
+      const prompt = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await prompt.question('   Paste that whole address (or just the code) here: ');
+      prompt.close();
+      const code = readCode(answer, state);
+      if (!code) throw new Error('no code given');
+      mailbox = await connectOAuthMailbox({ address: address!, code, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, oauth, watch, mailboxes });
+    }
+    console.log(`connected: ${describe(mailbox)}`);
+    console.log('New mail now reaches the pipeline through Pub/Sub; the worker renews the watch daily.');
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof EnvError ? error.message : `gmail:connect failed: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

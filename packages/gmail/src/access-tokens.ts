@@ -1,0 +1,60 @@
+import { delegatedAccessToken, refreshAccessToken, type AccessToken, type OAuthClientConfig, type ServiceAccountKey } from './google-oauth';
+import { normalizeAddress, type MailboxStore } from './mailbox-store';
+
+/**
+ * Access tokens per mailbox, cached in this process until shortly before they expire (Google's last
+ * an hour), so a sync costs no token request. Concurrent callers share one refresh.
+ */
+export interface AccessTokenSource {
+  get(address: string): Promise<string>;
+  /** Forget the cached token (the API answered 401): the next `get` refreshes. */
+  invalidate(address: string): void;
+}
+
+export interface AccessTokenSourceOptions {
+  mailboxes: MailboxStore;
+  /** For `oauth` mailboxes. */
+  oauth?: OAuthClientConfig;
+  /** For `service_account` mailboxes. */
+  serviceAccount?: { key: ServiceAccountKey; tokenUrl: string };
+  /** Refresh this long before the announced expiry (clock skew, request time). */
+  marginMs?: number;
+  now?: () => number;
+}
+
+export function createAccessTokenSource(options: AccessTokenSourceOptions): AccessTokenSource {
+  const cache = new Map<string, AccessToken>();
+  const inFlight = new Map<string, Promise<AccessToken>>();
+  const margin = options.marginMs ?? 60_000;
+  const now = options.now ?? Date.now;
+
+  const fetchToken = async (address: string): Promise<AccessToken> => {
+    const mailbox = await options.mailboxes.get(address);
+    if (!mailbox) throw new Error(`mailbox ${address} is not connected`);
+    if (mailbox.auth === 'service_account') {
+      if (!options.serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set: cannot act for a service_account mailbox');
+      return delegatedAccessToken({ ...options.serviceAccount, subject: address });
+    }
+    if (!options.oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET are not set');
+    return refreshAccessToken(options.oauth, await options.mailboxes.refreshToken(address));
+  };
+
+  return {
+    async get(rawAddress) {
+      const address = normalizeAddress(rawAddress);
+      const cached = cache.get(address);
+      if (cached && cached.expiresAt - margin > now()) return cached.token;
+      let pending = inFlight.get(address);
+      if (!pending) {
+        pending = fetchToken(address).finally(() => inFlight.delete(address));
+        inFlight.set(address, pending);
+      }
+      const fresh = await pending;
+      cache.set(address, fresh);
+      return fresh.token;
+    },
+    invalidate(address) {
+      cache.delete(normalizeAddress(address));
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
+import { createCredentialCipher } from './credential-cipher';
+import { createMailboxStore, isLaterHistoryId } from './mailbox-store';
+
+describe('credential cipher', () => {
+  const cipher = createCredentialCipher('secret-key-0123456789');
+  it('round-trips and never stores the plaintext', () => {
+    const blob = cipher.encrypt('1//refresh-token', 'A@example.org');
+    expect(blob).not.toContain('refresh');
+    expect(cipher.decrypt(blob, 'a@example.org')).toBe('1//refresh-token');
+    expect(cipher.encrypt('1//refresh-token', 'a@example.org')).not.toBe(blob);
+  });
+  it.each([
+    ['another mailbox', () => cipher.decrypt(cipher.encrypt('t', 'a@example.org'), 'b@example.org')],
+    ['another SECRET_KEY', () => createCredentialCipher('another-secret-key-000').decrypt(cipher.encrypt('t', 'a@example.org'), 'a@example.org')],
+    ['a tampered blob', () => cipher.decrypt(cipher.encrypt('t', 'a@example.org').replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), 'a@example.org')],
+  ])('refuses a blob read for %s', (_label, read) => {
+    expect(read).toThrow();
+  });
+});
+
+describe('isLaterHistoryId', () => {
+  it.each([
+    ['10', '9', true],
+    ['9', '10', false],
+    ['18446744073709551615', '18446744073709551614', true],
+    ['5', '5', false],
+  ])('%s after %s → %s', (a, b, expected) => {
+    expect(isLaterHistoryId(a, b)).toBe(expected);
+  });
+});
+
+describe('mailbox store', () => {
+  const redis = new Redis(testRedisUrl());
+  const prefix = uniquePrefix('gmail-store');
+  const store = createMailboxStore({ redis, prefix, cipher: createCredentialCipher('secret-key-0123456789') });
+  afterAll(async () => {
+    await deleteKeys(testRedisUrl(), prefix);
+    redis.disconnect();
+  });
+
+  it('stores the refresh token encrypted and moves the history id forward only', async () => {
+    await store.connect({ address: 'Erin@Example.org', auth: 'oauth', refreshToken: '1//secret-refresh', historyId: '99', watchExpiresAt: 1 });
+    const hash = await redis.hgetall(`${prefix}:gmail:mailbox:erin@example.org`);
+    expect(JSON.stringify(hash)).not.toContain('secret-refresh');
+    expect(await store.refreshToken('erin@example.org')).toBe('1//secret-refresh');
+    expect(await store.advanceHistoryId('erin@example.org', '100')).toBe(true);
+    expect(await store.advanceHistoryId('erin@example.org', '99')).toBe(false);
+    expect(await store.advanceHistoryId('erin@example.org', '100')).toBe(false);
+    expect((await store.get('erin@example.org'))?.historyId).toBe('100');
+    expect(await store.advanceHistoryId('nobody@example.org', '5')).toBe(false);
+    await store.markNeedsReauth('erin@example.org', 'token_revoked');
+    expect(await store.list()).toEqual([expect.objectContaining({ address: 'erin@example.org', state: 'needs_reauth', lastError: 'token_revoked' })]);
+    expect(await store.remove('erin@example.org')).toBe(true);
+    expect(await store.list()).toEqual([]);
+  });
+});
