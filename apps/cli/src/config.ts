@@ -2,10 +2,11 @@
 // For operators without the dashboard (with access to Redis). Documents: webhook_config,
 // processing_prefs, runtime_flags, routing_rules. Import and set validate everything before writing.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cliEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import { createSettingsStore, prepareSettingsImport, readSettings, SETTINGS_DOCUMENTS, type SettingsDocumentName } from '@render-signal/config-store';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
+import { runCli } from './run-cli';
 
 const USAGE = `usage: npm run config -- export [file] | import <file> | get <document> | set <document> '<json>'
 documents: ${SETTINGS_DOCUMENTS.join(', ')}`;
@@ -53,10 +54,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof EnvError ? error.message : `config failed: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+runCli('config', main);

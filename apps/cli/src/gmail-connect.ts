@@ -5,7 +5,7 @@
 // Needs the API's SECRET_KEY (refresh tokens are stored encrypted with a key derived from it) and Redis.
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
-import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { apiEnvSchema, loadEnv } from '@render-signal/config';
 import {
   connectDelegatedMailbox,
   connectOAuthMailbox,
@@ -18,6 +18,7 @@ import {
 } from '@render-signal/gmail';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
+import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run gmail:connect -- <email> | --service-account <email> | --disconnect <email> | --list';
 
@@ -110,10 +111,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof EnvError ? error.message : `gmail:connect failed: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+runCli('gmail:connect', main);

@@ -2,9 +2,10 @@
 // Prints a login link for the dashboard (the first login, or when the password is lost). Uses the API's
 // SECRET_KEY and Redis: the link is recorded exactly as one generated from the dashboard.
 import { createMagicLinkStore, deriveAuthKeys } from '@render-signal/auth';
-import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { apiEnvSchema, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
+import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run magic-link -- [--unlimited] [--label <text>] [--base-url <origin>]';
 
@@ -52,10 +53,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof EnvError ? error.message : `magic-link failed: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+runCli('magic-link', main);

@@ -1,8 +1,9 @@
 // npm run replay -- <job-id> [<job-id>…] | --all-failed [--queue delivery|email]
 // Moves dead-lettered jobs back to waiting with a fresh attempt budget (same job id, same webhook-id).
-import { cliEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
 import { createProducer, createRedisConnection, QUEUE_CATALOG, replayFailedJobs } from '@render-signal/queue';
+import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run replay -- <job-id>… | --all-failed [--queue delivery|email]';
 
@@ -31,10 +32,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof EnvError ? error.message : `replay failed: ${(error as Error).message}`);
-    process.exit(1);
-  },
-);
+runCli('replay', main);

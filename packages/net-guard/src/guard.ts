@@ -66,15 +66,23 @@ export function guardedLookup(policy: NetworkPolicy) {
   };
 }
 
+const DNS_TIMEOUT_MS = 3_000;
+
 /** Resolves a URL's host now and refuses private answers (used when an operator saves a URL). */
 export async function assertPublicUrl(url: string, policy: NetworkPolicy): Promise<URL> {
   const parsed = checkUrlShape(url, policy);
   if (policy.allowPrivateNetwork) return parsed;
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return parsed;
-  const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
-    dnsLookup(host, { all: true }, (error, list) => (error ? reject(error) : resolve(list))),
-  ).catch(() => {
+  // Bounded: a resolver that does not answer must not hold an operator's save (or a test) for minutes.
+  const addresses = await new Promise<LookupAddress[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('DNS timeout')), DNS_TIMEOUT_MS);
+    dnsLookup(host, { all: true }, (error, list) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(list);
+    });
+  }).catch(() => {
     throw new BlockedUrlError('dns_failed', `${host} does not resolve`);
   });
   if (addresses.length === 0 || !addresses.every((a) => isPublicAddress(a.address))) {

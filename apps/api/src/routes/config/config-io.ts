@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { prepareSettingsImport, readSettings } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
 import type { AppDeps } from '../../app';
-import { invalid, ok, storeError } from './respond';
+import { invalid, ok, refusePrivateTargets, storeError } from './respond';
 
 /**
  * Export / import of every settings document as one JSON file. URLs are exported masked (a stored URL is
@@ -35,6 +35,17 @@ export function configIoRouter(deps: AppDeps): Router {
     const documents = ((req.body ?? {}) as { documents?: unknown }).documents;
     const prepared = prepareSettingsImport(await readSettings(deps.settings), documents, policy);
     if (!prepared.ok) throw invalid(prepared.message, prepared.errors);
+    const current = await readSettings(deps.settings);
+    const imported = prepared.values as { webhook_config?: { webhook_url: string | null; failure_webhook_url: string | null }; routing_rules?: { rules: Array<{ actions: { webhook_url: string } }> } };
+    const known = new Set([current.webhook_config.webhook_url, current.webhook_config.failure_webhook_url, ...current.routing_rules.rules.map((r) => r.actions.webhook_url)]);
+    const targets = [
+      ...(['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
+        const url = imported.webhook_config?.[field];
+        return url ? [{ path: `webhook_config.${field}`, url }] : [];
+      }),
+      ...(imported.routing_rules?.rules ?? []).map((r, i) => ({ path: `routing_rules.rules[${i}].actions.webhook_url`, url: r.actions.webhook_url })),
+    ].filter((t) => !known.has(t.url));
+    await refusePrivateTargets(targets, policy);
     await deps.settings.putMany(prepared.values).catch((e: unknown) => {
       throw storeError(e);
     });

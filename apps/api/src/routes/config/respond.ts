@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { ConfigConflictError, ConfigValidationError } from '@render-signal/config-store';
+import { assertPublicUrl, BlockedUrlError, type NetworkPolicy } from '@render-signal/net-guard';
 import { ApiError } from '../../http/api-error';
 
 /** A 400 with the original's `message` plus machine-readable field errors. */
@@ -22,4 +23,21 @@ export function expectedRevision(body: unknown): number | undefined {
 
 export function ok(res: Response, body: Record<string, unknown>, status = 200): void {
   res.status(status).json({ success: true, ...body });
+}
+
+/**
+ * Webhook targets an operator saves are checked now, not only at delivery: https, and the host must not
+ * resolve to a private, loopback or link-local address (unless ALLOW_PRIVATE_NETWORK). Every refused
+ * target is listed in one 400 the operator can act on (the original answered 500 for some).
+ */
+export async function refusePrivateTargets(targets: Array<{ path: string; url: string }>, policy: NetworkPolicy): Promise<void> {
+  const errors: Array<{ path: string; message: string }> = [];
+  for (const { path, url } of targets) {
+    try {
+      await assertPublicUrl(url, policy);
+    } catch (error) {
+      errors.push({ path, message: error instanceof BlockedUrlError ? error.message : 'invalid target' });
+    }
+  }
+  if (errors.length > 0) throw invalid(`${errors[0]!.path}: ${errors[0]!.message}`, errors);
 }

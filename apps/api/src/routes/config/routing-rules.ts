@@ -3,14 +3,21 @@ import { computeEmailId, ingressPayloadSchema } from '@render-signal/contracts';
 import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
 import { buildDeliveries, planEmail } from '@render-signal/pipeline';
-import { normalizeRules } from '@render-signal/routing';
+import { normalizeRules, type RoutingRule } from '@render-signal/routing';
 import type { AppDeps } from '../../app';
-import { expectedRevision, invalid, ok, storeError } from './respond';
+import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
+
+/** Rule targets not already stored (those were checked when saved): the ones to check now. */
+function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[]): Array<{ path: string; url: string }> {
+  const known = new Set(stored.map((r) => r.actions.webhook_url));
+  return rules.flatMap((rule, i) => (known.has(rule.actions.webhook_url) ? [] : [{ path: `rules[${i}].actions.webhook_url`, url: rule.actions.webhook_url }]));
+}
 
 /** Routing rules (spec §1.7, §5) and the dry run: nothing is sent, every URL is masked. */
 export function routingRulesRouter(deps: AppDeps): Router {
   const router = Router();
   const ruleOptions = { refusePlaceholderUrls: true, allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
+  const policy = { allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
   const maskRules = <T extends { actions: { webhook_url: string } }>(rules: readonly T[]) =>
     rules.map((rule) => ({ ...rule, actions: { ...rule.actions, webhook_url: maskUrl(rule.actions.webhook_url) } }));
 
@@ -36,6 +43,7 @@ export function routingRulesRouter(deps: AppDeps): Router {
       : body.rules;
     const normalized = normalizeRules(incoming, ruleOptions);
     if (!normalized.ok) throw invalid(normalized.message, normalized.errors);
+    await refusePrivateTargets(newTargets(normalized.rules, current.rules), policy);
     const saved = await deps.settings.put('routing_rules', { rules: normalized.rules }, { expectedRevision: expectedRevision(body) }).catch((e: unknown) => {
       throw storeError(e);
     });
@@ -53,6 +61,7 @@ export function routingRulesRouter(deps: AppDeps): Router {
     if (body.rules !== undefined) {
       const normalized = normalizeRules(body.rules, ruleOptions);
       if (!normalized.ok) throw invalid(normalized.message, normalized.errors);
+      await refusePrivateTargets(newTargets(normalized.rules, settings.routing_rules.rules), policy);
       settings.routing_rules = { ...settings.routing_rules, rules: normalized.rules };
     }
     const email = parsedEmail.data;

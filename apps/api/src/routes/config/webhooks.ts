@@ -1,10 +1,9 @@
 import { Router, type RequestHandler } from 'express';
 import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/contracts';
 import { resolveDefaultTarget } from '@render-signal/config-store';
-import { assertPublicUrl, BlockedUrlError } from '@render-signal/net-guard';
 import { maskUrl } from '@render-signal/observability';
 import type { AppDeps } from '../../app';
-import { expectedRevision, invalid, ok, storeError } from './respond';
+import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
 
 /** What GET /api/webhooks/config shows: the original's fields, every URL masked, plus ours. */
 function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | null; _revision: number }, deps: AppDeps) {
@@ -36,15 +35,13 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const current = await deps.settings.get('webhook_config');
     const result = applyWebhookConfigUpdate(current, changes, policy);
     if (!result.ok) throw invalid(result.message, result.errors);
-    for (const field of ['webhook_url', 'failure_webhook_url'] as const) {
-      const url = result.value[field];
-      if (url && url !== current[field]) {
-        // Refused at save time, as a 400 the operator can act on (the original answered 500).
-        await assertPublicUrl(url, policy).catch((error: unknown) => {
-          throw invalid(error instanceof BlockedUrlError ? `${field}: ${error.message}` : `${field}: invalid target`, [{ path: field, message: String((error as Error).message) }]);
-        });
-      }
-    }
+    await refusePrivateTargets(
+      (['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
+        const url = result.value[field];
+        return url && url !== current[field] ? [{ path: field, url }] : [];
+      }),
+      policy,
+    );
     return deps.settings.put('webhook_config', result.value, { expectedRevision: expectedRevision(body) }).catch((e: unknown) => {
       throw storeError(e);
     });
