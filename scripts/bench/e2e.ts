@@ -24,7 +24,7 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number):
     const start = sentAt.get(String(body.email_id));
     if (start !== undefined) latencies.push(performance.now() - start);
   });
-  const env = pipelineEnv(redisUrl, prefix, sink.url);
+  const env = pipelineEnv(redisUrl, prefix, sink.url, process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {});
   const api = await startApi(env);
   const worker = await startWorker(env);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });

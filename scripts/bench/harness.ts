@@ -128,10 +128,22 @@ export function pipelineEnv(redisUrl: string, prefix: string, webhookUrl: string
   };
 }
 
+async function freePort(): Promise<number> {
+  const { createServer: createTcpServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createTcpServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const child = spawnTs('apps/api/src/main.ts', [], { ...env, PORT: String(port) });
-  await firstJsonLine(child, (o) => o.event === 'api.started');
+  // LOG_LEVEL above info would hide the readiness line: wait for the port instead.
+  await waitForPort(port);
   // Listening comes before the Redis connection is ready (503 until then).
   for (let i = 0; i < 200; i++) {
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
@@ -142,7 +154,21 @@ export async function startApi(env: Record<string, string>): Promise<{ child: Ch
 }
 
 export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  // worker.started is logged at info: keep info for the start line, whatever LOG_LEVEL asks afterwards.
   const child = spawnTs('apps/worker/src/main.ts', [], env);
+  if (env.LOG_LEVEL === 'warn' || env.LOG_LEVEL === 'error') {
+    await new Promise((r) => setTimeout(r, 3_000));
+    return child;
+  }
   await firstJsonLine(child, (o) => o.event === 'worker.started');
   return child;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`API did not listen on ${port}`);
 }

@@ -11,8 +11,8 @@ export async function benchMemory(redisUrl: string, options: { emails: number; s
     delivered += 1;
   });
   const env = pipelineEnv(redisUrl, prefix, sink.url, { LOG_LEVEL: 'warn' });
-  const api = await startApi({ ...env, LOG_LEVEL: 'info' });
-  const worker = await startWorker({ ...env, LOG_LEVEL: 'info' });
+  const api = await startApi(env);
+  const worker = await startWorker(env);
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   const rows: string[] = [];
   const started = performance.now();

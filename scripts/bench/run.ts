@@ -17,9 +17,9 @@ import { benchWorkerScaling } from './scaling';
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const THROUGHPUT_SECONDS = Number(args.get('duration') ?? 10);
 const E2E_SECONDS = Number(args.get('e2e-duration') ?? 20);
-const E2E_RATES = (args.get('rates') ?? '100,500,1000').split(',').map(Number);
+const E2E_RATES = (args.get('rates') ?? '100,250,500,1000').split(',').map(Number);
 const SUSTAIN_SECONDS = Number(args.get('sustain-seconds') ?? 60);
-const SUSTAIN_RATES = (args.get('sustain-rates') ?? '500,750,1000,1250,1500').split(',').map(Number);
+const SUSTAIN_RATES = (args.get('sustain-rates') ?? '100,200,300,400,500,750,1000').split(',').map(Number);
 const MEMORY_EMAILS = Number(args.get('memory-emails') ?? 100_000);
 const SCALING_EMAILS = Number(args.get('scaling-emails') ?? 4_000);
 
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       for (const rate of E2E_RATES) console.log(formatEndToEnd(await endToEnd(redis.url, rate, E2E_SECONDS), E2E_SECONDS));
     }
     if (!args.has('skip-sustain')) await highestSustainedRate(redis.url, { rates: SUSTAIN_RATES, seconds: SUSTAIN_SECONDS, p99BoundMs: 100 });
-    if (!args.has('skip-scaling')) await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50 });
+    if (!args.has('skip-scaling')) await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
     if (!args.has('skip-memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
     if (!args.has('skip-offload')) await benchOffload();
