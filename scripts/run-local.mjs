@@ -85,6 +85,7 @@ if (!env.WEBHOOK_URL) {
 env.PROCESS_API_TOKEN ??= localSecret('process-api-token', () => `local-${randomBytes(12).toString('hex')}`);
 env.SECRET_KEY ??= env.FLASK_SECRET_KEY ?? localSecret('secret-key', () => randomBytes(32).toString('hex'));
 env.WEBHOOK_SECRET ??= localSecret('webhook-secret', () => `whsec_${randomBytes(24).toString('base64')}`);
+env.TRIGGER_PAGE_PASSWORD ??= localSecret('dashboard-password', () => randomBytes(9).toString('base64url'));
 env.PORT ??= '3000';
 env.QUEUE_PREFIX ??= 'rs-local';
 
@@ -115,6 +116,7 @@ process.on('SIGTERM', () => stop(0));
 setTimeout(() => {
   console.log(`
 [local] Render Signal is running: API on http://127.0.0.1:${env.PORT}
+[local] Dashboard: http://127.0.0.1:${env.PORT}/dashboard (password: ${env.TRIGGER_PAGE_PASSWORD})
 [local] Try it:
 curl -s -X POST http://127.0.0.1:${env.PORT}/api/ingress/gmail \\
   -H 'Authorization: Bearer ${env.PROCESS_API_TOKEN}' -H 'Content-Type: application/json' \\
