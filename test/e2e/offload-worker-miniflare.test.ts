@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { buildObjectKey, createOffloader, normalizeSourceUrl, type OffloadSettings } from '@render-signal/offload';
 import { deterministicSha256, startSourceServer, type SourceServer } from '../../packages/offload/src/test-servers';
+import { bundleR2FetchWorker } from '../../apps/r2-fetch-worker/src/bundle-worker.test-support';
 
 /**
  * Our offloader (worker mode) against the SHIPPED remote-fetch Worker (apps/r2-fetch-worker/src/worker.ts,
@@ -45,16 +44,7 @@ function workerLogEvents(): Array<Record<string, unknown>> {
 
 beforeAll(async () => {
   source = await startSourceServer();
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('../../apps/r2-fetch-worker/src/worker.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-  });
-  const script = bundle.outputFiles[0]?.text;
-  if (!script) throw new Error('esbuild produced no output');
+  const script = await bundleR2FetchWorker();
   mf = new Miniflare({
     modules: true,
     script,

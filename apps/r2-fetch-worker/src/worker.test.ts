@@ -8,9 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import { bundleR2FetchWorker } from './bundle-worker.test-support';
 
 const MIB = 1024 * 1024;
 const TOKEN = 'test-token-7f3a';
@@ -136,16 +135,7 @@ async function waitForLogEvent(event: string, objectKey: string): Promise<string
 beforeAll(async () => {
   sourceServer.listen(0, '127.0.0.1');
   await once(sourceServer, 'listening');
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-  });
-  const script = bundle.outputFiles[0]?.text;
-  if (!script) throw new Error('esbuild produced no output');
+  const script = await bundleR2FetchWorker();
   mf = new Miniflare({
     modules: true,
     script,
