@@ -167,7 +167,7 @@ describe('operator auth (real API, real Redis)', () => {
 
     it('refuses a tampered session cookie', async () => {
       const session = await login(world);
-      const res = await api.get('/api/webhooks/config').set('Cookie', session.cookie.replace(/rs_session=([^;]+)/, (_m, t: string) => `rs_session=${t.slice(0, -3)}AAA`));
+      const res = await api.get('/api/webhooks/config').set('Cookie', session.cookie.replace(/rs_session=([^;]+)/, (_m, t: string) => `rs_session=${t.slice(0, -3)}${t.endsWith('AAA') ? 'BBB' : 'AAA'}`));
       expect(res.status).toBe(401);
     });
 
