@@ -1,8 +1,9 @@
 // End-to-end latency: POST → webhook received on a loopback sink, at a fixed (open-loop) rate, through
 // one API process and one worker process. Also finds the highest rate sustained with p99 under a bound.
+import type { ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { computeEmailId } from '@render-signal/contracts';
-import { emailBody, percentile, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
+import { cpuMs, emailBody, firstJsonLine, percentile, spawnTs, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
 
 export interface EndToEndResult {
   rate: number;
@@ -14,54 +15,77 @@ export interface EndToEndResult {
   p95: number;
   p99: number;
   max: number;
+  /** CPU ms per accepted email, per process, over the sending + draining window. */
+  cpuPerEmail: { api: number; worker: number; redis: number; bench: number };
 }
 
-export async function endToEnd(redisUrl: string, rate: number, seconds: number): Promise<EndToEndResult> {
-  const prefix = `bench-e2e-${rate}-${Date.now()}`;
+const WARMUP_SECONDS = 2;
+
+/** `bare` is the baseline: a bare `queue.add` endpoint and a bare BullMQ worker that POSTs with got (same machine, same sink). */
+export type Pipeline = 'render-signal' | 'bare';
+
+export async function endToEnd(redisUrl: string, rate: number, seconds: number, redisPid?: number, pipeline: Pipeline = 'render-signal', workerCount = 1): Promise<EndToEndResult> {
+  const prefix = `bench-e2e-${pipeline}-${rate}-${Date.now()}`;
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const sink = await startSink(0, (body) => {
     const start = sentAt.get(String(body.email_id));
     if (start !== undefined) latencies.push(performance.now() - start);
   });
-  const env = pipelineEnv(redisUrl, prefix, sink.url, process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {});
-  const api = await startApi(env);
-  const worker = await startWorker(env);
+  // BENCH_ENV_<NAME>=value sets <NAME> for the API and workers (to try a setting without editing the bench).
+  const overrides = Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])));
+  const env = pipelineEnv(redisUrl, prefix, sink.url, { ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}), ...overrides });
+  const api = pipeline === 'bare' ? await startBareApi(redisUrl, prefix) : await startApi(env);
+  const workers = await Promise.all(
+    Array.from({ length: workerCount }, () => (pipeline === 'bare' ? startBareWorker(redisUrl, prefix, sink.url) : startWorker(env))),
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const total = rate * seconds;
-  let sent = 0;
-  let accepted = 0;
-  let refused = 0;
-  const started = performance.now();
-  const inflight: Array<Promise<void>> = [];
-  // Open loop: request i leaves at started + i/rate, whatever the answers (a slow server cannot slow the sender).
-  while (sent < total) {
-    const due = started + (sent * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const body = emailBody();
-    sent += 1;
-    // Keyed before sending: the webhook can reach the sink before the ingress answer reaches us.
-    sentAt.set(computeEmailId(JSON.parse(body) as { subject: string; sender: string; date: string }), performance.now());
-    inflight.push(
-      postJson(agent, api.port, body).then(
-        ({ status, json }) => {
-          if (status === 200 && json.status === 'queued') accepted += 1;
-          else refused += 1;
-        },
-        () => {
-          refused += 1;
-        },
-      ),
-    );
-  }
-  await Promise.all(inflight);
-  const deadline = Date.now() + 30_000;
-  while (latencies.length < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  /** Open loop: request i leaves at started + i/rate, whatever the answers (a slow server cannot slow the sender). */
+  const sendAtRate = async (count: number) => {
+    const tally = { sent: 0, accepted: 0, refused: 0 };
+    const started = performance.now();
+    const inflight: Array<Promise<void>> = [];
+    while (tally.sent < count) {
+      const due = started + (tally.sent * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const body = emailBody();
+      tally.sent += 1;
+      // Keyed before sending: the webhook can reach the sink before the ingress answer reaches us.
+      sentAt.set(computeEmailId(JSON.parse(body) as { subject: string; sender: string; date: string }), performance.now());
+      inflight.push(
+        postJson(agent, api.port, body).then(
+          ({ status, json }) => {
+            if (status === 200 && json.status === 'queued') tally.accepted += 1;
+            else tally.refused += 1;
+          },
+          () => {
+            tally.refused += 1;
+          },
+        ),
+      );
+    }
+    await Promise.all(inflight);
+    const deadline = Date.now() + 30_000;
+    while (latencies.length < tally.accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return tally;
+  };
+  // Warm-up at the same rate (JIT, connection pools), not counted: fresh processes are slower for their first seconds.
+  await sendAtRate(Math.round(rate * WARMUP_SECONDS));
+  latencies.length = 0;
+  const cpuOf = () => ({ api: cpuMs(api.child.pid), worker: workers.reduce((sum, w) => sum + cpuMs(w.pid), 0), redis: cpuMs(redisPid), bench: cpuMs(process.pid) });
+  const cpuBefore = cpuOf();
+  const { sent, accepted, refused } = await sendAtRate(rate * seconds);
+  const cpuAfter = cpuOf();
+  const perEmail = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, accepted);
   agent.destroy();
   api.child.kill('SIGTERM');
-  worker.kill('SIGTERM');
-  await new Promise((resolve) => (worker.exitCode !== null ? resolve(null) : worker.once('exit', resolve)));
+  await Promise.all(
+    workers.map(async (worker) => {
+      worker.kill('SIGTERM');
+      await new Promise((resolve) => (worker.exitCode !== null ? resolve(null) : worker.once('exit', resolve)));
+    }),
+  );
   sink.server.close();
   sink.server.closeAllConnections();
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -75,27 +99,42 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number):
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
+    cpuPerEmail: { api: perEmail('api'), worker: perEmail('worker'), redis: perEmail('redis'), bench: perEmail('bench') },
   };
 }
 
 export function formatEndToEnd(r: EndToEndResult, seconds: number): string {
+  const c = r.cpuPerEmail;
   return (
     `${String(r.rate).padStart(5)}/s for ${seconds}s: sent ${r.sent}, accepted ${r.accepted}, refused ${r.refused}, delivered ${r.delivered}   ` +
     `p50 ${r.p50.toFixed(1)} ms   p95 ${r.p95.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   max ${r.max.toFixed(1)} ms   ` +
-    `sent == delivered: ${r.accepted === r.delivered && r.refused === 0 ? 'yes' : 'NO'}`
+    `sent == delivered: ${r.accepted === r.delivered && r.refused === 0 ? 'yes' : 'NO'}\n` +
+    `        CPU ms per email: api ${c.api.toFixed(2)}   worker ${c.worker.toFixed(2)}   redis ${c.redis.toFixed(2)}   sender+sink ${c.bench.toFixed(2)}`
   );
 }
 
 /** Steps the rate up until p99 exceeds the bound (or emails are lost); prints each step. */
-export async function highestSustainedRate(redisUrl: string, options: { rates: number[]; seconds: number; p99BoundMs: number }): Promise<void> {
+export async function highestSustainedRate(redisUrl: string, options: { rates: number[]; seconds: number; p99BoundMs: number; redisPid?: number }): Promise<void> {
   console.log(`\n## Highest rate sustained for ${options.seconds} s with p99 < ${options.p99BoundMs} ms`);
   let best: number | undefined;
   for (const rate of options.rates) {
-    const result = await endToEnd(redisUrl, rate, options.seconds);
+    const result = await endToEnd(redisUrl, rate, options.seconds, options.redisPid);
     console.log(formatEndToEnd(result, options.seconds));
     const ok = result.p99 < options.p99BoundMs && result.accepted === result.delivered && result.refused === 0;
     if (!ok) break;
     best = rate;
   }
   console.log(best === undefined ? `no tested rate held p99 < ${options.p99BoundMs} ms` : `highest sustained: ${best} emails/s`);
+}
+
+async function startBareApi(redisUrl: string, prefix: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnTs('scripts/bench/bench-server.ts', ['bare', redisUrl, prefix]);
+  const { port } = await firstJsonLine<{ port: number }>(child, (o) => typeof o.port === 'number');
+  return { child, port };
+}
+
+async function startBareWorker(redisUrl: string, prefix: string, sinkUrl: string): Promise<ChildProcess> {
+  const child = spawnTs('scripts/bench/bare-worker.ts', [redisUrl, prefix, sinkUrl]);
+  await firstJsonLine(child, (o) => o.event === 'worker.started');
+  return child;
 }

@@ -8,7 +8,7 @@
 //  offload     direct-mode transfer of 200 MiB: MB/s and RSS ceiling vs the raw SDK Upload
 import autocannon from 'autocannon';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
-import { endToEnd, formatEndToEnd, highestSustainedRate } from './e2e';
+import { endToEnd, formatEndToEnd, highestSustainedRate, type EndToEndResult } from './e2e';
 import { emailBody, firstJsonLine, killAll, spawnTs, TOKEN } from './harness';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
@@ -17,6 +17,7 @@ import { benchWorkerScaling } from './scaling';
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const THROUGHPUT_SECONDS = Number(args.get('duration') ?? 10);
 const E2E_SECONDS = Number(args.get('e2e-duration') ?? 20);
+const E2E_WORKERS = Number(args.get('e2e-workers') ?? 1);
 const E2E_RATES = (args.get('rates') ?? '100,250,500,1000').split(',').map(Number);
 const SUSTAIN_SECONDS = Number(args.get('sustain-seconds') ?? 60);
 const SUSTAIN_RATES = (args.get('sustain-rates') ?? '100,200,300,400,500,750,1000').split(',').map(Number);
@@ -72,9 +73,20 @@ async function main(): Promise<void> {
     if (!args.has('skip-throughput')) await throughput(redis.url);
     if (!args.has('skip-e2e')) {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
-      for (const rate of E2E_RATES) console.log(formatEndToEnd(await endToEnd(redis.url, rate, E2E_SECONDS), E2E_SECONDS));
+      console.log('baseline at each rate: a bare queue.add endpoint + a bare BullMQ worker POSTing with got, same sink, same machine');
+      for (const rate of E2E_RATES) {
+        const bare = await endToEnd(redis.url, rate, E2E_SECONDS, redis.process.pid, 'bare', E2E_WORKERS);
+        const ours = await endToEnd(redis.url, rate, E2E_SECONDS, redis.process.pid, 'render-signal', E2E_WORKERS);
+        console.log(`baseline      ${formatEndToEnd(bare, E2E_SECONDS)}`);
+        console.log(`render-signal ${formatEndToEnd(ours, E2E_SECONDS)}`);
+        const cpu = (r: EndToEndResult) => r.cpuPerEmail.api + r.cpuPerEmail.worker + r.cpuPerEmail.redis;
+        console.log(
+          `        ratio render-signal / baseline: p50 ${(ours.p50 / bare.p50).toFixed(2)}   p99 ${(ours.p99 / bare.p99).toFixed(2)}   ` +
+            `CPU per email (api + worker + redis) ${(cpu(ours) / cpu(bare)).toFixed(2)}`,
+        );
+      }
     }
-    if (!args.has('skip-sustain')) await highestSustainedRate(redis.url, { rates: SUSTAIN_RATES, seconds: SUSTAIN_SECONDS, p99BoundMs: 100 });
+    if (!args.has('skip-sustain')) await highestSustainedRate(redis.url, { rates: SUSTAIN_RATES, seconds: SUSTAIN_SECONDS, p99BoundMs: 100, redisPid: redis.process.pid });
     if (!args.has('skip-scaling')) await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
     if (!args.has('skip-memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
