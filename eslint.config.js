@@ -4,7 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'apps/dashboard/public/**', '**/.wrangler/**', '**/*.gs'],
+    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'apps/dashboard/public/**', '**/.wrangler/**', '**/*.gs', '.tmp/**', '.local/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

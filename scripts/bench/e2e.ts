@@ -79,11 +79,11 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   const cpuAfter = cpuOf();
   const perEmail = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, accepted);
   agent.destroy();
-  api.child.kill('SIGTERM');
+  // Waiting for the exits lets a process started with BENCH_CPU_PROF write its profile.
   await Promise.all(
-    workers.map(async (worker) => {
-      worker.kill('SIGTERM');
-      await new Promise((resolve) => (worker.exitCode !== null ? resolve(null) : worker.once('exit', resolve)));
+    [api.child, ...workers].map(async (child) => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
     }),
   );
   sink.server.close();

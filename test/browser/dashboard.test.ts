@@ -53,7 +53,7 @@ describe('operator dashboard in a real browser', () => {
     ensureDashboardBuilt();
     sink = await startWebhookSink();
     world = await startWorld({ env: { WEBHOOK_URL: sink.url, TRIGGER_PAGE_PASSWORD: PASSWORD } });
-    // Debian's chromium here and in .ci/run; CI elsewhere may point CHROMIUM_PATH at Playwright's build.
+    // Debian's chromium (npm test installs it when missing); CI elsewhere may point CHROMIUM_PATH at another build.
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     context = await browser.newContext({ baseURL: world.apiUrl });
     page = await context.newPage();

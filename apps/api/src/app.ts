@@ -55,6 +55,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // JSON answers are not cached by anyone: computing an ETag (a hash of every body) is wasted work per request.
+  app.set('etag', false);
   // Render (and most PaaS) terminate TLS in one proxy hop: trust it for req.ip / req.secure.
   app.set('trust proxy', 1);
   app.use(securityHeaders());

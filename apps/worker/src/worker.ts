@@ -64,6 +64,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
   const gate = createTargetGate({
     perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY ?? Math.max(1, Math.floor(env.DELIVERY_CONCURRENCY * 0.8)),
+    workerConcurrency: env.DELIVERY_CONCURRENCY,
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,

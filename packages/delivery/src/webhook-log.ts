@@ -54,17 +54,39 @@ export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
   // Integer ids that grow with time (the dashboard sorts by id, as the original did) without a Redis
   // round trip: milliseconds × 1000 + a per-process counter.
   let counter = 0;
+  // Group commit: appends made in the same event-loop turn (deliveries finishing together under load) go
+  // to Redis as one LPUSH + LTRIM; each append still resolves only once its entry is stored.
+  let batch: Array<{ line: string; settle: (error?: Error) => void }> | undefined;
+  const flush = () => {
+    const entries = batch ?? [];
+    batch = undefined;
+    // LPUSH of several values leaves the last one at the head: the same order as one LPUSH per entry.
+    options.redis
+      .multi()
+      .lpush(key, ...entries.map((e) => e.line))
+      .ltrim(key, 0, options.maxEntries - 1)
+      .exec()
+      .then(
+        (results) => {
+          const failed = results?.find(([error]) => error)?.[0];
+          for (const e of entries) e.settle(failed ?? undefined);
+        },
+        (error: Error) => entries.forEach((e) => e.settle(error)),
+      );
+  };
   return {
-    async append(entry) {
+    append(entry) {
       const at = now();
       counter = (counter + 1) % 1000;
       const id = at * 1000 + counter;
       const full: WebhookLogEntry = { id, timestamp: new Date(at).toISOString(), ...entry, subject: entry.subject.slice(0, SUBJECT_MAX) };
-      await options.redis
-        .multi()
-        .lpush(key, JSON.stringify(full))
-        .ltrim(key, 0, options.maxEntries - 1)
-        .exec();
+      return new Promise<void>((resolve, reject) => {
+        if (!batch) {
+          batch = [];
+          setImmediate(flush);
+        }
+        batch.push({ line: JSON.stringify(full), settle: (error) => (error ? reject(error) : resolve()) });
+      });
     },
     async list({ days, limit, status }) {
       const cutoff = now() - Math.min(days, options.maxAgeDays) * DAY_MS;

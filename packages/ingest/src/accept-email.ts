@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { computeEmailId, type EmailContent } from '@render-signal/contracts';
 import type { Producer, emailQueue } from '@render-signal/queue';
 
@@ -30,8 +30,9 @@ const IN_FLIGHT_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized',
 export async function acceptEmail(email: EmailContent, producer: Producer<typeof emailQueue>, options: AcceptOptions): Promise<AcceptResult> {
   const emailId = computeEmailId(email);
   const acceptedAt = options.now ?? Date.now();
-  // ':' is reserved in BullMQ ids; email ids are hex or Gmail ids (letters, digits, _ . -).
-  const jobId = `${emailId}.${acceptedAt.toString(36)}${randomBytes(4).toString('hex')}`;
+  // ':' is reserved in BullMQ ids; email ids are hex or Gmail ids (letters, digits, _ . -). The suffix is 8 hex
+  // digits of a UUID (Node serves those from a cached entropy pool, cheaper than randomBytes per request).
+  const jobId = `${emailId}.${acceptedAt.toString(36)}${randomUUID().slice(0, 8)}`;
   const job = await producer.add(
     'process',
     { email_id: emailId, accepted_at: acceptedAt, email },

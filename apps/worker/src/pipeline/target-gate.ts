@@ -6,7 +6,8 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'target_
 /**
  * Per-target admission for deliveries:
  * - at most `perTargetConcurrency` requests in flight to one host from this process, so one slow target
- *   cannot occupy every worker slot (others keep flowing);
+ *   cannot occupy every worker slot (others keep flowing). A job finding its host full waits briefly
+ *   in-process for a slot (a fast host frees one in milliseconds), then is delayed without spending an attempt;
  * - `rate_limit_per_hour` per target URL across all workers (a Redis sliding window): over the limit a
  *   delivery is delayed until a slot frees, never dropped.
  */
@@ -18,16 +19,26 @@ export interface TargetGate {
 
 export interface TargetGateOptions {
   perTargetConcurrency: number;
+  /** The delivery worker's concurrency: jobs waiting for one host never take its last free slot. */
+  workerConcurrency: number;
   redis: Redis;
   prefix: string;
   /** Current processing_prefs.rate_limit_per_hour (0 = unlimited), read live. */
   rateLimitPerHour(): Promise<number>;
+  /** How long a job may wait in-process for a busy host's slot before it is delayed instead. */
+  briefWaitMs?: number;
   random?: () => number;
 }
 
 const HOUR_MS = 3_600_000;
 /** Busy-host retry: short, jittered, so waiting jobs do not return in lockstep. */
 const BUSY_WAIT_MS = 100;
+/**
+ * A host at its cap during a burst frees a slot within milliseconds when it answers fast; a slow host does
+ * not within this bound. Waiting this long in-process costs a fast host nothing, where a delay would cost
+ * ~100 ms and two Redis round trips; a slow host's jobs are delayed after it, as before.
+ */
+const BRIEF_WAIT_MS = 25;
 
 // KEYS[1] window zset; ARGV: now, limit, member. Returns 0 when admitted, else ms to wait.
 const SLIDING_WINDOW = `
@@ -43,7 +54,12 @@ return math.max(1, tonumber(oldest[2]) + ${HOUR_MS} - tonumber(ARGV[1]))
 
 export function createTargetGate(options: TargetGateOptions): TargetGate {
   const inFlight = new Map<string, number>();
+  /** Per host, jobs waiting in-process for a slot, first come first served. */
+  const waiters = new Map<string, Array<(gotSlot: boolean) => void>>();
   const random = options.random ?? Math.random;
+  const briefWaitMs = options.briefWaitMs ?? BRIEF_WAIT_MS;
+  // A host's waiters plus its in-flight jobs leave at least one worker slot to every other host.
+  const maxWaiters = Math.max(0, options.workerConcurrency - options.perTargetConcurrency - 1);
   const hostOf = (url: string) => {
     try {
       return new URL(url).host;
@@ -52,6 +68,34 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     }
   };
   const acquire = (host: string) => inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+  const releaseHost = (host: string) => {
+    const queue = waiters.get(host);
+    const next = queue?.shift();
+    if (queue?.length === 0) waiters.delete(host);
+    // Handed over: the slot stays counted as in flight, now for the waiter.
+    if (next) return next(true);
+    const count = (inFlight.get(host) ?? 1) - 1;
+    if (count <= 0) inFlight.delete(host);
+    else inFlight.set(host, count);
+  };
+  const waitForSlot = (host: string) =>
+    new Promise<boolean>((resolve) => {
+      const queue = waiters.get(host) ?? [];
+      waiters.set(host, queue);
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(settle);
+        if (index >= 0) queue.splice(index, 1);
+        if (queue.length === 0 && waiters.get(host) === queue) waiters.delete(host);
+        resolve(false);
+      }, briefWaitMs);
+      const settle = (gotSlot: boolean) => {
+        clearTimeout(timer);
+        resolve(gotSlot);
+      };
+      queue.push(settle);
+    });
+  const busy = (): Admission => ({ admitted: false, reason: 'target_busy', waitMs: Math.round(BUSY_WAIT_MS * (0.5 + random())) });
+
   return {
     async admit(url, canWait = true) {
       const host = hostOf(url);
@@ -59,24 +103,25 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
         acquire(host);
         return { admitted: true };
       }
-      if ((inFlight.get(host) ?? 0) >= options.perTargetConcurrency) {
-        return { admitted: false, reason: 'target_busy', waitMs: Math.round(BUSY_WAIT_MS * (0.5 + random())) };
-      }
+      if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
+      else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy();
       const limit = await options.rateLimitPerHour();
       if (limit > 0) {
         const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
         const now = Date.now();
-        const wait = Number(await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${random().toString(36).slice(2)}`));
-        if (wait > 0) return { admitted: false, reason: 'rate_limited', waitMs: wait };
+        const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${random().toString(36).slice(2)}`).then(Number, (error: unknown) => {
+          releaseHost(host);
+          throw error;
+        });
+        if (wait > 0) {
+          releaseHost(host);
+          return { admitted: false, reason: 'rate_limited', waitMs: wait };
+        }
       }
-      acquire(host);
       return { admitted: true };
     },
     release(url) {
-      const host = hostOf(url);
-      const count = (inFlight.get(host) ?? 1) - 1;
-      if (count <= 0) inFlight.delete(host);
-      else inFlight.set(host, count);
+      releaseHost(hostOf(url));
     },
   };
 }

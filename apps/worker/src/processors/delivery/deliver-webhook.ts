@@ -26,8 +26,9 @@ export interface DeliverWebhookDeps {
 }
 
 /**
- * The `delivery.deliver` job: one POST to one target. Every attempt goes to the job log and to the
- * webhook log (status, duration, response excerpt), so the dead-letter set explains itself.
+ * The `delivery.deliver` job: one POST to one target. Every attempt goes to the webhook log, and every
+ * attempt of a job that needed more than one to its job log (status, duration, response excerpt), so the
+ * dead-letter set explains itself.
  */
 export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: string | undefined, deps: DeliverWebhookDeps): Promise<DeliverySuccess> {
   const { email_id, webhook_id, target, payload } = job.data;
@@ -58,7 +59,9 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
   try {
     const secret = await deps.secret();
     const result = await deps.deliverer.deliverWebhook({ target, webhookId: webhook_id, body, ...(secret ? { secret } : {}) });
-    await job.log(JSON.stringify({ attempt, outcome: 'delivered', status: result.status, duration_ms: result.duration_ms, response: result.response_excerpt }));
+    // A first-attempt success is described by the job's return value (status, duration, excerpt): one Redis
+    // write less on the hot path. After failed attempts the log gets its closing line, so the history reads whole.
+    if (attempt > 1) await job.log(JSON.stringify({ attempt, outcome: 'delivered', status: result.status, duration_ms: result.duration_ms, response: result.response_excerpt }));
     await deps.webhookLog.append({
       ...entryBase,
       status: 'success',

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../../test/helpers/test-redis';
+import { createTargetGate, type TargetGateOptions } from './target-gate';
+
+const A = 'https://a.example/hook';
+const A_OTHER_PATH = 'https://a.example/other';
+const B = 'https://b.example/hook';
+
+describe('target gate (real Redis)', () => {
+  const redisUrl = testRedisUrl();
+  const prefix = uniquePrefix('gate');
+  const redis = new Redis(redisUrl);
+  afterAll(async () => {
+    await deleteKeys(redisUrl, prefix);
+    redis.disconnect();
+  });
+  const gate = (overrides: Partial<TargetGateOptions> = {}) =>
+    createTargetGate({ perTargetConcurrency: 2, workerConcurrency: 5, redis, prefix, rateLimitPerHour: async () => 0, random: () => 0.5, ...overrides });
+
+  it('admits up to the per-host cap, counting every path of a host together; other hosts are not affected', async () => {
+    const g = gate({ briefWaitMs: 5 });
+    expect(await g.admit(A)).toEqual({ admitted: true });
+    expect(await g.admit(A_OTHER_PATH)).toEqual({ admitted: true });
+    expect(await g.admit(A)).toEqual({ admitted: false, reason: 'target_busy', waitMs: 100 });
+    expect(await g.admit(B)).toEqual({ admitted: true });
+    g.release(A);
+    expect(await g.admit(A)).toEqual({ admitted: true });
+  });
+
+  it('a job finding its host full gets the next freed slot of that host if one frees within the brief wait', async () => {
+    const g = gate({ briefWaitMs: 1_000 });
+    await g.admit(A);
+    await g.admit(A);
+    const waiting = g.admit(A);
+    setTimeout(() => g.release(A), 20);
+    expect(await waiting).toEqual({ admitted: true });
+    // The slot was handed over, not freed: the host is still full, and another host's release does not help.
+    const next = g.admit(A);
+    g.release(B);
+    setTimeout(() => g.release(A), 20);
+    expect(await next).toEqual({ admitted: true });
+  });
+
+  it('past the brief wait, a job for a full host is delayed (target_busy)', async () => {
+    const g = gate({ briefWaitMs: 50 });
+    await g.admit(A);
+    await g.admit(A);
+    const started = Date.now();
+    expect(await g.admit(A)).toEqual({ admitted: false, reason: 'target_busy', waitMs: 100 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    // The timed-out waiter left no trace: the next release frees a slot for anyone.
+    g.release(A);
+    expect(await g.admit(A)).toEqual({ admitted: true });
+  });
+
+  it('waiters for one host never take the last free worker slot: past that, jobs are delayed at once', async () => {
+    // 5 slots, cap 2: at most 5 - 2 - 1 = 2 jobs wait for the busy host, so one slot stays for other hosts.
+    const g = gate({ briefWaitMs: 10_000 });
+    await g.admit(A);
+    await g.admit(A);
+    const waiters = [g.admit(A), g.admit(A)];
+    const started = Date.now();
+    expect(await g.admit(A)).toMatchObject({ admitted: false, reason: 'target_busy' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await g.admit(B)).toEqual({ admitted: true });
+    g.release(A);
+    g.release(A);
+    expect(await Promise.all(waiters)).toEqual([{ admitted: true }, { admitted: true }]);
+  });
+
+  it('a job that cannot wait (no token) is always admitted', async () => {
+    const g = gate();
+    for (let i = 0; i < 4; i++) expect(await g.admit(A, false)).toEqual({ admitted: true });
+  });
+
+  it('enforces rate_limit_per_hour per URL across gates sharing Redis, and gives back the host slot when limited', async () => {
+    const options = { rateLimitPerHour: async () => 2, prefix: `${prefix}:rl`, briefWaitMs: 5 };
+    const first = gate(options);
+    const second = gate(options); // another worker process
+    expect(await first.admit(A)).toEqual({ admitted: true });
+    expect(await second.admit(A)).toEqual({ admitted: true });
+    const limited = await first.admit(A);
+    expect(limited).toMatchObject({ admitted: false, reason: 'rate_limited' });
+    expect(limited.admitted === false && limited.waitMs).toBeGreaterThan(3_500_000);
+    // Another URL has its own window; the limited attempt did not keep a slot on host a.example.
+    expect(await first.admit(A_OTHER_PATH)).toEqual({ admitted: true });
+  });
+});
