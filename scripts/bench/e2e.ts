@@ -19,7 +19,13 @@ export interface EndToEndResult {
   cpuPerEmail: { api: number; worker: number; redis: number; bench: number };
 }
 
-const WARMUP_SECONDS = 2;
+/**
+ * Warm-up before the measured window, not counted: fresh processes (JIT, connection pools, heap sizing)
+ * are slow for their first seconds, and a backlog built then would leak into the window. The rate ramps
+ * (¼, ½, then the full rate, 2 s each) and the pipeline drains before measuring starts.
+ */
+const WARMUP_STEPS = [0.25, 0.5, 1];
+const WARMUP_STEP_SECONDS = 2;
 
 /** `bare` is the baseline: a bare `queue.add` endpoint and a bare BullMQ worker that POSTs with got (same machine, same sink). */
 export type Pipeline = 'render-signal' | 'bare';
@@ -41,12 +47,13 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Open loop: request i leaves at started + i/rate, whatever the answers (a slow server cannot slow the sender). */
-  const sendAtRate = async (count: number) => {
+  const sendAtRate = async (count: number, perSecond: number) => {
+    latencies.length = 0;
     const tally = { sent: 0, accepted: 0, refused: 0 };
     const started = performance.now();
     const inflight: Array<Promise<void>> = [];
     while (tally.sent < count) {
-      const due = started + (tally.sent * 1000) / rate;
+      const due = started + (tally.sent * 1000) / perSecond;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const body = emailBody();
@@ -70,12 +77,11 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
     while (latencies.length < tally.accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     return tally;
   };
-  // Warm-up at the same rate (JIT, connection pools), not counted: fresh processes are slower for their first seconds.
-  await sendAtRate(Math.round(rate * WARMUP_SECONDS));
-  latencies.length = 0;
+  for (const step of WARMUP_STEPS) await sendAtRate(Math.round(rate * step * WARMUP_STEP_SECONDS), rate * step);
+  await new Promise((r) => setTimeout(r, 1_000));
   const cpuOf = () => ({ api: cpuMs(api.child.pid), worker: workers.reduce((sum, w) => sum + cpuMs(w.pid), 0), redis: cpuMs(redisPid), bench: cpuMs(process.pid) });
   const cpuBefore = cpuOf();
-  const { sent, accepted, refused } = await sendAtRate(rate * seconds);
+  const { sent, accepted, refused } = await sendAtRate(rate * seconds, rate);
   const cpuAfter = cpuOf();
   const perEmail = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, accepted);
   agent.destroy();

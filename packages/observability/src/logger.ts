@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { MESSAGE } from 'triple-beam';
 import { maskFields } from './mask';
 
 /**
@@ -21,9 +22,15 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
-const maskFormat = winston.format((info) => {
-  const masked = maskFields({ ...info }) as Record<string, unknown>;
-  for (const key of Object.keys(masked)) (info as Record<string, unknown>)[key] = masked[key];
+/**
+ * The line: fields masked (a bounded-depth copy, so no secret and no cycle reaches the output), a
+ * timestamp, then native JSON.stringify — several times cheaper than logform's json() (a sorting,
+ * cycle-safe stringify with a replacer), which matters at hundreds of lines a second.
+ */
+const jsonLine = winston.format((info) => {
+  const { level, message, ...fields } = info as Record<string | symbol, unknown>;
+  const line = { level, message, ...(maskFields(fields) as Record<string, unknown>), timestamp: new Date().toISOString() };
+  (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(line);
   return info;
 });
 
@@ -48,12 +55,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = winston.createLogger({
     level: options.level,
     defaultMeta: { service: options.service },
-    format: winston.format.combine(
-      winston.format.errors({ stack: true }),
-      maskFormat(),
-      winston.format.timestamp(),
-      winston.format.json(),
-    ),
+    format: winston.format.combine(winston.format.errors({ stack: true }), jsonLine()),
     transports: [transport],
   });
   return wrap(base);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
@@ -40,7 +40,7 @@ const BUSY_WAIT_MS = 100;
  */
 const BRIEF_WAIT_MS = 25;
 
-// KEYS[1] window zset; ARGV: now, limit, member. Returns 0 when admitted, else ms to wait.
+// KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once). Returns 0 when admitted, else ms to wait.
 const SLIDING_WINDOW = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - ${HOUR_MS})
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
@@ -109,7 +109,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       if (limit > 0) {
         const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
         const now = Date.now();
-        const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${random().toString(36).slice(2)}`).then(Number, (error: unknown) => {
+        const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`).then(Number, (error: unknown) => {
           releaseHost(host);
           throw error;
         });

@@ -130,22 +130,23 @@ async function enqueueDeliveries(
   detected: Record<string, unknown> = {},
 ): Promise<ProcessEmailResult> {
   const deliveries = buildDeliveries(job.data, route, links);
-  await deps.deliveryProducer.addBulk(
-    deliveries.map((delivery) => ({
-      name: 'deliver' as const,
-      data: {
-        email_id: job.data.email_id,
-        accepted_at: job.data.accepted_at,
-        webhook_id: delivery.webhookId,
-        target: delivery.target,
-        payload: delivery.payload,
-        subject: job.data.email.subject,
-        ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
-        kind: 'email' as const,
-      },
-      opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
-    })),
-  );
+  const jobs = deliveries.map((delivery) => ({
+    name: 'deliver' as const,
+    data: {
+      email_id: job.data.email_id,
+      accepted_at: job.data.accepted_at,
+      webhook_id: delivery.webhookId,
+      target: delivery.target,
+      payload: delivery.payload,
+      subject: job.data.email.subject,
+      ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
+      kind: 'email' as const,
+    },
+    opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
+  }));
+  // One target (the common case): a plain add, without addBulk's MULTI/EXEC around it.
+  if (jobs.length === 1) await deps.deliveryProducer.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+  else await deps.deliveryProducer.addBulk(jobs);
   log.info('email.routed', {
     ...detected,
     deliveries: deliveries.length,
