@@ -59,9 +59,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   // Render (and most PaaS) terminate TLS in one proxy hop: trust it for req.ip / req.secure.
   app.set('trust proxy', 1);
+  // The ingress first: the hot path (hundreds of POSTs a second from a machine sender) skips the browser
+  // security headers, which protect pages and the operator API, not a JSON answer to Apps Script. It sets
+  // nosniff and no-store itself.
+  app.use(ingressRouter(deps));
   app.use(securityHeaders());
   app.use(healthRouter(deps));
-  app.use(ingressRouter(deps));
   app.use(gmailPubsubRouter(deps));
   app.use(authRouter(deps));
   // The operator (dashboard) JSON API: the original's config endpoints, each state change validated whole.

@@ -1,14 +1,20 @@
 import { isUtf8 } from 'node:buffer';
-import express, { Router } from 'express';
+import express, { Router, type Response } from 'express';
 import { ingressPayloadSchema } from '@render-signal/contracts';
 import { ingestEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
 import { ApiError } from '../http/api-error';
-import { bearerAuth } from '../http/bearer-auth';
+import { bearerTokenCheck } from '../http/bearer-auth';
 import type { AppDeps } from '../app';
 
 /** Seconds the sender should wait before retrying after a 503 (Apps Script retries on its next run anyway). */
 const RETRY_AFTER_S = 5;
+
+/** The hot path's 200: one writeHead + end, without res.json's content negotiation and freshness checks. */
+function sendOk(res: Response, body: Record<string, unknown>): void {
+  const json = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -25,6 +31,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export function ingressRouter(deps: AppDeps): Router {
   const router = Router();
   const { env, logger } = deps;
+  const checkToken = bearerTokenCheck(env.PROCESS_API_TOKEN);
   const parseJson = express.json({
     limit: Math.round(env.INGRESS_MAX_BODY_MB * 1024 * 1024),
     type: () => true,
@@ -36,12 +43,11 @@ export function ingressRouter(deps: AppDeps): Router {
 
   router.post(
     '/api/ingress/gmail',
-    (_req, res, next) => {
+    // Metrics, headers, token (401) and content type (415) in one step: this runs for every POST.
+    (req, res, next) => {
+      res.set({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
       res.on('finish', () => deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }));
-      next();
-    },
-    bearerAuth(env.PROCESS_API_TOKEN),
-    (req, _res, next) => {
+      if (!checkToken(req)) return next(new ApiError(401, 'unauthorized', 'Unauthorized'));
       if (!req.is('application/json')) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
       next();
     },
@@ -90,7 +96,7 @@ export function ingressRouter(deps: AppDeps): Router {
           job_id: result.job_id,
         });
         if (result.status !== 'queued') deps.metrics.dedupHits.inc();
-        res.status(200).json({ success: true, status: result.status, email_id: result.email_id });
+        sendOk(res, { success: true, status: result.status, email_id: result.email_id });
       } catch (error) {
         next(error);
       }
