@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 
 /**
- * Security headers on every response (the original's list, tightened): CSP allowing only our own
+ * Security headers on every response but the ingress's (the original's list, tightened): CSP allowing only our own
  * origin (no inline script; the dashboard is a bundled file), frames denied, HSTS, nosniff,
  * strict-origin-when-cross-origin referrers. `upgrade-insecure-requests` is left out: HSTS covers
  * production and it would break plain-http local runs.
