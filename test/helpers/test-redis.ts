@@ -1,3 +1,4 @@
+import { afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 
@@ -28,4 +29,19 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * For a describe block: a connection to the shared test Redis and a key prefix of its own, both cleaned
+ * up after the block (keys deleted by prefix, connection closed).
+ */
+export function useTestRedis(label: string): { redis: Redis; redisUrl: string; prefix: string } {
+  const redisUrl = testRedisUrl();
+  const prefix = uniquePrefix(label);
+  const redis = new Redis(redisUrl);
+  afterAll(async () => {
+    await deleteKeys(redisUrl, prefix);
+    redis.disconnect();
+  });
+  return { redis, redisUrl, prefix };
 }

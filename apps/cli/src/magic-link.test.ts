@@ -1,22 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from '@jest/globals';
 import { createMagicLinkStore, deriveAuthKeys } from '@render-signal/auth';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
+import { useTestRedis } from '../../../test/helpers/test-redis';
 
 const run = promisify(execFile);
 const SECRET = 'cli-test-secret-key-0123456789';
 
 describe('npm run magic-link (the CLI, run as a process)', () => {
-  const redisUrl = testRedisUrl();
-  const prefix = uniquePrefix('cli-ml');
-  const redis = new Redis(redisUrl);
+  const { redis, redisUrl, prefix } = useTestRedis('cli-ml');
   const store = createMagicLinkStore({ redis, prefix, key: deriveAuthKeys(SECRET).magicLink });
-  afterAll(async () => {
-    await deleteKeys(redisUrl, prefix);
-    redis.disconnect();
-  });
 
   const cli = (args: string[], env: Record<string, string> = {}) =>
     run(process.execPath, ['--import', 'tsx', 'apps/cli/src/magic-link.ts', ...args], {

@@ -1,6 +1,5 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
+import { describe, expect, it } from '@jest/globals';
+import { useTestRedis } from '../../../test/helpers/test-redis';
 import { deriveAuthKeys } from './keys';
 import { createMagicLinkStore } from './magic-links';
 import { issueSession } from './session';
@@ -8,14 +7,8 @@ import { issueSession } from './session';
 const keys = deriveAuthKeys('test-secret-key-0123456789');
 
 describe('magic links (real Redis)', () => {
-  const redisUrl = testRedisUrl();
-  const prefix = uniquePrefix('magic');
-  const redis = new Redis(redisUrl);
+  const { redis, prefix } = useTestRedis('magic');
   const store = createMagicLinkStore({ redis, prefix, key: keys.magicLink });
-  afterAll(async () => {
-    await deleteKeys(redisUrl, prefix);
-    redis.disconnect();
-  });
 
   it('a one-shot link logs in once, then reads "used"', async () => {
     const link = await store.issue({ unlimited: false, ttlSeconds: 900 });

@@ -1,7 +1,6 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
+import { useTestRedis } from '../../../test/helpers/test-redis';
 import { deriveAuthKeys, SESSION_AUDIENCE, TOKEN_ISSUER } from './keys';
 import { createSessionRevocations, issueSession, verifySession } from './session';
 
@@ -48,13 +47,7 @@ describe('session tokens', () => {
 });
 
 describe('session revocation (real Redis)', () => {
-  const redisUrl = testRedisUrl();
-  const prefix = uniquePrefix('sess');
-  const redis = new Redis(redisUrl);
-  afterAll(async () => {
-    await deleteKeys(redisUrl, prefix);
-    redis.disconnect();
-  });
+  const { redis, prefix } = useTestRedis('sess');
 
   it('deny-lists a jti until the token would expire', async () => {
     const revocations = createSessionRevocations({ redis, prefix });

@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
+import { useTestRedis } from '../../../test/helpers/test-redis';
 import { createWebhookLog, type WebhookLogEntry } from './webhook-log';
 
 const entry = (email_id: string, status: WebhookLogEntry['status'] = 'success'): Omit<WebhookLogEntry, 'id' | 'timestamp'> => ({
@@ -13,13 +13,7 @@ const entry = (email_id: string, status: WebhookLogEntry['status'] = 'success'):
 });
 
 describe('webhook log (real Redis)', () => {
-  const redisUrl = testRedisUrl();
-  const prefix = uniquePrefix('whlog');
-  const redis = new Redis(redisUrl);
-  afterAll(async () => {
-    await deleteKeys(redisUrl, prefix);
-    redis.disconnect();
-  });
+  const { redis, redisUrl, prefix } = useTestRedis('whlog');
 
   it('appends made together are each stored, newest first, in the order they were made', async () => {
     const log = createWebhookLog({ redis, prefix: `${prefix}:a`, maxEntries: 100, maxAgeDays: 7 });

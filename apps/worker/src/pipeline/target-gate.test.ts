@@ -1,6 +1,5 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../../test/helpers/test-redis';
+import { describe, expect, it } from '@jest/globals';
+import { useTestRedis } from '../../../../test/helpers/test-redis';
 import { createTargetGate, type TargetGateOptions } from './target-gate';
 
 const A = 'https://a.example/hook';
@@ -8,15 +7,16 @@ const A_OTHER_PATH = 'https://a.example/other';
 const B = 'https://b.example/hook';
 
 describe('target gate (real Redis)', () => {
-  const redisUrl = testRedisUrl();
-  const prefix = uniquePrefix('gate');
-  const redis = new Redis(redisUrl);
-  afterAll(async () => {
-    await deleteKeys(redisUrl, prefix);
-    redis.disconnect();
-  });
+  const { redis, prefix } = useTestRedis('gate');
   const gate = (overrides: Partial<TargetGateOptions> = {}) =>
     createTargetGate({ perTargetConcurrency: 2, workerConcurrency: 5, redis, prefix, rateLimitPerHour: async () => 0, random: () => 0.5, ...overrides });
+  /** A gate whose host a.example already has its 2 slots in flight. */
+  const fullGate = async (briefWaitMs: number) => {
+    const g = gate({ briefWaitMs });
+    await g.admit(A);
+    await g.admit(A);
+    return g;
+  };
 
   it('admits up to the per-host cap, counting every path of a host together; other hosts are not affected', async () => {
     const g = gate({ briefWaitMs: 5 });
@@ -29,9 +29,7 @@ describe('target gate (real Redis)', () => {
   });
 
   it('a job finding its host full gets the next freed slot of that host if one frees within the brief wait', async () => {
-    const g = gate({ briefWaitMs: 1_000 });
-    await g.admit(A);
-    await g.admit(A);
+    const g = await fullGate(1_000);
     const waiting = g.admit(A);
     setTimeout(() => g.release(A), 20);
     expect(await waiting).toEqual({ admitted: true });
@@ -43,9 +41,7 @@ describe('target gate (real Redis)', () => {
   });
 
   it('past the brief wait, a job for a full host is delayed (target_busy)', async () => {
-    const g = gate({ briefWaitMs: 50 });
-    await g.admit(A);
-    await g.admit(A);
+    const g = await fullGate(50);
     const started = Date.now();
     expect(await g.admit(A)).toEqual({ admitted: false, reason: 'target_busy', waitMs: 100 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
@@ -56,9 +52,7 @@ describe('target gate (real Redis)', () => {
 
   it('waiters for one host never take the last free worker slot: past that, jobs are delayed at once', async () => {
     // 5 slots, cap 2: at most 5 - 2 - 1 = 2 jobs wait for the busy host, so one slot stays for other hosts.
-    const g = gate({ briefWaitMs: 10_000 });
-    await g.admit(A);
-    await g.admit(A);
+    const g = await fullGate(10_000);
     const waiters = [g.admit(A), g.admit(A)];
     const started = Date.now();
     expect(await g.admit(A)).toMatchObject({ admitted: false, reason: 'target_busy' });
