@@ -29,7 +29,7 @@ export interface LoggerOptions {
  */
 const jsonLine = winston.format((info) => {
   const { level, message, ...fields } = info as Record<string | symbol, unknown>;
-  const line = { level, message, ...(maskFields(fields) as Record<string, unknown>), timestamp: new Date().toISOString() };
+  const line = { level, message: maskFields(message), ...(maskFields(fields) as Record<string, unknown>), timestamp: new Date().toISOString() };
   (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(line);
   return info;
 });

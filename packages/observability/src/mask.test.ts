@@ -64,9 +64,11 @@ describe('createLogger', () => {
     stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
     const logger = createLogger({ level: 'info', service: 'test', stream }).child({ email_id: 'e-1' });
     logger.info('delivery.failed', { target: 'https://hook.make.com/secret', response: 'Bearer abc' });
+    logger.warn('delivery.retrying', { message: 'POST https://hook.make.com/secret failed' });
     logger.debug('hidden.at_info');
     await new Promise((r) => setImmediate(r));
-    expect(lines).toHaveLength(1);
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'warn', event: 'delivery.retrying', message: 'POST https://hook.make.com/*** failed' });
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line).toMatchObject({ level: 'info', event: 'delivery.failed', email_id: 'e-1', service: 'test', target: 'https://hook.make.com/***', response: 'Bearer ***' });
     expect(typeof line.timestamp).toBe('string');

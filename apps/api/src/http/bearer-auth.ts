@@ -18,4 +18,3 @@ export function bearerTokenCheck(tokens: string[]): (req: Request) => boolean {
     return Boolean(presented) && ok;
   };
 }
-

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import express, { Router, type Response } from 'express';
+import express, { Router } from 'express';
 import { ingressPayloadSchema } from '@render-signal/contracts';
 import { ingestEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
@@ -9,12 +9,6 @@ import type { AppDeps } from '../app';
 
 /** Seconds the sender should wait before retrying after a 503 (Apps Script retries on its next run anyway). */
 const RETRY_AFTER_S = 5;
-
-/** The hot path's 200: one writeHead + end, without res.json's content negotiation and freshness checks. */
-function sendOk(res: Response, body: Record<string, unknown>): void {
-  const json = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json);
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -96,7 +90,7 @@ export function ingressRouter(deps: AppDeps): Router {
           job_id: result.job_id,
         });
         if (result.status !== 'queued') deps.metrics.dedupHits.inc();
-        sendOk(res, { success: true, status: result.status, email_id: result.email_id });
+        res.status(200).json({ success: true, status: result.status, email_id: result.email_id });
       } catch (error) {
         next(error);
       }
