@@ -27,8 +27,12 @@ export interface EndToEndResult {
 const WARMUP_STEPS = [0.25, 0.5, 1];
 const WARMUP_STEP_SECONDS = 2;
 
-/** `bare` is the baseline: a bare `queue.add` endpoint and a bare BullMQ worker that POSTs with got (same machine, same sink). */
-export type Pipeline = 'render-signal' | 'bare';
+/**
+ * The baselines share a bare `queue.add` endpoint and POST with got to the same sink on the same machine:
+ * `bare` runs one BullMQ job per email; `two-stage` runs two (an email job that adds a delivery job), our design's shape.
+ */
+export type Pipeline = 'render-signal' | 'bare' | 'two-stage';
+export const PIPELINES: readonly Pipeline[] = ['bare', 'two-stage', 'render-signal'];
 
 export async function endToEnd(redisUrl: string, rate: number, seconds: number, redisPid?: number, pipeline: Pipeline = 'render-signal', workerCount = 1): Promise<EndToEndResult> {
   const prefix = `bench-e2e-${pipeline}-${rate}-${Date.now()}`;
@@ -41,9 +45,11 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   // BENCH_ENV_<NAME>=value sets <NAME> for the API and workers (to try a setting without editing the bench).
   const overrides = Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])));
   const env = pipelineEnv(redisUrl, prefix, sink.url, { ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}), ...overrides });
-  const api = pipeline === 'bare' ? await startBareApi(redisUrl, prefix) : await startApi(env);
+  const api = pipeline === 'render-signal' ? await startApi(env) : await startBareApi(redisUrl, prefix);
   const workers = await Promise.all(
-    Array.from({ length: workerCount }, () => (pipeline === 'bare' ? startBareWorker(redisUrl, prefix, sink.url) : startWorker(env))),
+    Array.from({ length: workerCount }, () =>
+      pipeline === 'render-signal' ? startWorker(env) : startBareWorker(redisUrl, prefix, sink.url, pipeline === 'bare' ? 'one-stage' : 'two-stage'),
+    ),
   );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Open loop: request i leaves at started + i/rate, whatever the answers (a slow server cannot slow the sender). */
@@ -139,8 +145,8 @@ async function startBareApi(redisUrl: string, prefix: string): Promise<{ child: 
   return { child, port };
 }
 
-async function startBareWorker(redisUrl: string, prefix: string, sinkUrl: string): Promise<ChildProcess> {
-  const child = spawnTs('scripts/bench/bare-worker.ts', [redisUrl, prefix, sinkUrl]);
+async function startBareWorker(redisUrl: string, prefix: string, sinkUrl: string, shape: 'one-stage' | 'two-stage'): Promise<ChildProcess> {
+  const child = spawnTs('scripts/bench/bare-worker.ts', [redisUrl, prefix, sinkUrl, shape]);
   await firstJsonLine(child, (o) => o.event === 'worker.started');
   return child;
 }

@@ -10,14 +10,20 @@ export const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
 export const TOKEN = 'bench-token-123';
 const children: ChildProcess[] = [];
 
+/** Runs a bench script (`.ts`, through tsx) or a built app (`.js`, plain node, as `npm run start:*` does). */
 export function spawnTs(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
   // BENCH_CPU_PROF=worker|api writes a V8 CPU profile of that process to .tmp/prof (for digging into a figure).
   const profile = process.env.BENCH_CPU_PROF && file.includes(process.env.BENCH_CPU_PROF) ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.tmp/prof')}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, file), ...argv], {
+  // BENCH_NODE_FLAGS adds V8/node flags to every process the bench starts (e.g. --trace-gc, refused in NODE_OPTIONS).
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const loader = file.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...profile, ...flags, ...loader, join(ROOT, file), ...argv], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Drained unless a caller listens: an unread pipe would hold the child's log lines in its memory.
+  child.stdout?.resume();
   children.push(child);
   return child;
 }
@@ -156,7 +162,8 @@ async function freePort(): Promise<number> {
 
 export async function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const child = spawnTs('apps/api/src/main.ts', [], { ...env, PORT: String(port) });
+  // The built bundle, as in production (run.ts builds first).
+  const child = spawnTs('apps/api/dist/main.js', [], { ...env, PORT: String(port) });
   // LOG_LEVEL above info would hide the readiness line: wait for the port instead.
   await waitForPort(port);
   // Listening comes before the Redis connection is ready (503 until then).
@@ -170,7 +177,7 @@ export async function startApi(env: Record<string, string>): Promise<{ child: Ch
 
 export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // worker.started is logged at info: keep info for the start line, whatever LOG_LEVEL asks afterwards.
-  const child = spawnTs('apps/worker/src/main.ts', [], env);
+  const child = spawnTs('apps/worker/dist/main.js', [], env);
   if (env.LOG_LEVEL === 'warn' || env.LOG_LEVEL === 'error') {
     await new Promise((r) => setTimeout(r, 3_000));
     return child;

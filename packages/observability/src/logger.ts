@@ -1,5 +1,6 @@
 import winston from 'winston';
 import { MESSAGE } from 'triple-beam';
+import TransportStream from 'winston-transport';
 import { maskFields } from './mask';
 
 /**
@@ -20,6 +21,42 @@ export interface LoggerOptions {
   service: string;
   /** Where lines go; defaults to stdout. Tests pass an in-memory stream. */
   stream?: NodeJS.WritableStream;
+}
+
+/** The process's logger: `flush()` writes the lines not yet written (call it before `process.exit`). */
+export interface RootLogger extends Logger {
+  flush(): void;
+}
+
+/**
+ * Lines logged during one event-loop turn go out in one write, after the turn's I/O callbacks: a write to
+ * a pipe is a system call that also wakes the reader (a log shipper), and a busy worker logs several lines
+ * per turn. A line waits at most one turn; `flush()` writes the rest at once (before exit).
+ */
+class TurnBatchedTransport extends TransportStream {
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    super();
+  }
+
+  override log(info: Record<string | symbol, unknown>, callback: () => void): void {
+    this.pending.push(`${String(info[MESSAGE])}\n`);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+    callback();
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.stream.write(text);
+  };
 }
 
 /**
@@ -48,17 +85,22 @@ function wrap(base: winston.Logger): Logger {
   };
 }
 
-export function createLogger(options: LoggerOptions): Logger {
-  const transport = options.stream
-    ? new winston.transports.Stream({ stream: options.stream })
-    : new winston.transports.Console();
+export function createLogger(options: LoggerOptions): RootLogger {
+  const transport = new TurnBatchedTransport(options.stream ?? process.stdout);
+  // The process's own logger: lines of the last turn reach stdout even when the process exits mid-turn
+  // (process.exit, an uncaught error). A write to a pipe or file at exit is synchronous.
+  if (!options.stream) {
+    process.once('exit', transport.flush);
+    // A closed stdout (the log reader went away: EPIPE) loses lines; it must not crash the process.
+    process.stdout.on('error', () => {});
+  }
   const base = winston.createLogger({
     level: options.level,
     defaultMeta: { service: options.service },
     format: winston.format.combine(winston.format.errors({ stack: true }), jsonLine()),
     transports: [transport],
   });
-  return wrap(base);
+  return { ...wrap(base), flush: transport.flush };
 }
 
 /** A logger that drops everything (unit tests that do not assert on logs). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import got from 'got';
 import { Redis } from 'ioredis';
-import { PassThrough, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { createLogger } from '@render-signal/observability';
 import { deleteKeys, testRedisUrl, uniquePrefix } from '../../../test/helpers/test-redis';
 import { createOffloader } from './offloader';
@@ -77,14 +77,23 @@ async function objectHead(url: string): Promise<boolean> {
   }
 }
 
-/** A logger writing JSON lines to memory, masking included (the real format). */
+/** A logger writing JSON lines to memory, masking included (the real format); `logged()` flushes first. */
 function capturingLogger() {
-  const stream = new PassThrough();
   const lines: Array<Record<string, unknown>> = [];
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
   });
-  return { logger: createLogger({ level: 'debug', service: 'test', stream }), lines };
+  const logger = createLogger({ level: 'debug', service: 'test', stream });
+  return {
+    logger,
+    logged: () => {
+      logger.flush();
+      return lines;
+    },
+  };
 }
 
 describe('direct mode: streaming into an S3-compatible store (s3rver)', () => {
@@ -92,7 +101,7 @@ describe('direct mode: streaming into an S3-compatible store (s3rver)', () => {
 
   it('streams a 50 MB source into the bucket byte-identical, with bounded RSS, and reuses it from the cache', async () => {
     const url = fileUrl('big.bin', size, `&disposition=${encodeURIComponent('attachment; filename="Livraison finale.zip"')}`);
-    const { logger, lines } = capturingLogger();
+    const { logger, logged } = capturingLogger();
     const offloader = createOffloader(settings(), { redis, logger });
 
     // Warm-up: the first transfer in a process loads and compiles the SDK, got and crypto paths and grows
@@ -119,7 +128,7 @@ describe('direct mode: streaming into an S3-compatible store (s3rver)', () => {
     expect(growthBytes).toBeLessThan(64 * MiB + 16 * MiB);
     expect(source.count('/file/big.bin')).toBe(1);
 
-    const completed = lines.find((line) => line.event === 'offload.completed' && line.email_id === 'email-big');
+    const completed = logged().find((line) => line.event === 'offload.completed' && line.email_id === 'email-big');
     expect(completed).toMatchObject({ email_id: 'email-big', bytes: size, cached: false, mode: 'direct', provider: PROVIDER });
     expect(completed?.duration_ms).toEqual(expect.any(Number));
     expect(completed?.source_url).toBe(`${source.origin}/***`);
@@ -179,15 +188,15 @@ describe('direct mode: cache and public URLs', () => {
 
 describe('direct mode: failures are values, the link keeps its source URLs', () => {
   it('source 404 → source_status, logged with a masked URL', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, logged } = capturingLogger();
     const result = await createOffloader(settings(), { logger }).offload(
       { provider: PROVIDER, raw_url: `${source.origin}/status/404?token=secret` },
       { emailId: 'e404' },
     );
     expect(result).toMatchObject({ ok: false, reason: 'source_status', detail: 'source answered HTTP 404' });
-    const failed = lines.find((line) => line.event === 'offload.failed');
+    const failed = logged().find((line) => line.event === 'offload.failed');
     expect(failed).toMatchObject({ email_id: 'e404', reason: 'source_status', source_url: `${source.origin}/***` });
-    expect(JSON.stringify(lines)).not.toContain('secret');
+    expect(JSON.stringify(logged())).not.toContain('secret');
   });
 
   it.each([
