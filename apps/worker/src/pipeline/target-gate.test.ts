@@ -63,6 +63,29 @@ describe('target gate (real Redis)', () => {
     expect(await Promise.all(waiters)).toEqual([{ admitted: true }, { admitted: true }]);
   });
 
+  it('a busy host\'s delay follows how fast it answers: a moving average, bounded to 10 ms .. 1 s', async () => {
+    const g = await fullGate(0);
+    // Nothing known yet: the default delay.
+    expect(await g.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 100 });
+    g.release(A, 200);
+    await g.admit(A);
+    expect(await g.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 200 });
+    g.release(A, 400); // 200 + 0.2 × (400 − 200)
+    await g.admit(A);
+    expect(await g.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 240 });
+    // Another host's answers do not count for this one.
+    g.release(B, 5);
+    expect(await g.admit(A)).toMatchObject({ waitMs: 240 });
+    const fast = await fullGate(0);
+    fast.release(A, 2);
+    await fast.admit(A);
+    expect(await fast.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 10 });
+    const slow = await fullGate(0);
+    slow.release(A, 30_000);
+    await slow.admit(A);
+    expect(await slow.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 1_000 });
+  });
+
   it('a job that cannot wait (no token) is always admitted', async () => {
     const g = gate();
     for (let i = 0; i < 4; i++) expect(await g.admit(A, false)).toEqual({ admitted: true });

@@ -7,14 +7,17 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'target_
  * Per-target admission for deliveries:
  * - at most `perTargetConcurrency` requests in flight to one host from this process, so one slow target
  *   cannot occupy every worker slot (others keep flowing). A job finding its host full waits briefly
- *   in-process for a slot (a fast host frees one in milliseconds), then is delayed without spending an attempt;
+ *   in-process for a slot (a fast host frees one in milliseconds), then is delayed without spending an
+ *   attempt, for about as long as that host takes to answer (a fast host's job comes back soon, a slow
+ *   host's waiting jobs are not fetched again every few milliseconds for nothing);
  * - `rate_limit_per_hour` per target URL across all workers (a Redis sliding window): over the limit a
  *   delivery is delayed until a slot frees, never dropped.
  */
 export interface TargetGate {
   /** `canWait` false (no job token): admit regardless, so the caller never loses the job. */
   admit(url: string, canWait?: boolean): Promise<Admission>;
-  release(url: string): void;
+  /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). */
+  release(url: string, durationMs?: number): void;
 }
 
 export interface TargetGateOptions {
@@ -31,8 +34,13 @@ export interface TargetGateOptions {
 }
 
 const HOUR_MS = 3_600_000;
-/** Busy-host retry: short, jittered, so waiting jobs do not return in lockstep. */
+/** Busy-host delay before the host has answered once in this process; jittered, so jobs do not return in lockstep. */
 const BUSY_WAIT_MS = 100;
+/** Bounds of the busy-host delay once the host's answer time is known (≈ one answer time: slots will have turned over). */
+const BUSY_WAIT_MIN_MS = 10;
+const BUSY_WAIT_MAX_MS = 1_000;
+/** Weight of the newest answer time in a host's moving average. */
+const ANSWER_TIME_WEIGHT = 0.2;
 /**
  * A host at its cap during a burst frees a slot within milliseconds when it answers fast; a slow host does
  * not within this bound. Waiting this long in-process costs a fast host nothing, where a delay would cost
@@ -54,6 +62,8 @@ return math.max(1, tonumber(oldest[2]) + ${HOUR_MS} - tonumber(ARGV[1]))
 
 export function createTargetGate(options: TargetGateOptions): TargetGate {
   const inFlight = new Map<string, number>();
+  /** Per host, a moving average of answer times (ms). */
+  const answerMs = new Map<string, number>();
   /** Per host, jobs waiting in-process for a slot, first come first served. */
   const waiters = new Map<string, Array<(gotSlot: boolean) => void>>();
   const random = options.random ?? Math.random;
@@ -94,7 +104,11 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       };
       queue.push(settle);
     });
-  const busy = (): Admission => ({ admitted: false, reason: 'target_busy', waitMs: Math.round(BUSY_WAIT_MS * (0.5 + random())) });
+  const busy = (host: string): Admission => {
+    const average = answerMs.get(host);
+    const base = average === undefined ? BUSY_WAIT_MS : Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, average));
+    return { admitted: false, reason: 'target_busy', waitMs: Math.round(base * (0.5 + random())) };
+  };
 
   return {
     async admit(url, canWait = true) {
@@ -104,7 +118,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
         return { admitted: true };
       }
       if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
-      else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy();
+      else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy(host);
       const limit = await options.rateLimitPerHour();
       if (limit > 0) {
         const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
@@ -120,8 +134,13 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       }
       return { admitted: true };
     },
-    release(url) {
-      releaseHost(hostOf(url));
+    release(url, durationMs) {
+      const host = hostOf(url);
+      if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
+        const previous = answerMs.get(host);
+        answerMs.set(host, previous === undefined ? durationMs : previous + ANSWER_TIME_WEIGHT * (durationMs - previous));
+      }
+      releaseHost(host);
     },
   };
 }

@@ -56,9 +56,11 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
     target_origin: target.origin,
     webhook_id,
   };
+  let answeredInMs: number | undefined;
   try {
     const secret = await deps.secret();
     const result = await deps.deliverer.deliverWebhook({ target, webhookId: webhook_id, body, ...(secret ? { secret } : {}) });
+    answeredInMs = result.duration_ms;
     // A first-attempt success is described by the job's return value (status, duration, excerpt): one Redis
     // write less on the hot path. After failed attempts the log gets its closing line, so the history reads whole.
     if (attempt > 1) await job.log(JSON.stringify({ attempt, outcome: 'delivered', status: result.status, duration_ms: result.duration_ms, response: result.response_excerpt }));
@@ -80,6 +82,7 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
   } catch (error) {
     if (error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError) {
       const facts = error.facts;
+      answeredInMs = facts.duration_ms;
       const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
       await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...facts }));
       deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: hostOf(target.url), failure_reason: facts.failure_reason });
@@ -106,7 +109,7 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
     }
     throw error;
   } finally {
-    deps.gate.release(target.url);
+    deps.gate.release(target.url, answeredInMs);
   }
 }
 
