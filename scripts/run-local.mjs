@@ -11,7 +11,9 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const localDir = join(root, '.local');
 mkdirSync(localDir, { recursive: true });
+/** API and worker; Redis is kept apart: it stops last. */
 const children = [];
+let redisChild;
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -41,8 +43,12 @@ async function startRedis() {
   const dir = join(localDir, 'redis');
   mkdirSync(dir, { recursive: true });
   // AOF on: what the API accepted survives a local restart, like production Redis should.
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  children.push(redis);
+  // Its own process group: Ctrl-C reaches the API and worker, not Redis, which they still need while they
+  // finish in-flight work; stop() ends it after them.
+  redisChild = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], {
+    stdio: 'ignore',
+    detached: true,
+  });
   for (let i = 0; i < 100; i++) {
     const probe = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
     if (probe.stdout?.trim() === 'PONG') break;
@@ -94,7 +100,7 @@ const run = (name, file) => {
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`[local] ${name} exited (${signal ?? code}); stopping`);
-      stop(1);
+      void stop(1);
     }
   });
   children.push(child);
@@ -102,16 +108,34 @@ const run = (name, file) => {
 run('api', 'apps/api/dist/main.js');
 run('worker', 'apps/worker/dist/main.js');
 
+/** SIGTERM, then SIGKILL if the process is still there after `ms`. */
+function terminate(child, ms) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 let stopping = false;
-function stop(code = 0) {
+async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const child of children.reverse()) child.kill('SIGTERM');
+  // API and worker first (the worker's shutdown is bounded by SHUTDOWN_TIMEOUT, 25 s by default), then Redis.
+  await Promise.all(children.map((child) => terminate(child, 35_000)));
   sink?.server.close();
-  setTimeout(() => process.exit(code), 1500).unref();
+  if (redisChild) await terminate(redisChild, 5_000);
+  process.exit(code);
 }
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 
 setTimeout(() => {
   console.log(`

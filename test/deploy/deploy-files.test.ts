@@ -44,6 +44,9 @@ const commandOf = (script: string | undefined) => (script ?? '').trim().split(/\
 
 // ---------------------------------------------------------------------------------------------------
 
+/** apps/worker/src/main.ts SHUTDOWN_GRACE_MS: after SHUTDOWN_TIMEOUT, a worker has this long for its last Redis writes. */
+const WORKER_SHUTDOWN_GRACE_MS = 5_000;
+
 describe('Dockerfile', () => {
   const instruction = (name: string) => dockerfile.split('\n').filter((line) => line.startsWith(`${name} `));
 
@@ -133,14 +136,14 @@ describe('docker-compose.yml', () => {
     expect(published.some((p) => p.endsWith(`:${env.PORT}`))).toBe(true);
   });
 
-  it('lets the worker scale: no container name, no published port, no HTTP health check, a grace period above SHUTDOWN_TIMEOUT', () => {
+  it('lets the worker scale: no container name, no published port, no HTTP health check, a grace period above SHUTDOWN_TIMEOUT and the exit grace', () => {
     const worker = service('worker');
     expect(worker.container_name).toBeUndefined();
     expect(worker.ports).toBeUndefined();
     expect(asRecord(worker.healthcheck).disable).toBe(true);
     const env = loadEnv(workerEnvSchema, resolveEnvironment(asRecord(worker.environment)));
     const grace = /^(\d+)s$/.exec(String(worker.stop_grace_period));
-    expect(Number(grace?.[1]) * 1000).toBeGreaterThan(env.SHUTDOWN_TIMEOUT);
+    expect(Number(grace?.[1]) * 1000).toBeGreaterThan(env.SHUTDOWN_TIMEOUT + WORKER_SHUTDOWN_GRACE_MS);
   });
 
   it.each([
@@ -205,14 +208,14 @@ describe('render.yaml', () => {
     }
   });
 
-  it('gives workers instances and a shutdown delay longer than their SHUTDOWN_TIMEOUT', () => {
+  it('gives workers instances and a shutdown delay longer than their SHUTDOWN_TIMEOUT and the exit grace', () => {
     for (const worker of workers) {
       expect(Number(worker.numInstances)).toBeGreaterThanOrEqual(1);
       const delay = Number(worker.maxShutdownDelaySeconds);
       expect(delay).toBeGreaterThanOrEqual(1);
       expect(delay).toBeLessThanOrEqual(300);
       const env = loadEnv(workerEnvSchema, renderEnvironment(worker));
-      expect(delay * 1000).toBeGreaterThan(env.SHUTDOWN_TIMEOUT);
+      expect(delay * 1000).toBeGreaterThan(env.SHUTDOWN_TIMEOUT + WORKER_SHUTDOWN_GRACE_MS);
     }
   });
 

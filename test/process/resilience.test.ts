@@ -124,3 +124,30 @@ describe('worker SIGTERM', () => {
     }
   }, 30_000);
 });
+
+describe('worker SIGTERM with Redis gone', () => {
+  it('still exits 0 within SHUTDOWN_TIMEOUT + 5 s (the last Redis writes cannot go through)', async () => {
+    const redis = await startRedisServer();
+    const env = {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: uniquePrefix('term-no-redis'),
+      WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      ALLOW_PRIVATE_NETWORK: 'true',
+      SECRET_KEY: 'test-secret-key-0123456789',
+      SHUTDOWN_TIMEOUT: '1s',
+    };
+    const worker = spawnApp('worker', env);
+    try {
+      await worker.waitForEvent('worker.started');
+      await redis.stop();
+      const started = Date.now();
+      const exit = await worker.kill('SIGTERM');
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(1_000 + 5_000 + 3_000);
+      expect(worker.logs.map((l) => l.event)).toEqual(expect.arrayContaining(['worker.stopping']));
+    } finally {
+      await worker.kill('SIGKILL');
+      await removeRedisDir(redis);
+    }
+  }, 30_000);
+});

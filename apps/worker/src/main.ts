@@ -3,6 +3,9 @@ import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 import { startWorkers } from './worker';
 
+/** Time past SHUTDOWN_TIMEOUT for the last Redis writes (producers, settings) before the process leaves anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 async function main(): Promise<void> {
   const env = loadEnv(workerEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'worker' });
@@ -14,6 +17,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('worker.stopping', { signal });
+    // close() waits for in-flight jobs up to SHUTDOWN_TIMEOUT, then for Redis to take the last writes; with
+    // Redis gone that could be forever. Past the bound the process leaves: its jobs' locks expire and
+    // another worker takes them (stalled-job recovery), so nothing is lost.
+    setTimeout(() => {
+      logger.warn('worker.shutdown_forced', { after_ms: env.SHUTDOWN_TIMEOUT + SHUTDOWN_GRACE_MS });
+      process.exit(0);
+    }, env.SHUTDOWN_TIMEOUT + SHUTDOWN_GRACE_MS).unref();
     await running.close();
     redis.disconnect();
     logger.info('worker.stopped', {});
