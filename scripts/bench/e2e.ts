@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { computeEmailId } from '@render-signal/contracts';
+import { stageSummary, type StageSummary } from './stages';
 import { cpuMs, emailBody, firstJsonLine, percentile, spawnTs, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
 
 export interface EndToEndResult {
@@ -17,6 +18,7 @@ export interface EndToEndResult {
   max: number;
   /** CPU ms per accepted email, per process, over the sending + draining window. */
   cpuPerEmail: { api: number; worker: number; redis: number; bench: number };
+  stages: StageSummary;
 }
 
 /**
@@ -38,9 +40,14 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   const prefix = `bench-e2e-${pipeline}-${rate}-${Date.now()}`;
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  // Wall-clock times of the measured window, for the stage breakdown (BullMQ's job timestamps are Date.now).
+  const sentWall = new Map<string, number>();
+  const receivedWall = new Map<string, number>();
   const sink = await startSink(0, (body) => {
-    const start = sentAt.get(String(body.email_id));
+    const id = String(body.email_id);
+    const start = sentAt.get(id);
     if (start !== undefined) latencies.push(performance.now() - start);
+    if (sentWall.has(id)) receivedWall.set(id, Date.now());
   });
   // BENCH_ENV_<NAME>=value sets <NAME> for the API and workers (to try a setting without editing the bench).
   const overrides = Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])));
@@ -53,7 +60,7 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   /** Open loop: request i leaves at started + i/rate, whatever the answers (a slow server cannot slow the sender). */
-  const sendAtRate = async (count: number, perSecond: number) => {
+  const sendAtRate = async (count: number, perSecond: number, measured = false) => {
     latencies.length = 0;
     const tally = { sent: 0, accepted: 0, refused: 0 };
     const started = performance.now();
@@ -65,7 +72,9 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
       const body = emailBody();
       tally.sent += 1;
       // Keyed before sending: the webhook can reach the sink before the ingress answer reaches us.
-      sentAt.set(computeEmailId(JSON.parse(body) as { subject: string; sender: string; date: string }), performance.now());
+      const emailId = computeEmailId(JSON.parse(body) as { subject: string; sender: string; date: string });
+      sentAt.set(emailId, performance.now());
+      if (measured) sentWall.set(emailId, Date.now());
       inflight.push(
         postJson(agent, api.port, body).then(
           ({ status, json }) => {
@@ -87,7 +96,7 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   await new Promise((r) => setTimeout(r, 1_000));
   const cpuOf = () => ({ api: cpuMs(api.child.pid), worker: workers.reduce((sum, w) => sum + cpuMs(w.pid), 0), redis: cpuMs(redisPid), bench: cpuMs(process.pid) });
   const cpuBefore = cpuOf();
-  const { sent, accepted, refused } = await sendAtRate(rate * seconds, rate);
+  const { sent, accepted, refused } = await sendAtRate(rate * seconds, rate, true);
   const cpuAfter = cpuOf();
   const perEmail = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / Math.max(1, accepted);
   agent.destroy();
@@ -100,6 +109,7 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   );
   sink.server.close();
   sink.server.closeAllConnections();
+  const stages = await stageSummary(redisUrl, prefix, sentWall, receivedWall);
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     rate,
@@ -112,6 +122,7 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
     cpuPerEmail: { api: perEmail('api'), worker: perEmail('worker'), redis: perEmail('redis'), bench: perEmail('bench') },
+    stages,
   };
 }
 

@@ -10,6 +10,7 @@
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
+import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
 import { emailBody, firstJsonLine, killAll, spawnTs, TOKEN } from './harness';
 import { benchMemory } from './memory';
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
         for (const pipeline of PIPELINES) {
           const result = medianRound(rounds[pipeline]);
           console.log(`${pipeline.padEnd(13)} ${formatEndToEnd(result, E2E_SECONDS)}`);
+          console.log(formatStages(result.stages));
           if (pipeline !== 'bare') {
             console.log(
               `        ratio ${pipeline} / bare: p50 ${(result.p50 / bare.p50).toFixed(2)}   p99 ${(result.p99 / bare.p99).toFixed(2)}   ` +
