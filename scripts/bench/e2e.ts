@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { computeEmailId } from '@render-signal/contracts';
 import { stageSummary, type StageSummary } from './stages';
-import { cpuMs, emailBody, firstJsonLine, percentile, spawnTs, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
+import { cpuMs, emailBody, firstJsonLine, percentile, spawnNode, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
 
 export interface EndToEndResult {
   rate: number;
@@ -151,13 +151,13 @@ export async function highestSustainedRate(redisUrl: string, options: { rates: n
 }
 
 async function startBareApi(redisUrl: string, prefix: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnTs('scripts/bench/bench-server.ts', ['bare', redisUrl, prefix]);
+  const child = spawnNode('scripts/bench/bench-server.ts', ['bare', redisUrl, prefix]);
   const { port } = await firstJsonLine<{ port: number }>(child, (o) => typeof o.port === 'number');
   return { child, port };
 }
 
 async function startBareWorker(redisUrl: string, prefix: string, sinkUrl: string, shape: 'one-stage' | 'two-stage'): Promise<ChildProcess> {
-  const child = spawnTs('scripts/bench/bare-worker.ts', [redisUrl, prefix, sinkUrl, shape]);
+  const child = spawnNode('scripts/bench/bare-worker.ts', [redisUrl, prefix, sinkUrl, shape]);
   await firstJsonLine(child, (o) => o.event === 'worker.started');
   return child;
 }

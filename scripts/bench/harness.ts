@@ -11,7 +11,7 @@ export const TOKEN = 'bench-token-123';
 const children: ChildProcess[] = [];
 
 /** Runs a bench script (`.ts`, through tsx) or a built app (`.js`, plain node, as `npm run start:*` does). */
-export function spawnTs(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
+export function spawnNode(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
   // BENCH_CPU_PROF=worker|api writes a V8 CPU profile of that process to .tmp/prof (for digging into a figure).
   const profile = process.env.BENCH_CPU_PROF && file.includes(process.env.BENCH_CPU_PROF) ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.tmp/prof')}`] : [];
   // BENCH_NODE_FLAGS adds V8/node flags to every process the bench starts (e.g. --trace-gc, refused in NODE_OPTIONS).
@@ -163,7 +163,7 @@ async function freePort(): Promise<number> {
 export async function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   // The built bundle, as in production (run.ts builds first).
-  const child = spawnTs('apps/api/dist/main.js', [], { ...env, PORT: String(port) });
+  const child = spawnNode('apps/api/dist/main.js', [], { ...env, PORT: String(port) });
   // LOG_LEVEL above info would hide the readiness line: wait for the port instead.
   await waitForPort(port);
   // Listening comes before the Redis connection is ready (503 until then).
@@ -177,7 +177,7 @@ export async function startApi(env: Record<string, string>): Promise<{ child: Ch
 
 export async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   // worker.started is logged at info: keep info for the start line, whatever LOG_LEVEL asks afterwards.
-  const child = spawnTs('apps/worker/dist/main.js', [], env);
+  const child = spawnNode('apps/worker/dist/main.js', [], env);
   if (env.LOG_LEVEL === 'warn' || env.LOG_LEVEL === 'error') {
     await new Promise((r) => setTimeout(r, 3_000));
     return child;

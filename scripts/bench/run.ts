@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
 import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
-import { emailBody, firstJsonLine, killAll, spawnTs, TOKEN } from './harness';
+import { emailBody, firstJsonLine, killAll, spawnNode, TOKEN } from './harness';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
@@ -50,7 +50,7 @@ async function throughput(redisUrl: string): Promise<void> {
   const runs: Record<'bare' | 'ingress', autocannon.Result[]> = { bare: [], ingress: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of ['bare', 'ingress'] as const) {
-      const server = spawnTs('scripts/bench/bench-server.ts', [kind, redisUrl, `bench-${kind}-${Date.now()}`]);
+      const server = spawnNode('scripts/bench/bench-server.ts', [kind, redisUrl, `bench-${kind}-${Date.now()}`]);
       const { port } = await firstJsonLine<{ port: number }>(server, (o) => typeof o.port === 'number');
       const url = `http://127.0.0.1:${port}`;
       await autocannon({ url: `${url}/api/ingress/gmail`, connections: 10, amount: 1000, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: emailBody() }); // warm-up

@@ -23,7 +23,7 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
-/** The process's logger: `flush()` writes the lines not yet written (call it before `process.exit`). */
+/** `flush()` writes the pending lines now (a logger writing to stdout also does it when the process exits). */
 export interface RootLogger extends Logger {
   flush(): void;
 }
