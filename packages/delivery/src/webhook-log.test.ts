@@ -33,6 +33,14 @@ describe('webhook log (real Redis)', () => {
     expect(listed.map((e) => e.email_id)).toEqual(['m7', 'm6', 'm5', 'm4', 'm3']);
   });
 
+  it('a batch larger than one script call (Lua unpack limit) is stored whole and in order', async () => {
+    const log = createWebhookLog({ redis, prefix: `${prefix}:big`, maxEntries: 5_000, maxAgeDays: 7 });
+    await Promise.all(Array.from({ length: 1_234 }, (_, i) => log.append(entry(`b${i}`))));
+    const listed = await log.list({ days: 7, limit: 5_000 });
+    expect(listed).toHaveLength(1_234);
+    expect(listed.map((e) => e.email_id)).toEqual(Array.from({ length: 1_234 }, (_, i) => `b${1_233 - i}`));
+  });
+
   it('filters by status and stops at the age cutoff', async () => {
     let clock = Date.now() - 3 * 86_400_000;
     const log = createWebhookLog({ redis, prefix: `${prefix}:c`, maxEntries: 100, maxAgeDays: 7, now: () => clock });

