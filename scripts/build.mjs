@@ -12,7 +12,9 @@ const ENTRIES = {
 const externalNpmPackages = {
   name: 'external-npm-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@render-signal/') ? undefined : { path: args.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@render-signal/') ? undefined : { path: args.path, external: true },
+    );
   },
 };
 

@@ -17,7 +17,11 @@ const asRoot = process.getuid?.() === 0;
 const sudo = !asRoot && has('sudo') && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
 if (has('apt-get') && (asRoot || sudo)) {
   console.error(`installing ${missing.join(' and ')} (Debian packages) for the test suites…`);
-  const run = (args) => spawnSync(sudo ? 'sudo' : args[0], sudo ? args : args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const run = (args) =>
+    spawnSync(sudo ? 'sudo' : args[0], sudo ? args : args.slice(1), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   if (run(['apt-get', 'update', '-qq']).status === 0 && run(['apt-get', 'install', '-y', '-qq', ...missing]).status === 0) process.exit(0);
 }
 console.error(

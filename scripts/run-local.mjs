@@ -35,8 +35,10 @@ function localSecret(name, make) {
 
 async function startRedis() {
   if (spawnSync('redis-server', ['--version']).error) {
-    console.error('REDIS_URL is not set and redis-server is not installed.\n' +
-      'Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:port');
+    console.error(
+      'REDIS_URL is not set and redis-server is not installed.\n' +
+        'Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:port',
+    );
     process.exit(1);
   }
   const port = await freePort();
@@ -45,10 +47,14 @@ async function startRedis() {
   // AOF on: what the API accepted survives a local restart, like production Redis should.
   // Its own process group: Ctrl-C reaches the API and worker, not Redis, which they still need while they
   // finish in-flight work; stop() ends it after them.
-  redisChild = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'], {
-    stdio: 'ignore',
-    detached: true,
-  });
+  redisChild = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--maxmemory-policy', 'noeviction'],
+    {
+      stdio: 'ignore',
+      detached: true,
+    },
+  );
   for (let i = 0; i < 100; i++) {
     const probe = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
     if (probe.stdout?.trim() === 'PONG') break;

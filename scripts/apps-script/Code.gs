@@ -61,8 +61,13 @@ function setup() {
   ScriptApp.newTrigger(HANDLER).timeBased().everyMinutes(config.everyMinutes).create();
 
   console.log(
-    'Render Signal relay ready: threads labelled "' + config.queueLabel + '" are sent to ' + config.url +
-      ' every ' + config.everyMinutes + ' minute(s). Add a Gmail filter that applies this label.'
+    'Render Signal relay ready: threads labelled "' +
+      config.queueLabel +
+      '" are sent to ' +
+      config.url +
+      ' every ' +
+      config.everyMinutes +
+      ' minute(s). Add a Gmail filter that applies this label.',
   );
   return { queueLabel: config.queueLabel, errorLabel: config.errorLabel, url: config.url, everyMinutes: config.everyMinutes };
 }
@@ -90,9 +95,11 @@ function testConnection() {
   var response = UrlFetchApp.fetch(config.url, requestOptions_(config, {}));
   var code = response.getResponseCode();
   var verdict =
-    code === 400 ? 'OK: the ingress answered and accepted the token.' :
-    code === 401 ? 'WRONG TOKEN: INGRESS_TOKEN is not one of the server PROCESS_API_TOKEN values.' :
-    'UNEXPECTED: HTTP ' + code + ' (check INGRESS_URL, it must end with /api/ingress/gmail).';
+    code === 400
+      ? 'OK: the ingress answered and accepted the token.'
+      : code === 401
+        ? 'WRONG TOKEN: INGRESS_TOKEN is not one of the server PROCESS_API_TOKEN values.'
+        : 'UNEXPECTED: HTTP ' + code + ' (check INGRESS_URL, it must end with /api/ingress/gmail).';
   console.log(verdict);
   return { code: code, ok: code === 400, message: verdict };
 }
@@ -172,9 +179,19 @@ function drainQueue_(config, startedAt) {
   }
 
   console.log(
-    'Run finished: ' + summary.threads + ' thread(s), ' + summary.sent + ' message(s) sent, ' + summary.accepted +
-      ' accepted, ' + summary.parked + ' thread(s) parked, ' + summary.failed + ' thread(s) to retry' +
-      (summary.stopped ? ' (stopped: ' + summary.stopped + ')' : '') + '.'
+    'Run finished: ' +
+      summary.threads +
+      ' thread(s), ' +
+      summary.sent +
+      ' message(s) sent, ' +
+      summary.accepted +
+      ' accepted, ' +
+      summary.parked +
+      ' thread(s) parked, ' +
+      summary.failed +
+      ' thread(s) to retry' +
+      (summary.stopped ? ' (stopped: ' + summary.stopped + ')' : '') +
+      '.',
   );
   return summary;
 }

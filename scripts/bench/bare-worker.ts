@@ -9,7 +9,12 @@ import { computeEmailId } from '@render-signal/contracts';
 import { silentLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 
-const [redisUrl, prefix, sinkUrl, shape = 'one-stage'] = process.argv.slice(2) as [string, string, string, 'one-stage' | 'two-stage' | undefined];
+const [redisUrl, prefix, sinkUrl, shape = 'one-stage'] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  'one-stage' | 'two-stage' | undefined,
+];
 const connection = createRedisConnection({ url: redisUrl, profile: 'worker', name: 'bench-bare-worker', logger: silentLogger });
 // Same job retention and concurrency as ours, so Redis does the same bookkeeping.
 const retention = { removeOnComplete: { count: 5_000 }, removeOnFail: { count: 50_000 } };

@@ -8,7 +8,12 @@ import { silentLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 
 const [kind, redisUrl, prefix] = process.argv.slice(2) as ['bare' | 'ingress', string, string];
-const env = loadEnv(apiEnvSchema, { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, PROCESS_API_TOKEN: 'bench-token-123', SECRET_KEY: 'bench-secret-key-123456' });
+const env = loadEnv(apiEnvSchema, {
+  REDIS_URL: redisUrl,
+  QUEUE_PREFIX: prefix,
+  PROCESS_API_TOKEN: 'bench-token-123',
+  SECRET_KEY: 'bench-secret-key-123456',
+});
 const redis = createRedisConnection({ url: redisUrl, profile: 'producer', name: `bench-${kind}`, logger: silentLogger });
 const resources = buildApiDeps(env, silentLogger, redis);
 await resources.start();

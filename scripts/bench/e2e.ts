@@ -36,7 +36,14 @@ const WARMUP_STEP_SECONDS = 2;
 export type Pipeline = 'render-signal' | 'bare' | 'two-stage';
 export const PIPELINES: readonly Pipeline[] = ['bare', 'two-stage', 'render-signal'];
 
-export async function endToEnd(redisUrl: string, rate: number, seconds: number, redisPid?: number, pipeline: Pipeline = 'render-signal', workerCount = 1): Promise<EndToEndResult> {
+export async function endToEnd(
+  redisUrl: string,
+  rate: number,
+  seconds: number,
+  redisPid?: number,
+  pipeline: Pipeline = 'render-signal',
+  workerCount = 1,
+): Promise<EndToEndResult> {
   const prefix = `bench-e2e-${pipeline}-${rate}-${Date.now()}`;
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -50,12 +57,19 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
     if (sentWall.has(id)) receivedWall.set(id, Date.now());
   });
   // BENCH_ENV_<NAME>=value sets <NAME> for the API and workers (to try a setting without editing the bench).
-  const overrides = Object.fromEntries(Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])));
-  const env = pipelineEnv(redisUrl, prefix, sink.url, { ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}), ...overrides });
+  const overrides = Object.fromEntries(
+    Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])),
+  );
+  const env = pipelineEnv(redisUrl, prefix, sink.url, {
+    ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
+    ...overrides,
+  });
   const api = pipeline === 'render-signal' ? await startApi(env) : await startBareApi(redisUrl, prefix);
   const workers = await Promise.all(
     Array.from({ length: workerCount }, () =>
-      pipeline === 'render-signal' ? startWorker(env) : startBareWorker(redisUrl, prefix, sink.url, pipeline === 'bare' ? 'one-stage' : 'two-stage'),
+      pipeline === 'render-signal'
+        ? startWorker(env)
+        : startBareWorker(redisUrl, prefix, sink.url, pipeline === 'bare' ? 'one-stage' : 'two-stage'),
     ),
   );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -94,7 +108,12 @@ export async function endToEnd(redisUrl: string, rate: number, seconds: number, 
   };
   for (const step of WARMUP_STEPS) await sendAtRate(Math.round(rate * step * WARMUP_STEP_SECONDS), rate * step);
   await new Promise((r) => setTimeout(r, 1_000));
-  const cpuOf = () => ({ api: cpuMs(api.child.pid), worker: workers.reduce((sum, w) => sum + cpuMs(w.pid), 0), redis: cpuMs(redisPid), bench: cpuMs(process.pid) });
+  const cpuOf = () => ({
+    api: cpuMs(api.child.pid),
+    worker: workers.reduce((sum, w) => sum + cpuMs(w.pid), 0),
+    redis: cpuMs(redisPid),
+    bench: cpuMs(process.pid),
+  });
   const cpuBefore = cpuOf();
   const { sent, accepted, refused } = await sendAtRate(rate * seconds, rate, true);
   const cpuAfter = cpuOf();
@@ -137,7 +156,10 @@ export function formatEndToEnd(r: EndToEndResult, seconds: number): string {
 }
 
 /** Steps the rate up until p99 exceeds the bound (or emails are lost); prints each step. */
-export async function highestSustainedRate(redisUrl: string, options: { rates: number[]; seconds: number; p99BoundMs: number; redisPid?: number }): Promise<void> {
+export async function highestSustainedRate(
+  redisUrl: string,
+  options: { rates: number[]; seconds: number; p99BoundMs: number; redisPid?: number },
+): Promise<void> {
   console.log(`\n## Highest rate sustained for ${options.seconds} s with p99 < ${options.p99BoundMs} ms`);
   let best: number | undefined;
   for (const rate of options.rates) {

@@ -13,7 +13,10 @@ const children: ChildProcess[] = [];
 /** Runs a bench script (`.ts`, through tsx) or a built app (`.js`, plain node, as `npm run start:*` does). */
 export function spawnNode(file: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
   // BENCH_CPU_PROF=worker|api writes a V8 CPU profile of that process to .tmp/prof (for digging into a figure).
-  const profile = process.env.BENCH_CPU_PROF && file.includes(process.env.BENCH_CPU_PROF) ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.tmp/prof')}`] : [];
+  const profile =
+    process.env.BENCH_CPU_PROF && file.includes(process.env.BENCH_CPU_PROF)
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.tmp/prof')}`]
+      : [];
   // BENCH_NODE_FLAGS adds V8/node flags to every process the bench starts (e.g. --trace-gc, refused in NODE_OPTIONS).
   const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
   const loader = file.endsWith('.ts') ? ['--import', 'tsx'] : [];
@@ -82,7 +85,8 @@ export function cpuMs(pid: number | undefined): number {
 }
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux x86_64
 
-export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 let seq = 0;
 export function emailBody(): string {
@@ -119,7 +123,10 @@ export function postJson(agent: Agent, port: number, body: string): Promise<{ st
 }
 
 /** A loopback webhook receiver that answers after `delayMs` and calls `onWebhook` with the parsed body. */
-export async function startSink(delayMs: number, onWebhook: (body: Record<string, unknown>) => void): Promise<{ url: string; server: Server }> {
+export async function startSink(
+  delayMs: number,
+  onWebhook: (body: Record<string, unknown>) => void,
+): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
@@ -135,7 +142,12 @@ export async function startSink(delayMs: number, onWebhook: (body: Record<string
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, server };
 }
 
-export function pipelineEnv(redisUrl: string, prefix: string, webhookUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+export function pipelineEnv(
+  redisUrl: string,
+  prefix: string,
+  webhookUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
@@ -168,7 +180,10 @@ export async function startApi(env: Record<string, string>): Promise<{ child: Ch
   await waitForPort(port);
   // Listening comes before the Redis connection is ready (503 until then).
   for (let i = 0; i < 200; i++) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -188,7 +203,10 @@ export async function startWorker(env: Record<string, string>): Promise<ChildPro
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) return;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -26,7 +26,10 @@ export async function benchMemory(redisUrl: string, options: { emails: number; s
       // Keep the backlog bounded so the figure is about steady state, not queue growth.
       while (i - delivered > 2_000) await new Promise((r) => setTimeout(r, 20));
     }
-    if (i % every === 0) rows.push(`${String(i).padStart(7)} emails: api ${rssMb(api.child.pid).toFixed(0).padStart(4)} MB   worker ${rssMb(worker.pid).toFixed(0).padStart(4)} MB   delivered ${delivered}`);
+    if (i % every === 0)
+      rows.push(
+        `${String(i).padStart(7)} emails: api ${rssMb(api.child.pid).toFixed(0).padStart(4)} MB   worker ${rssMb(worker.pid).toFixed(0).padStart(4)} MB   delivered ${delivered}`,
+      );
   }
   await Promise.all(pending);
   const deadline = Date.now() + 60_000;

@@ -209,7 +209,8 @@ export async function benchOffload(): Promise<void> {
       `\n## File offload, direct mode (${mib(TRANSFER_BYTES)} loopback source → s3rver in a child process; each transfer in a fresh process ` +
         `after a ${mib(WARM_UP_BYTES)} warm-up; parts ${mib(DEFAULT_PART_SIZE_BYTES)} × queue ${DEFAULT_QUEUE_SIZE}; RSS sampled every ${SAMPLE_EVERY_MS} ms; median of ${ROUNDS} alternating rounds)`,
     );
-    const list = (ms: Measurement[]) => ms.map((m) => `${mbPerSecond(m).toFixed(0)} MB/s +${(m.rssCeilingBytes / MiB).toFixed(0)} MiB`).join(', ');
+    const list = (ms: Measurement[]) =>
+      ms.map((m) => `${mbPerSecond(m).toFixed(0)} MB/s +${(m.rssCeilingBytes / MiB).toFixed(0)} MiB`).join(', ');
     console.log(`rounds: baseline ${list(rounds.sdk)}; offload ${list(rounds.offload)}`);
     console.log(row('network ceiling: source → discard', ceiling));
     console.log(row('baseline: raw SDK Upload of the source', baseline));

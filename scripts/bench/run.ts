@@ -53,18 +53,30 @@ async function throughput(redisUrl: string): Promise<void> {
       const server = spawnNode('scripts/bench/bench-server.ts', [kind, redisUrl, `bench-${kind}-${Date.now()}`]);
       const { port } = await firstJsonLine<{ port: number }>(server, (o) => typeof o.port === 'number');
       const url = `http://127.0.0.1:${port}`;
-      await autocannon({ url: `${url}/api/ingress/gmail`, connections: 10, amount: 1000, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: emailBody() }); // warm-up
+      await autocannon({
+        url: `${url}/api/ingress/gmail`,
+        connections: 10,
+        amount: 1000,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: emailBody(),
+      }); // warm-up
       runs[kind].push(await loadTest(url));
       server.kill('SIGTERM');
     }
   }
-  const median = (list: autocannon.Result[]) => [...list].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(list.length / 2)]!;
+  const median = (list: autocannon.Result[]) =>
+    [...list].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(list.length / 2)]!;
   const bare = median(runs.bare);
   const ours = median(runs.ingress);
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(28)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}`;
-  console.log(`\n## Ingress throughput (median of ${ROUNDS} alternating rounds, ${THROUGHPUT_SECONDS}s each, 50 connections, unique emails)`);
-  console.log(`rounds (req/s): baseline ${runs.bare.map((r) => r.requests.average.toFixed(0)).join(', ')}; ingress ${runs.ingress.map((r) => r.requests.average.toFixed(0)).join(', ')}`);
+  console.log(
+    `\n## Ingress throughput (median of ${ROUNDS} alternating rounds, ${THROUGHPUT_SECONDS}s each, 50 connections, unique emails)`,
+  );
+  console.log(
+    `rounds (req/s): baseline ${runs.bare.map((r) => r.requests.average.toFixed(0)).join(', ')}; ingress ${runs.ingress.map((r) => r.requests.average.toFixed(0)).join(', ')}`,
+  );
   console.log(row('baseline: bare queue.add', bare));
   console.log(row('render-signal ingress', ours));
   console.log(`ratio ingress / baseline: ${(ours.requests.average / bare.requests.average).toFixed(2)}`);
@@ -87,7 +99,8 @@ async function main(): Promise<void> {
       for (const rate of E2E_RATES) {
         const rounds: Record<Pipeline, EndToEndResult[]> = { bare: [], 'two-stage': [], 'render-signal': [] };
         for (let round = 0; round < E2E_ROUNDS; round++) {
-          for (const pipeline of PIPELINES) rounds[pipeline].push(await endToEnd(redis.url, rate, E2E_SECONDS, redis.process.pid, pipeline, E2E_WORKERS));
+          for (const pipeline of PIPELINES)
+            rounds[pipeline].push(await endToEnd(redis.url, rate, E2E_SECONDS, redis.process.pid, pipeline, E2E_WORKERS));
         }
         const medianRound = (list: EndToEndResult[]) => [...list].sort((a, b) => a.p99 - b.p99)[Math.floor(list.length / 2)]!;
         const p99s = (list: EndToEndResult[]) => list.map((r) => r.p99.toFixed(0)).join(', ');
@@ -107,8 +120,15 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (!args.has('skip-sustain')) await highestSustainedRate(redis.url, { rates: SUSTAIN_RATES, seconds: SUSTAIN_SECONDS, p99BoundMs: 100, redisPid: redis.process.pid });
-    if (!args.has('skip-scaling')) await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
+    if (!args.has('skip-sustain'))
+      await highestSustainedRate(redis.url, {
+        rates: SUSTAIN_RATES,
+        seconds: SUSTAIN_SECONDS,
+        p99BoundMs: 100,
+        redisPid: redis.process.pid,
+      });
+    if (!args.has('skip-scaling'))
+      await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
     if (!args.has('skip-memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
     if (!args.has('skip-offload')) await benchOffload();

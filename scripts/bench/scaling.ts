@@ -8,8 +8,13 @@ import { emailBody, pipelineEnv, postJson, startApi, startSink, startWorker } fr
  * `concurrency` is kept small so one process is bound by waiting on the sink (I/O), not by this machine's
  * two cores: that is the situation where adding worker processes must add throughput.
  */
-export async function benchWorkerScaling(redisUrl: string, options: { emails: number; processes: number[]; sinkDelayMs: number; concurrency: number }): Promise<void> {
-  console.log(`\n## Worker scaling (${options.emails} emails, sink answers in ${options.sinkDelayMs} ms, DELIVERY_CONCURRENCY ${options.concurrency} per process)`);
+export async function benchWorkerScaling(
+  redisUrl: string,
+  options: { emails: number; processes: number[]; sinkDelayMs: number; concurrency: number },
+): Promise<void> {
+  console.log(
+    `\n## Worker scaling (${options.emails} emails, sink answers in ${options.sinkDelayMs} ms, DELIVERY_CONCURRENCY ${options.concurrency} per process)`,
+  );
   const rates: number[] = [];
   for (const count of options.processes) {
     const prefix = `bench-scale-${count}-${Date.now()}`;
@@ -43,7 +48,9 @@ export async function benchWorkerScaling(redisUrl: string, options: { emails: nu
     const seconds = (lastAt - firstAt) / 1000;
     const rate = delivered / seconds;
     rates.push(rate);
-    console.log(`${String(count).padStart(2)} worker process(es): delivered ${delivered}/${options.emails} in ${seconds.toFixed(1)} s = ${rate.toFixed(0)}/s   (x${(rate / rates[0]!).toFixed(2)} vs 1 process)`);
+    console.log(
+      `${String(count).padStart(2)} worker process(es): delivered ${delivered}/${options.emails} in ${seconds.toFixed(1)} s = ${rate.toFixed(0)}/s   (x${(rate / rates[0]!).toFixed(2)} vs 1 process)`,
+    );
     for (const w of workers) w.kill('SIGTERM');
     api.child.kill('SIGTERM');
     sink.server.close();

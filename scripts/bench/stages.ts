@@ -34,7 +34,12 @@ async function jobTimes(redis: Redis, prefix: string, queue: string): Promise<Ma
  * `sentAt` and `receivedAt` are wall-clock ms (Date.now) per email id. Pipelines with one job per email
  * have no delivery queue: their last stage runs from the email job being taken to the webhook.
  */
-export async function stageSummary(redisUrl: string, prefix: string, sentAt: Map<string, number>, receivedAt: Map<string, number>): Promise<StageSummary> {
+export async function stageSummary(
+  redisUrl: string,
+  prefix: string,
+  sentAt: Map<string, number>,
+  receivedAt: Map<string, number>,
+): Promise<StageSummary> {
   const redis = new Redis(redisUrl);
   try {
     const emails = await jobTimes(redis, prefix, 'email');
@@ -71,6 +76,9 @@ export async function stageSummary(redisUrl: string, prefix: string, sentAt: Map
 }
 
 export function formatStages(summary: StageSummary): string {
-  const rows = summary.stages.map(([name, mean, p50, p99]) => `        ${name.padEnd(40)} mean ${mean.toFixed(1).padStart(6)}   p50 ${String(p50).padStart(4)}   p99 ${String(p99).padStart(4)} ms`);
+  const rows = summary.stages.map(
+    ([name, mean, p50, p99]) =>
+      `        ${name.padEnd(40)} mean ${mean.toFixed(1).padStart(6)}   p50 ${String(p50).padStart(4)}   p99 ${String(p99).padStart(4)} ms`,
+  );
   return [`        where the time went (${summary.emails} emails, BullMQ job timestamps, ms resolution):`, ...rows].join('\n');
 }

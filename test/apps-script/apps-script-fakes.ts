@@ -363,7 +363,8 @@ function createLockService(script: ScriptData, counts: { acquired: number; relea
           return true;
         },
         waitLock(timeoutMs: number) {
-          if (script.lockHeldElsewhere) throw new Error(`Lock timeout: another process was holding the lock for too long (${timeoutMs} ms).`);
+          if (script.lockHeldElsewhere)
+            throw new Error(`Lock timeout: another process was holding the lock for too long (${timeoutMs} ms).`);
           held = true;
           counts.acquired += 1;
         },

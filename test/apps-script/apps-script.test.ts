@@ -107,7 +107,11 @@ describe('Code.gs against the running ingress', () => {
     expect(first.fetches.map((f) => f.status)).toEqual([200, 200, 200]);
     for (const f of first.fetches) {
       expect(f.method).toBe('POST');
-      expect(f.headers).toMatchObject({ Authorization: `Bearer ${TEST_TOKEN}`, 'X-Source': 'GoogleAppsScript', 'Content-Type': 'application/json' });
+      expect(f.headers).toMatchObject({
+        Authorization: `Bearer ${TEST_TOKEN}`,
+        'X-Source': 'GoogleAppsScript',
+        'Content-Type': 'application/json',
+      });
       expect(JSON.parse(f.body ?? '{}')).toMatchObject({ success: true, status: 'queued' });
     }
     const sentA1 = JSON.parse(first.fetches.find((f) => f.payload?.includes(a1.id))?.payload ?? '{}') as Record<string, unknown>;
@@ -144,7 +148,9 @@ describe('Code.gs against the running ingress', () => {
     // Someone puts the label back on an already-sent thread: sent again, answered as a duplicate, not delivered again.
     threadById(second.state, threadB.id).labels.push(QUEUE);
     const third = await runAppsScriptInChild(CODE_PATH, second.state, 'processQueue');
-    expect(third.fetches.map((f) => [f.status, (JSON.parse(f.body ?? '{}') as { status?: string }).status])).toEqual([[200, 'already_processed']]);
+    expect(third.fetches.map((f) => [f.status, (JSON.parse(f.body ?? '{}') as { status?: string }).status])).toEqual([
+      [200, 'already_processed'],
+    ]);
     expect(threadById(third.state, threadB.id).labels).toEqual([]);
     await settled();
     expect(deliveredIds(ids).sort()).toEqual([a1.id, a2.id, b1.id].sort());
@@ -167,7 +173,10 @@ describe('Code.gs against the running ingress', () => {
 
     const second = await runAppsScriptInChild(CODE_PATH, relabelled, 'processQueue');
     expect(second.error).toBeUndefined();
-    const statuses = second.fetches.map((f) => [JSON.parse(f.payload ?? '{}').message_id, (JSON.parse(f.body ?? '{}') as { status?: string }).status]);
+    const statuses = second.fetches.map((f) => [
+      JSON.parse(f.payload ?? '{}').message_id,
+      (JSON.parse(f.body ?? '{}') as { status?: string }).status,
+    ]);
     expect(statuses).toEqual([
       [original.id, 'already_processed'],
       [reply.id, 'queued'],
@@ -325,7 +334,9 @@ describe('Code.gs processQueue() decisions', () => {
       clock += 100_000; // each send takes 100 s
       return accepted();
     };
-    const threads = Array.from({ length: 5 }, (_, i) => thread([QUEUE], [message({ date: new Date(Date.now() - i * 60_000).toISOString() })]));
+    const threads = Array.from({ length: 5 }, (_, i) =>
+      thread([QUEUE], [message({ date: new Date(Date.now() - i * 60_000).toISOString() })]),
+    );
     const result = run(initialState(threads, { ...PROPS, TIME_BUDGET_SECONDS: '250' }), 'processQueue', transport, () => clock);
     expect(result.fetches).toHaveLength(3);
     expect(result.returned).toMatchObject({ stopped: 'time_budget' });
@@ -356,15 +367,18 @@ describe('Code.gs processQueue() decisions', () => {
     expect(threadById(result.state, older.id).labels).toEqual([]);
   });
 
-  it.each([400, 413])('parks a thread whose message is refused for good (%i): out of the queue, flagged, the other messages sent', (code) => {
-    const m1 = message();
-    const m2 = message();
-    const t = thread([QUEUE], [m1, m2]);
-    const result = run(initialState([t], PROPS), 'processQueue', scripted([answer(code)]));
-    expect(sentIds(result)).toEqual([m1.id, m2.id]);
-    expect(threadById(result.state, t.id).labels).toEqual([ERROR]);
-    expect(result.returned).toMatchObject({ parked: 1 });
-  });
+  it.each([400, 413])(
+    'parks a thread whose message is refused for good (%i): out of the queue, flagged, the other messages sent',
+    (code) => {
+      const m1 = message();
+      const m2 = message();
+      const t = thread([QUEUE], [m1, m2]);
+      const result = run(initialState([t], PROPS), 'processQueue', scripted([answer(code)]));
+      expect(sentIds(result)).toEqual([m1.id, m2.id]);
+      expect(threadById(result.state, t.id).labels).toEqual([ERROR]);
+      expect(result.returned).toMatchObject({ parked: 1 });
+    },
+  );
 
   it('clears the error flag once the thread goes through', () => {
     const t = thread([QUEUE, ERROR], [message()]);
@@ -374,11 +388,18 @@ describe('Code.gs processQueue() decisions', () => {
     expect(threadById(result.state, t.id).labels).toEqual([]);
   });
 
-  it.each(['queued', 'already_processing', 'already_processed', 'skipped_sender_not_allowed'])('counts a 200 "%s" as accepted', (status) => {
-    const t = thread([QUEUE], [message()]);
-    const result = run(initialState([t], PROPS), 'processQueue', scripted([{ status: 200, headers: {}, body: JSON.stringify({ status }) }]));
-    expect(threadById(result.state, t.id).labels).toEqual([]);
-  });
+  it.each(['queued', 'already_processing', 'already_processed', 'skipped_sender_not_allowed'])(
+    'counts a 200 "%s" as accepted',
+    (status) => {
+      const t = thread([QUEUE], [message()]);
+      const result = run(
+        initialState([t], PROPS),
+        'processQueue',
+        scripted([{ status: 200, headers: {}, body: JSON.stringify({ status }) }]),
+      );
+      expect(threadById(result.state, t.id).labels).toEqual([]);
+    },
+  );
 
   it('skips drafts, trashed messages and your own messages (primary address or alias) unless SEND_OWN_MESSAGES', () => {
     const incoming = message();

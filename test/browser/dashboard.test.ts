@@ -17,7 +17,14 @@ const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
 const DASHBOARD = join(ROOT, 'apps/dashboard');
 const SCREENSHOTS = join(tmpdir(), 'render-signal-screenshots');
 const PASSWORD = 'browser-test-password';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -33,7 +40,10 @@ function ensureDashboardBuilt(): void {
   const index = join(DASHBOARD, 'dist/index.html');
   const sources = Math.max(newestMtime(join(DASHBOARD, 'src')), statSync(join(DASHBOARD, 'index.html')).mtimeMs);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', DASHBOARD, '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', DASHBOARD, '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -102,9 +112,16 @@ describe('operator dashboard in a real browser', () => {
     await shot(page, '03-rules-validation');
 
     await page.getByTestId('rule').last().getByTestId('rule-webhook-url').fill(ruleTarget);
-    await page.getByTestId('rule').last().getByLabel(/Arrêter le traitement/).check();
+    await page
+      .getByTestId('rule')
+      .last()
+      .getByLabel(/Arrêter le traitement/)
+      .check();
     await page.getByTestId('save-rules').click();
-    await page.getByText(/Règles mises à jour\./).first().waitFor();
+    await page
+      .getByText(/Règles mises à jour\./)
+      .first()
+      .waitFor();
 
     // Saved: a reload shows it (URL masked, as every stored URL).
     await page.reload();
@@ -144,7 +161,9 @@ describe('operator dashboard in a real browser', () => {
     await page.getByTestId('log-rows').locator('tr.log-success').first().waitFor({ timeout: 10_000 });
     const row = page.getByTestId('log-rows').locator('tr.log-success').first();
     await expect(row.textContent()).resolves.toContain(`http://127.0.0.1:${sink.port}/***`);
-    await expect(row.getByRole('link', { name: 'Voir le job' }).getAttribute('href')).resolves.toMatch(/^\/admin\/queues\/queue\/delivery\//);
+    await expect(row.getByRole('link', { name: 'Voir le job' }).getAttribute('href')).resolves.toMatch(
+      /^\/admin\/queues\/queue\/delivery\//,
+    );
     await page.getByLabel('Statut').selectOption('error');
     await page.getByText('Aucun envoi sur la période.').waitFor();
     await page.getByLabel('Statut').selectOption('');
@@ -190,7 +209,10 @@ describe('operator dashboard in a real browser', () => {
     await page.waitForLoadState('networkidle');
     await shot(page, '09-bull-board-failed');
     // The job card's retry is an icon button (no text), unlike the queue-wide "Retry all".
-    const retry = page.locator('button:has(svg.lucide-refresh-cw)').filter({ hasNotText: /retry all/i }).first();
+    const retry = page
+      .locator('button:has(svg.lucide-refresh-cw)')
+      .filter({ hasNotText: /retry all/i })
+      .first();
     await retry.waitFor({ timeout: 15_000 });
     await page.getByText('Data', { exact: true }).first().click();
     await page.getByText(`http://127.0.0.1:${sink.port}/***`).first().waitFor();

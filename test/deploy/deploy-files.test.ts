@@ -78,14 +78,19 @@ describe('Dockerfile', () => {
 
   it('sets only known environment variables', () => {
     const names = [...dockerfile.matchAll(/^ENV ((?:.|\\\n)+?)$(?<!\\)/gm)].flatMap((m) =>
-      (m[1] ?? '').split(/\s+\\?\s*/).filter((pair) => pair.includes('=')).map((pair) => pair.split('=')[0] ?? ''),
+      (m[1] ?? '')
+        .split(/\s+\\?\s*/)
+        .filter((pair) => pair.includes('='))
+        .map((pair) => pair.split('=')[0] ?? ''),
     );
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect(isKnownName(name, apiNames)).toBe(true);
   });
 
   it('.dockerignore keeps node_modules, dist and local secrets out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.env', '.git']));
   });
 });
@@ -279,7 +284,11 @@ describe('GitHub workflows', () => {
     const on = asRecord(ci.on);
     expect(Object.keys(on)).toEqual(expect.arrayContaining(['push', 'pull_request']));
     const job = asRecord(asRecord(ci.jobs).test);
-    expect(asArray(asRecord(asRecord(job.strategy).matrix).node).map(String).sort()).toEqual(['20', '22']);
+    expect(
+      asArray(asRecord(asRecord(job.strategy).matrix).node)
+        .map(String)
+        .sort(),
+    ).toEqual(['20', '22']);
     expect(String(asRecord(asRecord(job.services).redis).image)).toMatch(/^redis:/);
     const runs = steps(ci).map((s) => String(s.run ?? ''));
     expect(runs.some((r) => /npm ci\b/.test(r))).toBe(true);
@@ -311,11 +320,21 @@ describe('GitHub workflows', () => {
 describe('runtime dependencies', () => {
   /** The final image installs workspace "dependencies" only: every npm package the bundles import must be one. */
   it('every npm package imported by app and package sources is a declared dependency of a workspace', () => {
-    const sourceDirs = ['apps/api/src', 'apps/worker/src', 'apps/cli/src', ...readdirSync(join(ROOT, 'packages')).map((p) => `packages/${p}/src`)];
+    const sourceDirs = [
+      'apps/api/src',
+      'apps/worker/src',
+      'apps/cli/src',
+      ...readdirSync(join(ROOT, 'packages')).map((p) => `packages/${p}/src`),
+    ];
     const declared = new Set<string>();
-    for (const manifest of [...readdirSync(join(ROOT, 'apps')).map((a) => `apps/${a}`), ...readdirSync(join(ROOT, 'packages')).map((p) => `packages/${p}`)]) {
+    for (const manifest of [
+      ...readdirSync(join(ROOT, 'apps')).map((a) => `apps/${a}`),
+      ...readdirSync(join(ROOT, 'packages')).map((p) => `packages/${p}`),
+    ]) {
       const path = join(ROOT, manifest, 'package.json');
-      if (existsSync(path)) for (const dep of Object.keys((JSON.parse(readFileSync(path, 'utf8')) as { dependencies?: Yaml }).dependencies ?? {})) declared.add(dep);
+      if (existsSync(path))
+        for (const dep of Object.keys((JSON.parse(readFileSync(path, 'utf8')) as { dependencies?: Yaml }).dependencies ?? {}))
+          declared.add(dep);
     }
     const missing = new Set<string>();
     const walk = (dir: string) => {
@@ -325,7 +344,9 @@ describe('runtime dependencies', () => {
         if (statSync(join(ROOT, rel)).isDirectory()) walk(rel);
         else if (/\.ts$/.test(entry) && !/\.test\.ts$/.test(entry) && !/\.d\.ts$/.test(entry)) {
           const source = readFileSync(join(ROOT, rel), 'utf8');
-          for (const m of source.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^'"]*?from\s+'([^'.][^']*)'|\bimport\(\s*'([^'.][^']*)'\s*\)/gm)) {
+          for (const m of source.matchAll(
+            /^\s*(?:import|export)\s+(?!type\b)[^'"]*?from\s+'([^'.][^']*)'|\bimport\(\s*'([^'.][^']*)'\s*\)/gm,
+          )) {
             const specifier = m[1] ?? m[2] ?? '';
             if (specifier.startsWith('node:') || specifier.startsWith('@render-signal/')) continue;
             const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? '');

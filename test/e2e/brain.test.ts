@@ -20,7 +20,10 @@ function parisWeekday(): string {
 
 const LINK = 'https://www.dropbox.com/scl/fo/abc123/file.zip?dl=0';
 const recadrage = () =>
-  sampleEmail({ subject: `Média Solution - Missions Recadrage - Lot ${Math.floor(Math.random() * 1e6)}`, body: `<p>à faire pour 14h30</p><a href="${LINK}">lien</a>` });
+  sampleEmail({
+    subject: `Média Solution - Missions Recadrage - Lot ${Math.floor(Math.random() * 1e6)}`,
+    body: `<p>à faire pour 14h30</p><a href="${LINK}">lien</a>`,
+  });
 const desabo = (urgent: boolean) =>
   sampleEmail({
     subject: `${urgent ? 'URGENT ' : ''}Désabonnement ${Math.random()}`,
@@ -46,8 +49,17 @@ describe('the email brain, end to end', () => {
   });
   afterEach(async () => {
     await operatorRequest(world, 'POST', '/api/routing_rules', { rules: [] });
-    await operatorRequest(world, 'POST', '/api/webhooks/config', { webhook_time_start: '', webhook_time_end: '', absence_pause_enabled: false, absence_pause_days: [], webhook_sending_enabled: true });
-    await operatorRequest(world, 'POST', '/api/update_runtime_flags', { gmail_ingress_enabled: true, allow_custom_webhook_without_links: false });
+    await operatorRequest(world, 'POST', '/api/webhooks/config', {
+      webhook_time_start: '',
+      webhook_time_end: '',
+      absence_pause_enabled: false,
+      absence_pause_days: [],
+      webhook_sending_enabled: true,
+    });
+    await operatorRequest(world, 'POST', '/api/update_runtime_flags', {
+      gmail_ingress_enabled: true,
+      allow_custom_webhook_without_links: false,
+    });
     for (const sink of [defaultSink, ruleSink]) {
       sink.received.length = 0;
       sink.requests.length = 0;
@@ -79,7 +91,9 @@ describe('the email brain, end to end', () => {
   });
 
   it('without stop_processing the rule target and the default both receive it', async () => {
-    await operatorRequest(world, 'POST', '/api/routing_rules', { rules: [rule({ actions: { webhook_url: ruleSink.url, priority: 'normal', stop_processing: false } })] });
+    await operatorRequest(world, 'POST', '/api/routing_rules', {
+      rules: [rule({ actions: { webhook_url: ruleSink.url, priority: 'normal', stop_processing: false } })],
+    });
     await world.post(sampleEmail({ subject: 'facture 12' }));
     await ruleSink.waitFor(1);
     const [hook] = await defaultSink.waitFor(1);
@@ -97,11 +111,11 @@ describe('the email brain, end to end', () => {
     await emailWorkerA.pause();
     await world.post(sampleEmail({ subject: 'facture for B' }));
     await ruleSink.waitFor(1);
-    emailWorkerA.resume();
+    await emailWorkerA.resume();
     await emailWorkerB.pause();
     await world.post(sampleEmail({ subject: 'facture for A' }));
     await ruleSink.waitFor(2);
-    emailWorkerB.resume();
+    await emailWorkerB.resume();
     expect(ruleSink.received.map((r) => r.json!.subject)).toEqual(['facture for B', 'facture for A']);
     await new Promise((r) => setTimeout(r, 300));
     expect(defaultSink.requests).toHaveLength(1);
@@ -109,10 +123,17 @@ describe('the email brain, end to end', () => {
 
   it('skips an email without delivery links and logs it as 204, unless the flag allows it', async () => {
     const res = await world.post(sampleEmail({ body: '<p>pas de lien ici</p>' }));
-    await waitUntil(async () => {
-      const logs = (await operatorRequest(world, 'GET', '/api/webhook_logs?days=1')).json.logs as Array<{ email_id: string; status: string }>;
-      return logs.some((l) => l.email_id === res.json.email_id);
-    }, 5_000, 'skip logged');
+    await waitUntil(
+      async () => {
+        const logs = (await operatorRequest(world, 'GET', '/api/webhook_logs?days=1')).json.logs as Array<{
+          email_id: string;
+          status: string;
+        }>;
+        return logs.some((l) => l.email_id === res.json.email_id);
+      },
+      5_000,
+      'skip logged',
+    );
     const logs = (await operatorRequest(world, 'GET', '/api/webhook_logs?days=1')).json.logs as Array<Record<string, unknown>>;
     expect(logs.find((l) => l.email_id === res.json.email_id)).toMatchObject({
       status: 'skipped',
@@ -162,11 +183,18 @@ describe('the email brain, end to end', () => {
   it('answers 409 on an absence day and when sending or ingress is disabled', async () => {
     await operatorRequest(world, 'POST', '/api/webhooks/config', { absence_pause_enabled: true, absence_pause_days: [parisWeekday()] });
     expect(await world.post(sampleEmail())).toMatchObject({ status: 409, json: { success: false, message: 'Webhook sending disabled' } });
-    await operatorRequest(world, 'POST', '/api/webhooks/config', { absence_pause_enabled: false, absence_pause_days: [], webhook_sending_enabled: false });
+    await operatorRequest(world, 'POST', '/api/webhooks/config', {
+      absence_pause_enabled: false,
+      absence_pause_days: [],
+      webhook_sending_enabled: false,
+    });
     expect(await world.post(sampleEmail())).toMatchObject({ status: 409, json: { message: 'Webhook sending disabled' } });
     await operatorRequest(world, 'POST', '/api/webhooks/config', { webhook_sending_enabled: true });
     await operatorRequest(world, 'POST', '/api/update_runtime_flags', { gmail_ingress_enabled: false });
-    expect(await world.post(sampleEmail())).toMatchObject({ status: 409, json: { message: 'Gmail ingress disabled', code: 'ingress_disabled' } });
+    expect(await world.post(sampleEmail())).toMatchObject({
+      status: 409,
+      json: { message: 'Gmail ingress disabled', code: 'ingress_disabled' },
+    });
   });
 });
 

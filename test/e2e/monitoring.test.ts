@@ -18,7 +18,13 @@ describe('health and metrics', () => {
   });
 
   it('reports the seed fields, queue depths and live workers, without secrets', async () => {
-    await waitUntil(async () => ((await (await fetch(`${world.apiUrl}/health`)).json()) as { services: { background_tasks: { workers: number } } }).services.background_tasks.workers > 0, 10_000, 'worker published');
+    await waitUntil(
+      async () =>
+        ((await (await fetch(`${world.apiUrl}/health`)).json()) as { services: { background_tasks: { workers: number } } }).services
+          .background_tasks.workers > 0,
+      10_000,
+      'worker published',
+    );
     const res = await fetch(`${world.apiUrl}/health`);
     const body = (await res.json()) as { uptime: unknown; metrics: { last_webhook: unknown } };
     expect(res.status).toBe(200);
@@ -40,7 +46,11 @@ describe('health and metrics', () => {
     sink.script.push({ status: 410, body: 'gone' });
     await world.post(sampleEmail());
     await waitUntil(async () => (await world.deliveryProducer.queue.getFailedCount()) > 0, 5_000, 'dead letter');
-    const body = (await (await fetch(`${world.apiUrl}/health`)).json()) as { status: string; problems: string[]; metrics: { error_rate_24h: number } };
+    const body = (await (await fetch(`${world.apiUrl}/health`)).json()) as {
+      status: string;
+      problems: string[];
+      metrics: { error_rate_24h: number };
+    };
     expect(body.status).toBe('degraded');
     expect(body.problems).toContain('dead_letters_growing');
     expect(body.metrics.error_rate_24h).toBeGreaterThan(0);
@@ -48,10 +58,14 @@ describe('health and metrics', () => {
 
   it('serves Prometheus metrics from the API and the workers behind its token', async () => {
     expect((await fetch(`${world.apiUrl}/metrics`)).status).toBe(401);
-    await waitUntil(async () => {
-      const text = await (await fetch(`${world.apiUrl}/metrics`, { headers: { authorization: 'Bearer metrics-token-123' } })).text();
-      return text.includes('rs_delivery_attempts_total{outcome="delivered"');
-    }, 10_000, 'worker metrics published');
+    await waitUntil(
+      async () => {
+        const text = await (await fetch(`${world.apiUrl}/metrics`, { headers: { authorization: 'Bearer metrics-token-123' } })).text();
+        return text.includes('rs_delivery_attempts_total{outcome="delivered"');
+      },
+      10_000,
+      'worker metrics published',
+    );
     const text = await (await fetch(`${world.apiUrl}/metrics`, { headers: { authorization: 'Bearer metrics-token-123' } })).text();
     expect(text).toMatch(/rs_ingress_requests_total\{status="200",outcome="queued"\} [1-9]/);
     expect(text).toMatch(/rs_delivery_attempts_total\{outcome="delivered",target_host="127\.0\.0\.1:\d+",failure_reason=""\} [1-9]/);

@@ -101,21 +101,31 @@ async function storedSha256(key: string): Promise<{ sha256: string; bytes: numbe
 
 describe('worker mode against the shipped Worker in Miniflare (local R2)', () => {
   it.each([
-    ['with Content-Length (FixedLengthStream)', 'livraison.zip', 24 * MiB, '&disposition=' + encodeURIComponent('attachment; filename="Livraison finale.zip"'), 'Livraison finale.zip'],
+    [
+      'with Content-Length (FixedLengthStream)',
+      'livraison.zip',
+      24 * MiB,
+      '&disposition=' + encodeURIComponent('attachment; filename="Livraison finale.zip"'),
+      'Livraison finale.zip',
+    ],
     ['chunked, no Content-Length (R2 multipart)', 'rushes.mov', 12 * MiB + 4321, '&length=0', 'rushes.mov'],
-  ])('a multi-MB source %s lands byte-identical in the bucket; the result has r2_url and original_filename', async (_label, name, size, extra, filename) => {
-    const url = `${source.origin}/file/${name}?size=${size}${extra}`;
-    const key = keyOf(url);
-    expect(key).toMatch(new RegExp(`^${PROVIDER}/[0-9a-f]{8}/[0-9a-f]{8}/${name.replace('.', '\\.')}$`));
+  ])(
+    'a multi-MB source %s lands byte-identical in the bucket; the result has r2_url and original_filename',
+    async (_label, name, size, extra, filename) => {
+      const url = `${source.origin}/file/${name}?size=${size}${extra}`;
+      const key = keyOf(url);
+      expect(key).toMatch(new RegExp(`^${PROVIDER}/[0-9a-f]{8}/[0-9a-f]{8}/${name.replace('.', '\\.')}$`));
 
-    const result = await createOffloader(settings()).offload({ provider: PROVIDER, raw_url: url }, { emailId: `email-${name}` });
+      const result = await createOffloader(settings()).offload({ provider: PROVIDER, raw_url: url }, { emailId: `email-${name}` });
 
-    expect(result).toEqual({ ok: true, cached: false, r2_url: `${PUBLIC_BASE_URL}/${key}`, original_filename: filename });
-    expect(await storedSha256(key)).toEqual({ sha256: deterministicSha256(size), bytes: size });
-    expect(source.count(`/file/${name}`)).toBe(1);
-    const stored = workerLogEvents().find((line) => line.event === 'r2_fetch.stored' && line.object_key === key);
-    expect(stored).toMatchObject({ email_id: `email-${name}`, size_bytes: size });
-  }, 60_000);
+      expect(result).toEqual({ ok: true, cached: false, r2_url: `${PUBLIC_BASE_URL}/${key}`, original_filename: filename });
+      expect(await storedSha256(key)).toEqual({ sha256: deterministicSha256(size), bytes: size });
+      expect(source.count(`/file/${name}`)).toBe(1);
+      const stored = workerLogEvents().find((line) => line.event === 'r2_fetch.stored' && line.object_key === key);
+      expect(stored).toMatchObject({ email_id: `email-${name}`, size_bytes: size });
+    },
+    60_000,
+  );
 
   it('the same link again: the Worker finds the content-addressed object and does not fetch the source twice', async () => {
     const url = `${source.origin}/file/again.bin?size=${3 * MiB}`;
@@ -138,7 +148,10 @@ describe('worker mode against the shipped Worker in Miniflare (local R2)', () =>
     expect(direct.status).toBe(401);
     expect(await direct.json()).toEqual({ success: false, error: 'unauthorized' });
 
-    const result = await createOffloader(settings({ token: 'not-the-token' })).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'email-401' });
+    const result = await createOffloader(settings({ token: 'not-the-token' })).offload(
+      { provider: PROVIDER, raw_url: url },
+      { emailId: 'email-401' },
+    );
 
     expect(result).toEqual({ ok: false, reason: 'worker_error', detail: 'worker answered HTTP 401' });
     expect(source.count('/file/refused.bin')).toBe(0);

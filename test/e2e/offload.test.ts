@@ -68,9 +68,13 @@ async function startFakeR2Worker(): Promise<FakeR2Worker> {
         res.writeHead(404).end();
         return;
       }
-      const call: WorkerCall = { headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> };
+      const call: WorkerCall = {
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+      };
       fake.calls.push(call);
-      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (req.headers['x-r2-fetch-token'] !== fake.acceptedToken) return json(401, { success: false, error: 'unauthorized' });
       const behaviour = fake.behaviour(call);
       if (behaviour === 'hang') return; // never answers; the connection is closed by the client's deadline or by close()
@@ -166,7 +170,11 @@ async function send(world: World, sink: WebhookSink, body: string): Promise<{ em
 
 async function logLine(lines: Array<Record<string, unknown>>, event: string, emailId: string): Promise<Record<string, unknown>> {
   let found: Record<string, unknown> | undefined;
-  await waitUntil(() => (found = lines.find((line) => line.event === event && line.email_id === emailId)) !== undefined, 3_000, `${event} for ${emailId}`);
+  await waitUntil(
+    () => (found = lines.find((line) => line.event === event && line.email_id === emailId)) !== undefined,
+    3_000,
+    `${event} for ${emailId}`,
+  );
   return found!;
 }
 
@@ -213,7 +221,13 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
         r2_url: `${fake.publicBase}/${encodeKey(planKey)}`,
         original_filename: 'Plan A — version finale.pdf',
       },
-      { provider: 'dropbox', raw_url: photosRaw, direct_url: photosRaw, r2_url: `${fake.publicBase}/${photosKey}`, original_filename: 'photos.zip' },
+      {
+        provider: 'dropbox',
+        raw_url: photosRaw,
+        direct_url: photosRaw,
+        r2_url: `${fake.publicBase}/${photosKey}`,
+        original_filename: 'photos.zip',
+      },
     ]);
     // Both transfers ran as parallel child jobs: the webhook did not wait for the deadline.
     expect(elapsedMs).toBeLessThan(DEADLINE_MS);
@@ -236,26 +250,29 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
     ['hangs past the deadline', (f) => (f.behaviour = () => 'hang'), 'deadline', /deadline/],
     ['answers 200 without success', (f) => (f.behaviour = () => 'no_success'), 'worker_bad_answer', /success/],
     ['answers 401 (wrong token)', (f) => (f.acceptedToken = 'a-rotated-token'), 'worker_error', /HTTP 401/],
-  ])('the Worker %s: the webhook leaves on time with the source URLs only, offload.failed names the reason', async (_label, arrange, reason, detail) => {
-    arrange(fake);
-    const link = uniqueDropboxLink('rendu.mov');
+  ])(
+    'the Worker %s: the webhook leaves on time with the source URLs only, offload.failed names the reason',
+    async (_label, arrange, reason, detail) => {
+      arrange(fake);
+      const link = uniqueDropboxLink('rendu.mov');
 
-    const { emailId, hook, elapsedMs } = await send(world, sink, `<p>Le rendu : ${link.raw}</p>`);
+      const { emailId, hook, elapsedMs } = await send(world, sink, `<p>Le rendu : ${link.raw}</p>`);
 
-    expect(hook.json!.delivery_links).toEqual([{ provider: 'dropbox', raw_url: link.raw, direct_url: link.raw }]);
-    expect(elapsedMs).toBeLessThan(DEADLINE_MS + MARGIN_MS);
-    // The fallback came from the Worker's answer, not from a transfer that never started.
-    expect(fake.callsFor(link.normalised)).toHaveLength(1);
-    expect(fake.callsFor(link.normalised)[0]!.headers['x-r2-fetch-token']).toBe(TOKEN);
-    if (reason === 'deadline') expect(elapsedMs).toBeGreaterThanOrEqual(DEADLINE_MS);
+      expect(hook.json!.delivery_links).toEqual([{ provider: 'dropbox', raw_url: link.raw, direct_url: link.raw }]);
+      expect(elapsedMs).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      // The fallback came from the Worker's answer, not from a transfer that never started.
+      expect(fake.callsFor(link.normalised)).toHaveLength(1);
+      expect(fake.callsFor(link.normalised)[0]!.headers['x-r2-fetch-token']).toBe(TOKEN);
+      if (reason === 'deadline') expect(elapsedMs).toBeGreaterThanOrEqual(DEADLINE_MS);
 
-    const failed = await logLine(lines, 'offload.failed', emailId);
-    expect(failed).toMatchObject({ level: 'warn', reason, provider: 'dropbox', mode: 'worker' });
-    expect(String(failed.detail)).toMatch(detail);
-    // Dropbox's rlkey is an access key: logs carry the masked URL only.
-    expect(failed.source_url).toBe('https://www.dropbox.com/***');
-    expect(JSON.stringify(lines)).not.toContain(link.raw.split('rlkey=')[1]!);
-  });
+      const failed = await logLine(lines, 'offload.failed', emailId);
+      expect(failed).toMatchObject({ level: 'warn', reason, provider: 'dropbox', mode: 'worker' });
+      expect(String(failed.detail)).toMatch(detail);
+      // Dropbox's rlkey is an access key: logs carry the masked URL only.
+      expect(failed.source_url).toBe('https://www.dropbox.com/***');
+      expect(JSON.stringify(lines)).not.toContain(link.raw.split('rlkey=')[1]!);
+    },
+  );
 
   it('a second email with the same link reuses the cached r2_url after a HEAD on it: the Worker is called once', async () => {
     const link = uniqueDropboxLink('catalogue.pdf');
@@ -264,7 +281,13 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
 
     const first = await send(world, sink, `<p>Catalogue : ${link.raw}</p>`);
     expect(first.hook.json!.delivery_links).toEqual([
-      { provider: 'dropbox', raw_url: link.raw, direct_url: link.raw, r2_url: `${fake.publicBase}/${key}`, original_filename: 'catalogue.pdf' },
+      {
+        provider: 'dropbox',
+        raw_url: link.raw,
+        direct_url: link.raw,
+        r2_url: `${fake.publicBase}/${key}`,
+        original_filename: 'catalogue.pdf',
+      },
     ]);
     expect(fake.heads.filter((path) => path === publicPath)).toHaveLength(0);
 
@@ -290,7 +313,9 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
     ]);
     const calls = fake.calls.slice(callsBefore);
     expect(calls.map((call) => call.body.provider)).toEqual(['dropbox']);
-    expect(lines.filter((line) => line.email_id === emailId && String(line.event).startsWith('offload.')).map((line) => line.provider)).toEqual(['dropbox']);
+    expect(
+      lines.filter((line) => line.email_id === emailId && String(line.event).startsWith('offload.')).map((line) => line.provider),
+    ).toEqual(['dropbox']);
   });
 });
 

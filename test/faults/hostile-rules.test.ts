@@ -35,7 +35,9 @@ describe('fault 7: hostile routing rules', () => {
     stack = await startFaultStack({ env: { WEBHOOK_URL: byDefault.url }, workers: [] });
     operator = await loginOperator(stack.apiUrl);
     const saved = await operator.request('POST', '/api/routing_rules', {
-      rules: CATASTROPHIC.map((pattern, i) => rule({ name: `redos ${i}`, conditions: [{ field: 'body', operator: 'regex', value: pattern }] }, { webhook_url: byRule.url })),
+      rules: CATASTROPHIC.map((pattern, i) =>
+        rule({ name: `redos ${i}`, conditions: [{ field: 'body', operator: 'regex', value: pattern }] }, { webhook_url: byRule.url }),
+      ),
     });
     expect(saved.status).toBe(200);
     await stack.startWorker();
@@ -63,7 +65,8 @@ describe('fault 7: hostile routing rules', () => {
     ];
     await settle(stack, expectations, 60_000);
     const ledger = await reconcile(stack, expectations);
-    const arrival = (sink: WebhookSink, email: SentEmail) => sink.received.find((r) => r.json?.email_id === email.emailId)!.receivedAt - email.answeredAt;
+    const arrival = (sink: WebhookSink, email: SentEmail) =>
+      sink.received.find((r) => r.json?.email_id === email.emailId)!.receivedAt - email.answeredAt;
     const nearMissMs = arrival(byDefault, nearMiss);
     const matchMs = arrival(byRule, match);
     console.log(
@@ -94,22 +97,42 @@ describe('fault 7: hostile routing rules', () => {
     ['no conditions at all', [{ name: 'x', actions: rule().actions }], 'Chaque règle doit contenir au moins une condition.'],
     ['a condition that is a string', [rule({ conditions: ['body contains x'] })], 'Condition invalide (objet attendu).'],
     ['an unknown field', [rule({ conditions: [{ field: 'headers', operator: 'contains', value: 'x' }] })], 'Champ de condition invalide.'],
-    ['an unknown operator', [rule({ conditions: [{ field: 'body', operator: 'matches', value: 'x' }] })], 'Opérateur de condition invalide.'],
+    [
+      'an unknown operator',
+      [rule({ conditions: [{ field: 'body', operator: 'matches', value: 'x' }] })],
+      'Opérateur de condition invalide.',
+    ],
     ['an empty value', [rule({ conditions: [{ field: 'body', operator: 'contains', value: '' }] })], 'Valeur de condition requise.'],
     ['no webhook_url', [rule({}, { webhook_url: undefined })], 'webhook_url est requis pour chaque règle.'],
-    ['an ftp:// webhook_url', [rule({}, { webhook_url: 'ftp://files.render-signal.test/hook' })], 'webhook_url doit être une URL HTTPS valide.'],
-    ['a placeholder webhook_url', [rule({}, { webhook_url: 'https://example.com/hook' })], 'webhook_url ne peut pas être une URL placeholder (ex: example.com).'],
+    [
+      'an ftp:// webhook_url',
+      [rule({}, { webhook_url: 'ftp://files.render-signal.test/hook' })],
+      'webhook_url doit être une URL HTTPS valide.',
+    ],
+    [
+      'a placeholder webhook_url',
+      [rule({}, { webhook_url: 'https://example.com/hook' })],
+      'webhook_url ne peut pas être une URL placeholder (ex: example.com).',
+    ],
     ['an unknown priority', [rule({}, { priority: 'urgent' })], 'priority invalide (normal|high).'],
     ['an unknown match mode', [rule({ match: 'some' })], 'match invalide (all|any).'],
     ['enabled as a string', [rule({ enabled: 'yes' })], 'enabled doit être un booléen.'],
     ['actions that are a string', [{ ...rule(), actions: 'send' }], 'Actions invalides (objet attendu).'],
     ['a rule that is a string', ['route everything'], 'Chaque règle doit être un objet.'],
     ['rules that are an object', { first: rule() }, 'rules doit être une liste.'],
-    ['one bad rule among good ones (all or nothing)', [rule(), rule({ conditions: [{ field: 'body', operator: 'regex', value: '[' }] })], INVALID_REGEX],
+    [
+      'one bad rule among good ones (all or nothing)',
+      [rule(), rule({ conditions: [{ field: 'body', operator: 'regex', value: '[' }] })],
+      INVALID_REGEX,
+    ],
   ])('refuses %s at save time with 400', async (_name, rules, message) => {
     const before = await operator.request('GET', '/api/routing_rules');
     const answer = await operator.request('POST', '/api/routing_rules', { rules });
-    expect({ status: answer.status, code: answer.json.code, message: answer.json.message }).toEqual({ status: 400, code: 'invalid_config', message });
+    expect({ status: answer.status, code: answer.json.code, message: answer.json.message }).toEqual({
+      status: 400,
+      code: 'invalid_config',
+      message,
+    });
     // Nothing was stored: the hostile-but-valid rules saved earlier are still in force, same revision.
     const after = await operator.request('GET', '/api/routing_rules');
     expect(after.json.config).toEqual(before.json.config);

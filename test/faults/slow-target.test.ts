@@ -50,7 +50,12 @@ describe('fault 4: one slow target does not delay the others', () => {
     const sent: SentEmail[] = [];
     // Slow-lane emails first, so without isolation their deliveries would take every slot ahead of the rest.
     for (let i = 0; i < SLOW_EMAILS; i++) {
-      sent.push(await sendEmail(stack.apiUrl, faultEmail('slow', i, { body: `<p>slow-lane https://www.dropbox.com/scl/fo/slow${i}/f.zip?dl=0</p>` })));
+      sent.push(
+        await sendEmail(
+          stack.apiUrl,
+          faultEmail('slow', i, { body: `<p>slow-lane https://www.dropbox.com/scl/fo/slow${i}/f.zip?dl=0</p>` }),
+        ),
+      );
     }
     for (let i = 0; i < FAST_EMAILS; i++) sent.push(await sendEmail(stack.apiUrl, faultEmail('fast', i)));
     expect(sent.every((e) => e.status === 200 && e.outcome === 'queued')).toBe(true);

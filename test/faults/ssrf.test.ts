@@ -140,7 +140,8 @@ describe('fault 8: SSRF with ALLOW_PRIVATE_NETWORK=false', () => {
 
     // Through the front door: one email per legacy rule.
     const emails: SentEmail[] = [];
-    for (let i = 0; i < targets.length; i++) emails.push(await sendEmail(stack.apiUrl, faultEmail('ssrf', i, { subject: `ssrf-rule-${i}` })));
+    for (let i = 0; i < targets.length; i++)
+      emails.push(await sendEmail(stack.apiUrl, faultEmail('ssrf', i, { subject: `ssrf-rule-${i}` })));
     expect(emails.every((e) => e.status === 200 && e.outcome === 'queued')).toBe(true);
     // Through the back door: delivery jobs added straight to the queue.
     const direct = targets.map((_url, i) => `ssrf-direct-${i}`);
@@ -162,7 +163,9 @@ describe('fault 8: SSRF with ALLOW_PRIVATE_NETWORK=false', () => {
     const expectations = targets.map((url, i) => ({ target: url, emailIds: [emails[i]!.emailId!, direct[i]!], receipts: [] }));
     await settle(stack, expectations, 60_000);
     const ledger = await reconcile(stack, expectations);
-    const blockedEvents = stack.workers[0]!.logs.filter((l) => l.event === 'delivery.dead_lettered' && l.failure_reason === 'blocked_target');
+    const blockedEvents = stack.workers[0]!.logs.filter(
+      (l) => l.event === 'delivery.dead_lettered' && l.failure_reason === 'blocked_target',
+    );
     console.log(
       summaryLine('8 SSRF: deliveries to private targets', ledger, Date.now() - started, {
         accepted: emails.length + direct.length,
@@ -202,7 +205,12 @@ describe('fault 8: webhooks never follow redirects', () => {
 
   it('a target answering 3xx gets retried and dead-lettered; the redirect destination sees nothing', async () => {
     const started = Date.now();
-    const connection = createRedisConnection({ url: stack.redis.url, profile: 'worker', name: 'fault-redirect-producer', logger: silentLogger });
+    const connection = createRedisConnection({
+      url: stack.redis.url,
+      profile: 'worker',
+      name: 'fault-redirect-producer',
+      logger: silentLogger,
+    });
     const producer = createProducer(deliveryQueue, { connection, prefix: stack.prefix });
     await producer.addBulk(
       redirecting.map((sink, i) => ({

@@ -52,7 +52,9 @@ describe('fault 1: worker SIGKILLed at random points under load', () => {
     let victim: AppProcess = stack.workers[0]!;
     let kills = 0;
     let loadDone = false;
-    const load = runLoad({ apiUrl: stack.apiUrl, ratePerSecond: RATE, durationMs: LOAD_MS, label: 'sigkill' }).finally(() => (loadDone = true));
+    const load = runLoad({ apiUrl: stack.apiUrl, ratePerSecond: RATE, durationMs: LOAD_MS, label: 'sigkill' }).finally(
+      () => (loadDone = true),
+    );
     const chaos = (async () => {
       // Kills continue past the end of the load (the backlog is still being worked) until there were MIN_KILLS.
       while ((!loadDone || kills < MIN_KILLS) && kills < MAX_KILLS) {

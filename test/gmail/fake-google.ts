@@ -36,7 +36,15 @@ export interface FakeGoogle {
   jwksUrl: string;
   /** The JSON key file of a Workspace service account with domain-wide delegation over every fake mailbox. */
   serviceAccountKey: string;
-  calls: { watch: Array<{ address: string; body: unknown }>; stop: string[]; token: Array<{ grant_type: string }>; history: string[]; messagesList: string[]; messagesGet: string[]; unauthorized: number };
+  calls: {
+    watch: Array<{ address: string; body: unknown }>;
+    stop: string[];
+    token: Array<{ grant_type: string }>;
+    history: string[];
+    messagesList: string[];
+    messagesGet: string[];
+    unauthorized: number;
+  };
   addMailbox(address: string): void;
   /** An authorization code the consent screen would hand out for this mailbox. */
   issueCode(address: string): string;
@@ -50,7 +58,14 @@ export interface FakeGoogle {
   /** history.list from before the current id answers 404 (history too old). */
   forgetHistory(address: string): void;
   /** Signs a Pub/Sub push OIDC token with the JWKS key (or `foreignKey` for a forgery). */
-  signPushToken(claims: { aud: string; email: string; email_verified?: boolean; iss?: string; expiresIn?: string | number; foreignKey?: boolean }): Promise<string>;
+  signPushToken(claims: {
+    aud: string;
+    email: string;
+    email_verified?: boolean;
+    iss?: string;
+    expiresIn?: string | number;
+    foreignKey?: boolean;
+  }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -58,7 +73,15 @@ const gmailError = (code: number, reason: string, status: string, message: strin
   error: { code, message, errors: [{ message, domain: 'global', reason }], status },
 });
 
-export function rawRfc822(mail: { subject: string; from: string; to: string; messageId: string; date: Date; html?: string; text?: string }): string {
+export function rawRfc822(mail: {
+  subject: string;
+  from: string;
+  to: string;
+  messageId: string;
+  date: Date;
+  html?: string;
+  text?: string;
+}): string {
   const headers = [
     `From: ${mail.from}`,
     `To: ${mail.to}`,
@@ -72,10 +95,14 @@ export function rawRfc822(mail: { subject: string; from: string; to: string; mes
   const parts: string[] = [];
   if (mail.text !== undefined) parts.push(`--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${mail.text}\r\n`);
   if (mail.html !== undefined) {
-    parts.push(`--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(mail.html).toString('base64')}\r\n`);
+    parts.push(
+      `--${boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(mail.html).toString('base64')}\r\n`,
+    );
   }
   const body = `${parts.join('')}--${boundary}--\r\n`;
-  return Buffer.from(`${headers.join('\r\n')}\r\nContent-Type: multipart/alternative; boundary="${boundary}"\r\n\r\n${body}`).toString('base64url');
+  return Buffer.from(`${headers.join('\r\n')}\r\nContent-Type: multipart/alternative; boundary="${boundary}"\r\n\r\n${body}`).toString(
+    'base64url',
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -95,7 +122,12 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   const kid = randomBytes(8).toString('hex');
   const delegation = await generateKeyPair('RS256', { extractable: true });
   const serviceAccountEmail = 'delegate@test-project.iam.gserviceaccount.com';
-  const serviceAccountKey = JSON.stringify({ type: 'service_account', client_email: serviceAccountEmail, private_key: await exportPKCS8(delegation.privateKey), private_key_id: 'sa-key-1' });
+  const serviceAccountKey = JSON.stringify({
+    type: 'service_account',
+    client_email: serviceAccountEmail,
+    private_key: await exportPKCS8(delegation.privateKey),
+    private_key_id: 'sa-key-1',
+  });
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
 
   const mailboxes = new Map<string, FakeMailbox>();
@@ -122,7 +154,10 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       // RFC 7523: the assertion is signed by the service account, aud = this endpoint, sub = the mailbox.
       try {
-        const { payload } = await jwtVerify(form.get('assertion') ?? '', delegation.publicKey, { issuer: serviceAccountEmail, audience: `${url}/token` });
+        const { payload } = await jwtVerify(form.get('assertion') ?? '', delegation.publicKey, {
+          issuer: serviceAccountEmail,
+          audience: `${url}/token`,
+        });
         const address = String(payload.sub).toLowerCase();
         if (payload.scope !== 'https://www.googleapis.com/auth/gmail.readonly' || !mailboxes.has(address)) throw new Error('not delegated');
         return send(res, 200, { access_token: issueAccessToken(address), expires_in: 3599, token_type: 'Bearer' });
@@ -139,12 +174,24 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       codes.delete(form.get('code')!);
       const refreshToken = `1//${randomBytes(24).toString('base64url')}`;
       refreshTokens.set(refreshToken, { address, revoked: false });
-      return send(res, 200, { access_token: issueAccessToken(address), expires_in: 3599, refresh_token: refreshToken, scope: 'https://www.googleapis.com/auth/gmail.readonly', token_type: 'Bearer' });
+      return send(res, 200, {
+        access_token: issueAccessToken(address),
+        expires_in: 3599,
+        refresh_token: refreshToken,
+        scope: 'https://www.googleapis.com/auth/gmail.readonly',
+        token_type: 'Bearer',
+      });
     }
     if (grant === 'refresh_token') {
       const entry = refreshTokens.get(form.get('refresh_token') ?? '');
-      if (!entry || entry.revoked) return send(res, 400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
-      return send(res, 200, { access_token: issueAccessToken(entry.address), expires_in: 3599, scope: 'https://www.googleapis.com/auth/gmail.readonly', token_type: 'Bearer' });
+      if (!entry || entry.revoked)
+        return send(res, 400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+      return send(res, 200, {
+        access_token: issueAccessToken(entry.address),
+        expires_in: 3599,
+        scope: 'https://www.googleapis.com/auth/gmail.readonly',
+        token_type: 'Bearer',
+      });
     }
     return send(res, 400, { error: 'unsupported_grant_type', error_description: `Invalid grant_type: ${grant}` });
   }
@@ -154,12 +201,26 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     const access = accessTokens.get(bearer);
     if (!access || access.expired) {
       calls.unauthorized += 1;
-      return send(res, 401, gmailError(401, 'authError', 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'));
+      return send(
+        res,
+        401,
+        gmailError(
+          401,
+          'authError',
+          'UNAUTHENTICATED',
+          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+        ),
+      );
     }
     const mailbox = mailboxOf(access.address);
     const path = url.pathname.replace(/^\/gmail\/v1\/users\/me/, '');
     if (req.method === 'GET' && path === '/profile') {
-      return send(res, 200, { emailAddress: mailbox.address, messagesTotal: mailbox.messages.length, threadsTotal: mailbox.messages.length, historyId: String(mailbox.historyId) });
+      return send(res, 200, {
+        emailAddress: mailbox.address,
+        messagesTotal: mailbox.messages.length,
+        threadsTotal: mailbox.messages.length,
+        historyId: String(mailbox.historyId),
+      });
     }
     if (req.method === 'POST' && path === '/watch') {
       const body = JSON.parse((await readBody(req)) || '{}') as { topicName?: string };
@@ -175,8 +236,10 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     if (req.method === 'GET' && path === '/history') {
       const start = Number(url.searchParams.get('startHistoryId'));
       calls.history.push(mailbox.address);
-      if (url.searchParams.get('historyTypes') !== 'messageAdded') return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects historyTypes=messageAdded'));
-      if (!Number.isFinite(start) || start < mailbox.oldestHistoryId) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
+      if (url.searchParams.get('historyTypes') !== 'messageAdded')
+        return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects historyTypes=messageAdded'));
+      if (!Number.isFinite(start) || start < mailbox.oldestHistoryId)
+        return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
       const label = url.searchParams.get('labelId');
       const maxResults = Number(url.searchParams.get('maxResults') ?? 100);
       const offset = Number(url.searchParams.get('pageToken') ?? 0);
@@ -185,19 +248,27 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         .filter((h) => !label || h.messagesAdded.some((a) => a.message.labelIds.includes(label)));
       const page = records.slice(offset, offset + maxResults);
       const next = offset + maxResults < records.length ? String(offset + maxResults) : undefined;
-      return send(res, 200, { ...(page.length ? { history: page } : {}), ...(next ? { nextPageToken: next } : {}), historyId: String(mailbox.historyId) });
+      return send(res, 200, {
+        ...(page.length ? { history: page } : {}),
+        ...(next ? { nextPageToken: next } : {}),
+        historyId: String(mailbox.historyId),
+      });
     }
     if (req.method === 'GET' && path === '/messages') {
       calls.messagesList.push(url.search);
       const max = Number(url.searchParams.get('maxResults') ?? 100);
       const labels = url.searchParams.getAll('labelIds');
       const newest = [...mailbox.messages].reverse().filter((m) => labels.every((l) => m.labelIds.includes(l)));
-      return send(res, 200, { messages: newest.slice(0, max).map((m) => ({ id: m.id, threadId: m.threadId })), resultSizeEstimate: newest.length });
+      return send(res, 200, {
+        messages: newest.slice(0, max).map((m) => ({ id: m.id, threadId: m.threadId })),
+        resultSizeEstimate: newest.length,
+      });
     }
     const messageId = /^\/messages\/([^/]+)$/.exec(path)?.[1];
     if (req.method === 'GET' && messageId) {
       calls.messagesGet.push(messageId);
-      if (url.searchParams.get('format') !== 'raw') return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects format=raw'));
+      if (url.searchParams.get('format') !== 'raw')
+        return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects format=raw'));
       const message = mailbox.messages.find((m) => m.id === messageId);
       if (!message) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
       return send(res, 200, { ...message, sizeEstimate: message.raw.length });
@@ -226,7 +297,13 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     serviceAccountKey,
     calls,
     addMailbox(address) {
-      mailboxes.set(address.toLowerCase(), { address: address.toLowerCase(), historyId: 1_000 + Math.floor(Math.random() * 1_000), oldestHistoryId: 1, messages: [], history: [] });
+      mailboxes.set(address.toLowerCase(), {
+        address: address.toLowerCase(),
+        historyId: 1_000 + Math.floor(Math.random() * 1_000),
+        oldestHistoryId: 1,
+        messages: [],
+        history: [],
+      });
     },
     issueCode(address) {
       const code = `4/${randomBytes(12).toString('base64url')}`;

@@ -7,7 +7,14 @@ describe('Gmail push ingress', () => {
   let g: GmailWorld;
   const alice = 'alice.mailbox@example.org';
   const gmailJobsTotal = async () => {
-    const counts = await g.world.api.gmail.producer.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+    const counts = await g.world.api.gmail.producer.queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'completed',
+      'failed',
+      'prioritized',
+    );
     return Object.values(counts).reduce((a, b) => a + b, 0);
   };
   const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +33,13 @@ describe('Gmail push ingress', () => {
     expect(await g.push(alice, message.historyId)).toBe(204);
     const [webhook] = await g.sink.waitFor(1, 2_000);
     expect(webhook!.receivedAt - pushedAt).toBeLessThan(2_000);
-    expect(webhook!.json).toMatchObject({ subject: 'Facture mars', sender_address: 'Bob Sender <bob@example.org>', sender_email: 'bob@example.org', message_id: message.id, thread_id: message.id });
+    expect(webhook!.json).toMatchObject({
+      subject: 'Facture mars',
+      sender_address: 'Bob Sender <bob@example.org>',
+      sender_email: 'bob@example.org',
+      message_id: message.id,
+      thread_id: message.id,
+    });
     expect((await g.mailboxes.get(alice))?.historyId).toBe(g.google.historyId(alice));
   });
 
@@ -43,7 +56,12 @@ describe('Gmail push ingress', () => {
   });
 
   it('answers 204 to stale and unknown-mailbox notifications without enqueuing a sync', async () => {
-    await waitUntil(async () => (await g.world.api.gmail.producer.queue.getActiveCount()) + (await g.world.api.gmail.producer.queue.getWaitingCount()) === 0, 5_000, 'gmail queue idle');
+    await waitUntil(
+      async () =>
+        (await g.world.api.gmail.producer.queue.getActiveCount()) + (await g.world.api.gmail.producer.queue.getWaitingCount()) === 0,
+      5_000,
+      'gmail queue idle',
+    );
     const jobs = await gmailJobsTotal();
     expect(await g.push(alice, 5)).toBe(204); // older than the stored history id
     expect(await g.push('nobody@example.org', 99_999)).toBe(204);
@@ -53,7 +71,10 @@ describe('Gmail push ingress', () => {
   it('resyncs the newest messages after a history 404, without sending any twice', async () => {
     const before = g.sink.received.length;
     const sentBefore = new Set(deliveredMessageIds(g.sink));
-    const missed = [g.google.deliver(alice, { subject: 'Gap 1', html: linkHtml('gap1') }), g.google.deliver(alice, { subject: 'Gap 2', html: linkHtml('gap2') })];
+    const missed = [
+      g.google.deliver(alice, { subject: 'Gap 1', html: linkHtml('gap1') }),
+      g.google.deliver(alice, { subject: 'Gap 2', html: linkHtml('gap2') }),
+    ];
     g.google.forgetHistory(alice);
     const historyCalls = g.google.calls.history.length;
     expect(await g.push(alice, g.google.historyId(alice))).toBe(204);
@@ -99,10 +120,19 @@ describe('Gmail push ingress', () => {
   describe('push authentication', () => {
     const cases: Array<[string, () => Promise<string | undefined>]> = [
       ['no Authorization header', async () => ''],
-      ['a token signed by another key (forged)', () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, foreignKey: true })],
-      ['an expired token', () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, expiresIn: Math.floor(Date.now() / 1000) - 120 })],
+      [
+        'a token signed by another key (forged)',
+        () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, foreignKey: true }),
+      ],
+      [
+        'an expired token',
+        () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, expiresIn: Math.floor(Date.now() / 1000) - 120 }),
+      ],
       ['the wrong audience', () => g.google.signPushToken({ aud: 'https://someone-else.example/push', email: PUSH_SERVICE_ACCOUNT })],
-      ['the wrong service account', () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: 'attacker@evil-project.iam.gserviceaccount.com' })],
+      [
+        'the wrong service account',
+        () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: 'attacker@evil-project.iam.gserviceaccount.com' }),
+      ],
       ['an unverified email', () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, email_verified: false })],
       ['the wrong issuer', () => g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT, iss: 'https://evil.example' })],
       ['a token that is not a JWT', async () => 'not-a-jwt'],
@@ -118,10 +148,17 @@ describe('Gmail push ingress', () => {
       ['not JSON', '{"message":'],
       ['no message', JSON.stringify({ subscription: 'projects/p/subscriptions/s' })],
       ['data not base64 JSON', JSON.stringify({ message: { data: '%%%' } })],
-      ['data without historyId', JSON.stringify({ message: { data: Buffer.from(JSON.stringify({ emailAddress: alice })).toString('base64') } })],
+      [
+        'data without historyId',
+        JSON.stringify({ message: { data: Buffer.from(JSON.stringify({ emailAddress: alice })).toString('base64') } }),
+      ],
     ])('answers 400 to a malformed body: %s', async (_label, body) => {
       const bearer = await g.google.signPushToken({ aud: PUSH_AUDIENCE, email: PUSH_SERVICE_ACCOUNT });
-      const res = await fetch(`${g.world.apiUrl}/api/ingress/gmail/pubsub`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body });
+      const res = await fetch(`${g.world.apiUrl}/api/ingress/gmail/pubsub`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+        body,
+      });
       expect(res.status).toBe(400);
     });
   });
@@ -138,7 +175,9 @@ describe('Gmail push ingress', () => {
     const health = (await (await fetch(`${g.world.apiUrl}/health`)).json()) as { problems: string[]; gmail: Record<string, unknown> };
     expect(health.problems).toContain('gmail_needs_reauth');
     expect(health.gmail).toMatchObject({ enabled: true, connected: 3, active: 2, needs_reauth: 1 });
-    expect(health.gmail.mailboxes).toEqual(expect.arrayContaining([expect.objectContaining({ mailbox: 'b***@example.org', state: 'needs_reauth' })]));
+    expect(health.gmail.mailboxes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ mailbox: 'b***@example.org', state: 'needs_reauth' })]),
+    );
     expect(JSON.stringify(health)).not.toMatch(/ya29\.|1\/\/|v1\./);
     // Further notifications for it are answered and ignored: no job, no webhook.
     const historyCalls = g.google.calls.history.length;

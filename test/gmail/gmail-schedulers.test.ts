@@ -44,7 +44,12 @@ describe('Gmail watch renewal', () => {
     const connectWatches = g.google.calls.watch.length;
     const startedAt = Date.now();
     for (let i = 0; i < 3; i += 1) {
-      const redis = createRedisConnection({ url: g.world.redisUrl, profile: 'worker', name: `test-gmail-worker-${i}`, logger: silentLogger });
+      const redis = createRedisConnection({
+        url: g.world.redisUrl,
+        profile: 'worker',
+        name: `test-gmail-worker-${i}`,
+        logger: silentLogger,
+      });
       await waitReady(redis);
       extra.push({ running: await startWorkers({ env: g.world.workerEnv, logger: silentLogger, redis }), close: () => redis.disconnect() });
     }
@@ -58,10 +63,11 @@ describe('Gmail watch renewal', () => {
     const expectedMax = Math.floor(elapsed / intervalMs) + 2;
     expect(renewals.length).toBeGreaterThanOrEqual(3);
     expect(renewals.length).toBeLessThanOrEqual(expectedMax);
-    expect(renewals.every((r) => r.address === mailbox && (r.body as { topicName?: string }).topicName === 'projects/test-project/topics/gmail')).toBe(true);
+    expect(
+      renewals.every((r) => r.address === mailbox && (r.body as { topicName?: string }).topicName === 'projects/test-project/topics/gmail'),
+    ).toBe(true);
     const completedRenewals = (await queue.getJobs(['completed'])).filter((j) => j.name === 'renew-watch');
     expect(completedRenewals.length).toBe(renewals.length);
     expect((await g.mailboxes.get(mailbox))?.watchExpiresAt).toBeGreaterThan(Date.now() + 6 * 86_400_000);
   });
-
 });

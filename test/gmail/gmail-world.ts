@@ -1,4 +1,10 @@
-import { connectDelegatedMailbox, connectOAuthMailbox, createCredentialCipher, createMailboxStore, type MailboxStore } from '@render-signal/gmail';
+import {
+  connectDelegatedMailbox,
+  connectOAuthMailbox,
+  createCredentialCipher,
+  createMailboxStore,
+  type MailboxStore,
+} from '@render-signal/gmail';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 import { startWorld, type World, type WorldOptions } from '../helpers/world';
 import { pushBody, startFakeGoogle, type FakeGoogle } from './fake-google';
@@ -42,7 +48,9 @@ export interface GmailWorld {
   close(): Promise<void>;
 }
 
-export async function startGmailWorld(options: { env?: Record<string, string>; world?: Omit<WorldOptions, 'env'> } = {}): Promise<GmailWorld> {
+export async function startGmailWorld(
+  options: { env?: Record<string, string>; world?: Omit<WorldOptions, 'env'> } = {},
+): Promise<GmailWorld> {
   const google = await startFakeGoogle();
   const sink = await startWebhookSink();
   const world = await startWorld({ ...options.world, env: { WEBHOOK_URL: sink.url, ...gmailEnv(google, options.env) } });
@@ -67,7 +75,10 @@ export async function startGmailWorld(options: { env?: Record<string, string>; w
       google.addMailbox(address);
       await connectDelegatedMailbox({
         address,
-        serviceAccount: { key: JSON.parse(google.serviceAccountKey) as { client_email: string; private_key: string }, tokenUrl: google.tokenUrl },
+        serviceAccount: {
+          key: JSON.parse(google.serviceAccountKey) as { client_email: string; private_key: string },
+          tokenUrl: google.tokenUrl,
+        },
         watch: { gmailBaseUrl: google.url, topicName: TEST_TOPIC, labelIds: ['INBOX'] },
         mailboxes,
       });

@@ -79,7 +79,11 @@ describe('Redis restarted under the running API and worker', () => {
       expect(down.json.code).toBe('redis_unavailable');
 
       await redis.restart();
-      await waitUntil(async () => (await world.post(sampleEmail({ subject: 'probe-after-restart' }))).status === 200, 15_000, 'ingress recovers');
+      await waitUntil(
+        async () => (await world.post(sampleEmail({ subject: 'probe-after-restart' }))).status === 200,
+        15_000,
+        'ingress recovers',
+      );
       await sink.waitFor(2, 20_000); // the worker resumed by itself and delivered
       expect(sink.received.some((r) => r.json?.subject === 'probe-after-restart')).toBe(true);
     } finally {

@@ -70,7 +70,14 @@ export function createApp(deps: AppDeps): Express {
   // The operator (dashboard) JSON API: the original's config endpoints, each state change validated whole.
   // Every other /api path needs an operator; the ingress above has already answered its own requests.
   app.use('/api', requireOperator(deps), express.json({ limit: '2mb' }));
-  app.use(webhookConfigRouter(deps), preferencesRouter(deps), routingRulesRouter(deps), webhookLogsRouter(deps), configIoRouter(deps), webhookToolsRouter(deps));
+  app.use(
+    webhookConfigRouter(deps),
+    preferencesRouter(deps),
+    routingRulesRouter(deps),
+    webhookLogsRouter(deps),
+    configIoRouter(deps),
+    webhookToolsRouter(deps),
+  );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -23,7 +23,11 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
-  const deliverer = createWebhookDeliverer({ allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK, timeoutMs: 30_000, userAgent: 'render-signal/0.1 (+webhook-test)' });
+  const deliverer = createWebhookDeliverer({
+    allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
+    timeoutMs: 30_000,
+    userAgent: 'render-signal/0.1 (+webhook-test)',
+  });
   // Read-only handles on every queue, for health, metrics and Bull Board.
   const queues = QUEUE_CATALOG.map((definition) => {
     const queue = new Queue(definition.name, { connection: redis, prefix: env.QUEUE_PREFIX });
@@ -36,7 +40,12 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     redis,
     emailProducer,
     settings,
-    webhookLog: createWebhookLog({ redis, prefix: env.QUEUE_PREFIX, maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES, maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS }),
+    webhookLog: createWebhookLog({
+      redis,
+      prefix: env.QUEUE_PREFIX,
+      maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES,
+      maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS,
+    }),
     webhookSecret: createWebhookSecretStore({ redis, prefix: env.QUEUE_PREFIX, envSecret: env.WEBHOOK_SECRET }),
     deliverer,
     providers: resolveProviders(env.LINK_PROVIDERS),

@@ -23,12 +23,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('api.stopping', { signal });
-    server.close(async () => {
-      await resources.close().catch(() => {});
-      redis.disconnect();
-      loginRateLimitRedis.disconnect();
-      logger.info('api.stopped', {});
-      process.exit(0);
+    server.close(() => {
+      void resources
+        .close()
+        .catch(() => {})
+        .finally(() => {
+          redis.disconnect();
+          loginRateLimitRedis.disconnect();
+          logger.info('api.stopped', {});
+          process.exit(0);
+        });
     });
     server.closeIdleConnections();
     // In-flight requests are short (one Redis round trip); do not wait forever on a stuck client.

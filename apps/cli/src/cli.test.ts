@@ -15,7 +15,8 @@ const ROOT = join(new URL('.', import.meta.url).pathname, '../../..');
 describe('npm run config / replay', () => {
   const prefix = uniquePrefix('cli');
   const env = { PATH: process.env.PATH ?? '', REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix, ALLOW_PRIVATE_NETWORK: 'true' };
-  const cli = (script: string, args: string[]) => run(process.execPath, ['--import', 'tsx', join(ROOT, `apps/cli/src/${script}.ts`), ...args], { env, cwd: ROOT });
+  const cli = (script: string, args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', join(ROOT, `apps/cli/src/${script}.ts`), ...args], { env, cwd: ROOT });
   afterAll(async () => {
     await deleteKeys(testRedisUrl(), prefix);
   });

@@ -3,7 +3,13 @@
 // processing_prefs, runtime_flags, routing_rules. Import and set validate everything before writing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cliEnvSchema, loadEnv } from '@render-signal/config';
-import { createSettingsStore, prepareSettingsImport, readSettings, SETTINGS_DOCUMENTS, type SettingsDocumentName } from '@render-signal/config-store';
+import {
+  createSettingsStore,
+  prepareSettingsImport,
+  readSettings,
+  SETTINGS_DOCUMENTS,
+  type SettingsDocumentName,
+} from '@render-signal/config-store';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 import { runCli } from './run-cli';
@@ -13,8 +19,14 @@ documents: ${SETTINGS_DOCUMENTS.join(', ')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, arg1, arg2] = argv;
-  const isDocument = (name: string | undefined): name is SettingsDocumentName => (SETTINGS_DOCUMENTS as readonly string[]).includes(name ?? '');
-  if (!command || !['export', 'import', 'get', 'set'].includes(command) || (['get', 'set'].includes(command) && !isDocument(arg1)) || (command === 'import' && !arg1)) {
+  const isDocument = (name: string | undefined): name is SettingsDocumentName =>
+    (SETTINGS_DOCUMENTS as readonly string[]).includes(name ?? '');
+  if (
+    !command ||
+    !['export', 'import', 'get', 'set'].includes(command) ||
+    (['get', 'set'].includes(command) && !isDocument(arg1)) ||
+    (command === 'import' && !arg1)
+  ) {
     console.error(USAGE);
     return 2;
   }

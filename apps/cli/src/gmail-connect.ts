@@ -43,7 +43,8 @@ function readCode(input: string, expectedState: string): string {
   const url = new URL(text);
   const error = url.searchParams.get('error');
   if (error) throw new Error(`consent refused: ${error}`);
-  if (url.searchParams.get('state') !== expectedState) throw new Error('the pasted address belongs to another consent request (state mismatch)');
+  if (url.searchParams.get('state') !== expectedState)
+    throw new Error('the pasted address belongs to another consent request (state mismatch)');
   return url.searchParams.get('code') ?? '';
 }
 
@@ -54,7 +55,8 @@ function describe(mailbox: Mailbox): string {
 
 async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;
-  const mode = first === '--list' ? 'list' : first === '--disconnect' ? 'disconnect' : first === '--service-account' ? 'service_account' : 'oauth';
+  const mode =
+    first === '--list' ? 'list' : first === '--disconnect' ? 'disconnect' : first === '--service-account' ? 'service_account' : 'oauth';
   const address = (mode === 'oauth' ? first : second)?.trim().toLowerCase();
   if (argv.includes('--help') || (mode !== 'list' && (!address || !address.includes('@') || address.startsWith('--')))) {
     console.error(USAGE);
@@ -68,7 +70,9 @@ async function main(argv: string[]): Promise<number> {
     env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET
       ? { tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL, clientId: env.GOOGLE_OAUTH_CLIENT_ID, clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET }
       : undefined;
-  const serviceAccount = env.GMAIL_SERVICE_ACCOUNT_KEY ? { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL } : undefined;
+  const serviceAccount = env.GMAIL_SERVICE_ACCOUNT_KEY
+    ? { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL }
+    : undefined;
   try {
     if (mode === 'list') {
       const all = await mailboxes.list();
@@ -82,11 +86,17 @@ async function main(argv: string[]): Promise<number> {
         console.error(`${address} was not connected`);
         return 1;
       }
-      console.log(`${address} disconnected${result.stopped ? ' (users.stop done)' : `; users.stop failed (${result.reason}): the watch lapses by itself within 7 days`}`);
+      console.log(
+        `${address} disconnected${result.stopped ? ' (users.stop done)' : `; users.stop failed (${result.reason}): the watch lapses by itself within 7 days`}`,
+      );
       return 0;
     }
     if (!env.GMAIL_PUBSUB_TOPIC) throw new Error('GMAIL_PUBSUB_TOPIC is not set (projects/<project>/topics/<topic>)');
-    const watch = { gmailBaseUrl: env.GMAIL_API_BASE_URL, topicName: env.GMAIL_PUBSUB_TOPIC, labelIds: env.GMAIL_LABEL_FILTER ? [env.GMAIL_LABEL_FILTER] : [] };
+    const watch = {
+      gmailBaseUrl: env.GMAIL_API_BASE_URL,
+      topicName: env.GMAIL_PUBSUB_TOPIC,
+      labelIds: env.GMAIL_LABEL_FILTER ? [env.GMAIL_LABEL_FILTER] : [],
+    };
     let mailbox: Mailbox;
     if (mode === 'service_account') {
       if (!serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set');
@@ -94,7 +104,9 @@ async function main(argv: string[]): Promise<number> {
     } else {
       if (!oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET are not set');
       const state = randomBytes(12).toString('hex');
-      console.log(`1. Open this address, signed in as ${address}, and allow read-only access:\n\n${consentUrl({ clientId: oauth.clientId, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, loginHint: address!, state })}\n`);
+      console.log(
+        `1. Open this address, signed in as ${address}, and allow read-only access:\n\n${consentUrl({ clientId: oauth.clientId, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, loginHint: address!, state })}\n`,
+      );
       console.log(`2. The browser then lands on ${env.GMAIL_OAUTH_REDIRECT_URI}?…&code=… (the page may not load: that is expected).`);
       const prompt = createInterface({ input: process.stdin, output: process.stdout });
       const answer = await prompt.question('   Paste that whole address (or just the code) here: ');

@@ -46,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
         ? `permanent link ${link.id}: reusable until revoked (dashboard → Outils, or DELETE /api/auth/magic-links/${link.id})`
         : `single-use link, expires at ${link.expiresAt?.toISOString()}`,
     );
-    if (!env.PUBLIC_BASE_URL && !flagValue(argv, '--base-url')) console.error('note: PUBLIC_BASE_URL is not set; pass --base-url for a public address');
+    if (!env.PUBLIC_BASE_URL && !flagValue(argv, '--base-url'))
+      console.error('note: PUBLIC_BASE_URL is not set; pass --base-url for a public address');
     return 0;
   } finally {
     redis.disconnect();

@@ -26,7 +26,10 @@ export function setCsrfToken(token: string): void {
 }
 
 function csrfFromCookie(): string | null {
-  const match = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith('rs_csrf='));
+  const match = document.cookie
+    .split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith('rs_csrf='));
   return match ? decodeURIComponent(match.slice('rs_csrf='.length)) : null;
 }
 
@@ -38,7 +41,12 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken ?? csrfFromCookie() ?? '';
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (res.status === 401) {
     goToLogin();
     throw new ApiRequestError(401, 'unauthorized', 'Session expirée.');

@@ -1,12 +1,18 @@
 /** A tiny element builder: enough for a few forms and tables without a framework. */
 type Child = Node | string | number | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
+/** An event handler; an async one's rejection is shown to the operator instead of being left unhandled. */
+type Handler = (event: Event) => unknown;
+type Attrs = Record<string, string | number | boolean | null | undefined | Handler>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Array<Child | Child[]>): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Array<Child | Child[]>
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), value);
+    if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), listener(value));
     else if (key === 'value' && 'value' in el) (el as HTMLInputElement).value = String(value);
     else if (key === 'checked' && 'checked' in el) (el as HTMLInputElement).checked = Boolean(value);
     else el.setAttribute(key, value === true ? '' : String(value));
@@ -16,6 +22,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
     el.append(child instanceof Node ? child : String(child));
   }
   return el;
+}
+
+function listener(handler: Handler): EventListener {
+  return (event) => {
+    const result = handler(event);
+    if (result instanceof Promise) result.catch((err: unknown) => toast(err instanceof Error ? err.message : String(err), 'error'));
+  };
 }
 
 let idCounter = 0;

@@ -53,7 +53,11 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
     h(
       'thead',
       {},
-      h('tr', {}, ...['Date', 'Statut', 'Cible', 'Tentative', 'Durée', 'Sujet', 'Détail', 'Job'].map((label) => h('th', { scope: 'col' }, label))),
+      h(
+        'tr',
+        {},
+        ...['Date', 'Statut', 'Cible', 'Tentative', 'Durée', 'Sujet', 'Détail', 'Job'].map((label) => h('th', { scope: 'col' }, label)),
+      ),
     ),
     body,
   );
@@ -70,13 +74,30 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
             'tr',
             { class: `log-${entry.status}` },
             h('td', {}, formatDate(entry.timestamp)),
-            h('td', {}, h('span', { class: `badge badge-${entry.status}` }, STATUS_LABELS[entry.status] ?? entry.status), entry.status_code ? ` ${entry.status_code}` : ''),
+            h(
+              'td',
+              {},
+              h('span', { class: `badge badge-${entry.status}` }, STATUS_LABELS[entry.status] ?? entry.status),
+              entry.status_code ? ` ${entry.status_code}` : '',
+            ),
             h('td', {}, h('code', {}, entry.webhook_url ?? '—')),
-            h('td', {}, entry.attempt ? `${entry.attempt}${entry.max_attempts ? `/${entry.max_attempts}` : ''}${entry.final === false ? ' (réessai prévu)' : ''}` : '—'),
+            h(
+              'td',
+              {},
+              entry.attempt
+                ? `${entry.attempt}${entry.max_attempts ? `/${entry.max_attempts}` : ''}${entry.final === false ? ' (réessai prévu)' : ''}`
+                : '—',
+            ),
             h('td', {}, entry.duration_ms !== undefined ? `${entry.duration_ms} ms` : '—'),
             h('td', {}, entry.subject || '—'),
             h('td', {}, entry.failure_reason ?? entry.error_message ?? ''),
-            h('td', {}, entry.webhook_id && entry.type !== 'test' ? h('a', { href: `/admin/queues/queue/delivery/${encodeURIComponent(entry.webhook_id)}` }, 'Voir le job') : '—'),
+            h(
+              'td',
+              {},
+              entry.webhook_id && entry.type !== 'test'
+                ? h('a', { href: `/admin/queues/queue/delivery/${encodeURIComponent(entry.webhook_id)}` }, 'Voir le job')
+                : '—',
+            ),
           ),
         ),
       );

@@ -82,7 +82,11 @@ export async function mountRules(root: HTMLElement): Promise<void> {
 
   function renderRule(rule: Rule, index: number): HTMLElement {
     const base = `rules[${index}]`;
-    const name = h('input', { value: rule.name, 'data-testid': 'rule-name', onInput: (e: Event) => (rule.name = (e.target as HTMLInputElement).value) });
+    const name = h('input', {
+      value: rule.name,
+      'data-testid': 'rule-name',
+      onInput: (e: Event) => (rule.name = (e.target as HTMLInputElement).value),
+    });
     const enabled = checkbox('Active', rule.enabled, { onChange: (e: Event) => (rule.enabled = (e.target as HTMLInputElement).checked) });
     const match = select(
       [
@@ -114,8 +118,14 @@ export async function mountRules(root: HTMLElement): Promise<void> {
 
     const conditions = rule.conditions.map((condition, ci) => {
       const path = `${base}.conditions[${ci}]`;
-      const field = select(FIELDS, condition.field, { 'aria-label': 'Champ', onChange: (e: Event) => (condition.field = (e.target as HTMLSelectElement).value) });
-      const operator = select(OPERATORS, condition.operator, { 'aria-label': 'Opérateur', onChange: (e: Event) => (condition.operator = (e.target as HTMLSelectElement).value) });
+      const field = select(FIELDS, condition.field, {
+        'aria-label': 'Champ',
+        onChange: (e: Event) => (condition.field = (e.target as HTMLSelectElement).value),
+      });
+      const operator = select(OPERATORS, condition.operator, {
+        'aria-label': 'Opérateur',
+        onChange: (e: Event) => (condition.operator = (e.target as HTMLSelectElement).value),
+      });
       const value = h('input', {
         value: condition.value,
         'aria-label': 'Valeur',
@@ -170,8 +180,28 @@ export async function mountRules(root: HTMLElement): Promise<void> {
       h(
         'div',
         { class: 'rule-toolbar' },
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Monter la règle ${index + 1}`, disabled: index === 0, onClick: () => move(-1) }, '↑ Monter'),
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Descendre la règle ${index + 1}`, disabled: index === rules.length - 1, onClick: () => move(1) }, '↓ Descendre'),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            'aria-label': `Monter la règle ${index + 1}`,
+            disabled: index === 0,
+            onClick: () => move(-1),
+          },
+          '↑ Monter',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            'aria-label': `Descendre la règle ${index + 1}`,
+            disabled: index === rules.length - 1,
+            onClick: () => move(1),
+          },
+          '↓ Descendre',
+        ),
         h(
           'button',
           {
@@ -206,7 +236,11 @@ export async function mountRules(root: HTMLElement): Promise<void> {
         '+ Ajouter une condition',
       ),
       h('h4', {}, 'Action'),
-      labelled('URL du webhook', url, 'Une URL HTTPS, un jeton Make ou jeton@hook.eu2.make.com. Une URL masquée (…/***) garde la valeur enregistrée.'),
+      labelled(
+        'URL du webhook',
+        url,
+        'Une URL HTTPS, un jeton Make ou jeton@hook.eu2.make.com. Une URL masquée (…/***) garde la valeur enregistrée.',
+      ),
       errorFor(`${base}.actions.webhook_url`, url),
       h('div', { class: 'grid-2' }, labelled('Priorité de livraison', priority), h('div', { class: 'field' }, stop.wrap)),
       errorFor(`${base}.actions.priority`, priority),
@@ -220,7 +254,9 @@ export async function mountRules(root: HTMLElement): Promise<void> {
       revision = answer.config._revision;
       errors = new Map();
       summary.hidden = true;
-      status.textContent = answer.config._updated_at ? `Dernière sauvegarde : ${new Date(answer.config._updated_at).toLocaleString('fr-FR')}` : 'Jamais enregistrées.';
+      status.textContent = answer.config._updated_at
+        ? `Dernière sauvegarde : ${new Date(answer.config._updated_at).toLocaleString('fr-FR')}`
+        : 'Jamais enregistrées.';
       render();
     } catch (error) {
       status.textContent = `Chargement impossible : ${errorMessage(error)}`;
@@ -237,7 +273,10 @@ export async function mountRules(root: HTMLElement): Promise<void> {
 
   async function save(): Promise<void> {
     try {
-      const answer = await api<RulesAnswer & { message: string }>('POST', '/api/routing_rules', { rules, ...(revision !== undefined ? { _revision: revision } : {}) });
+      const answer = await api<RulesAnswer & { message: string }>('POST', '/api/routing_rules', {
+        rules,
+        ...(revision !== undefined ? { _revision: revision } : {}),
+      });
       rules = answer.config.rules;
       revision = answer.config._revision;
       errors = new Map();
@@ -294,7 +333,14 @@ interface DryRunAnswer {
   skip: unknown;
   rules: Array<{ id: string; name: string; enabled: boolean; matched: boolean; reached: boolean; applied: boolean }>;
   stopped_by: string | null;
-  deliveries: Array<{ target: string; origin: string; priority: string; delivery_mode: string; payload: unknown; payload_size_bytes: number }>;
+  deliveries: Array<{
+    target: string;
+    origin: string;
+    priority: string;
+    delivery_mode: string;
+    payload: unknown;
+    payload_size_bytes: number;
+  }>;
 }
 
 /** Dry run of the rules being edited on a pasted email: what matched and the exact payload (nothing is sent). */
@@ -320,11 +366,29 @@ function renderTestPanel(currentRules: () => Rule[]): HTMLElement {
           'table',
           {},
           h('caption', {}, 'Évaluation des règles'),
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Règle'), h('th', { scope: 'col' }, 'Correspond'), h('th', { scope: 'col' }, 'Appliquée'))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'Règle'),
+              h('th', { scope: 'col' }, 'Correspond'),
+              h('th', { scope: 'col' }, 'Appliquée'),
+            ),
+          ),
           h(
             'tbody',
             {},
-            ...answer.rules.map((r) => h('tr', {}, h('td', {}, r.name), h('td', {}, r.matched ? 'oui' : 'non'), h('td', {}, r.applied ? 'oui' : r.reached ? 'non' : 'non atteinte'))),
+            ...answer.rules.map((r) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, r.name),
+                h('td', {}, r.matched ? 'oui' : 'non'),
+                h('td', {}, r.applied ? 'oui' : r.reached ? 'non' : 'non atteinte'),
+              ),
+            ),
           ),
         ),
         h('h4', {}, `Envois prévus (${answer.deliveries.length})`),
@@ -339,7 +403,10 @@ function renderTestPanel(currentRules: () => Rule[]): HTMLElement {
       );
     } catch (error) {
       const details = error instanceof ApiRequestError ? error.errors.map((e) => h('li', {}, `${e.path} : ${e.message}`)) : [];
-      output.replaceChildren(h('p', { class: 'field-error', role: 'alert' }, `Test impossible : ${errorMessage(error)}`), details.length ? h('ul', {}, ...details) : '');
+      output.replaceChildren(
+        h('p', { class: 'field-error', role: 'alert' }, `Test impossible : ${errorMessage(error)}`),
+        details.length ? h('ul', {}, ...details) : '',
+      );
     }
   }
 

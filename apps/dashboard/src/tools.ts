@@ -40,7 +40,14 @@ function renderConfigIo(): HTMLElement {
       out.replaceChildren(h('p', { class: 'ok' }, `${answer.message} (${answer.imported.join(', ')})`));
     } catch (error) {
       const items = error instanceof ApiRequestError ? error.errors.map((e) => h('li', {}, `${e.path} : ${e.message}`)) : [];
-      out.replaceChildren(h('div', { class: 'field-error', role: 'alert' }, h('p', {}, `Import refusé, rien n’a été modifié : ${errorMessage(error)}`), items.length ? h('ul', {}, ...items) : null));
+      out.replaceChildren(
+        h(
+          'div',
+          { class: 'field-error', role: 'alert' },
+          h('p', {}, `Import refusé, rien n’a été modifié : ${errorMessage(error)}`),
+          items.length ? h('ul', {}, ...items) : null,
+        ),
+      );
     }
   }
 
@@ -48,9 +55,18 @@ function renderConfigIo(): HTMLElement {
     'section',
     { class: 'panel', 'aria-labelledby': 'tools-config' },
     h('h3', { id: 'tools-config' }, 'Configuration'),
-    h('p', {}, 'L’export contient tous les documents de configuration, URLs masquées ; à l’import, une URL masquée garde la valeur actuelle.'),
+    h(
+      'p',
+      {},
+      'L’export contient tous les documents de configuration, URLs masquées ; à l’import, une URL masquée garde la valeur actuelle.',
+    ),
     h('button', { type: 'button', class: 'secondary', onClick: () => void exportConfig() }, 'Exporter la configuration'),
-    h('form', { onSubmit: (e: Event) => void importConfig(e) }, labelled('Fichier à importer', file), h('button', { type: 'submit', class: 'primary' }, 'Importer')),
+    h(
+      'form',
+      { onSubmit: (e: Event) => void importConfig(e) },
+      labelled('Fichier à importer', file),
+      h('button', { type: 'submit', class: 'primary' }, 'Importer'),
+    ),
     out,
   );
 }
@@ -107,9 +123,19 @@ async function renderMagicLinks(): Promise<HTMLElement> {
         unlimited: unlimited.input.checked,
         ...(label.value.trim() ? { label: label.value.trim() } : {}),
       });
-      const field = h('input', { readonly: true, value: answer.magic_link, class: 'mono', 'aria-label': 'Lien de connexion', 'data-testid': 'magic-link-output' });
+      const field = h('input', {
+        readonly: true,
+        value: answer.magic_link,
+        class: 'mono',
+        'aria-label': 'Lien de connexion',
+        'data-testid': 'magic-link-output',
+      });
       out.replaceChildren(
-        labelled('Lien de connexion', field, answer.unlimited ? 'Permanent : révocable ci-dessous.' : `Usage unique, expire le ${formatDate(answer.expires_at)}.`),
+        labelled(
+          'Lien de connexion',
+          field,
+          answer.unlimited ? 'Permanent : révocable ci-dessous.' : `Usage unique, expire le ${formatDate(answer.expires_at)}.`,
+        ),
         h(
           'button',
           {
@@ -138,7 +164,13 @@ async function renderMagicLinks(): Promise<HTMLElement> {
     'section',
     { class: 'panel', 'aria-labelledby': 'tools-magic' },
     h('h3', { id: 'tools-magic' }, 'Liens de connexion (magic links)'),
-    h('form', { onSubmit: (e: Event) => void generate(e) }, unlimited.wrap, labelled('Libellé (liens permanents)', label), h('button', { type: 'submit', class: 'primary' }, 'Générer un lien')),
+    h(
+      'form',
+      { onSubmit: (e: Event) => void generate(e) },
+      unlimited.wrap,
+      labelled('Libellé (liens permanents)', label),
+      h('button', { type: 'submit', class: 'primary' }, 'Générer un lien'),
+    ),
     out,
     h('h4', {}, 'Liens permanents'),
     list,

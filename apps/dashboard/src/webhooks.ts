@@ -46,7 +46,13 @@ export async function mountWebhooks(root: HTMLElement): Promise<void> {
 
 async function renderSettings(section: HTMLElement): Promise<void> {
   const { config } = await api<{ config: WebhookConfig }>('GET', '/api/webhooks/config');
-  const url = h('input', { type: 'text', inputmode: 'url', value: '', placeholder: config.webhook_url ?? 'aucune URL configurée', 'data-testid': 'default-webhook-url' });
+  const url = h('input', {
+    type: 'text',
+    inputmode: 'url',
+    value: '',
+    placeholder: config.webhook_url ?? 'aucune URL configurée',
+    'data-testid': 'default-webhook-url',
+  });
   const ssl = checkbox('Vérifier le certificat TLS', config.webhook_ssl_verify);
   const sending = checkbox('Envoi des webhooks activé', config.webhook_sending_enabled);
   const mode = select(
@@ -99,7 +105,13 @@ async function renderSettings(section: HTMLElement): Promise<void> {
       labelled('Nouvelle URL du webhook par défaut', url, 'Laissez vide pour garder l’URL actuelle.'),
       h('div', { class: 'checks' }, ssl.wrap, sending.wrap, fallback.wrap),
       labelled('Format d’envoi', mode),
-      h('fieldset', {}, h('legend', {}, 'Fenêtre horaire (fuseau du serveur de configuration)'), h('div', { class: 'grid-2' }, labelled('Début', start), labelled('Fin', end)), h('small', { class: 'hint' }, 'Deux champs vides : pas de restriction.')),
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'Fenêtre horaire (fuseau du serveur de configuration)'),
+        h('div', { class: 'grid-2' }, labelled('Début', start), labelled('Fin', end)),
+        h('small', { class: 'hint' }, 'Deux champs vides : pas de restriction.'),
+      ),
       h('fieldset', {}, h('legend', {}, 'Jours d’absence'), absence.wrap, h('div', { class: 'checks' }, ...days.map((d) => d.box.wrap))),
       h('button', { type: 'submit', class: 'primary' }, 'Enregistrer'),
       result,
@@ -144,7 +156,13 @@ function renderTools(section: HTMLElement): void {
             const answer = await api<Record<string, unknown>>('POST', '/api/webhooks/test', {});
             const delivered = answer.delivered === true;
             testOut.replaceChildren(
-              h('p', { class: delivered ? 'ok' : 'field-error' }, delivered ? `Webhook envoyé : HTTP ${String(answer.status)} en ${String(answer.duration_ms)} ms` : `Échec : ${String(answer.message ?? answer.failure_reason)}`),
+              h(
+                'p',
+                { class: delivered ? 'ok' : 'field-error' },
+                delivered
+                  ? `Webhook envoyé : HTTP ${String(answer.status)} en ${String(answer.duration_ms)} ms`
+                  : `Échec : ${String(answer.message ?? answer.failure_reason)}`,
+              ),
               h('pre', {}, JSON.stringify(answer, null, 2)),
             );
           } catch (error) {
@@ -177,7 +195,12 @@ async function renderPrefs(section: HTMLElement): Promise<void> {
     } else if (Array.isArray(value)) {
       const area = h('textarea', { rows: 3 });
       area.value = value.join('\n');
-      controls.set(key, () => area.value.split('\n').map((s) => s.trim()).filter(Boolean));
+      controls.set(key, () =>
+        area.value
+          .split('\n')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
       fields.push(labelled(key, area, 'Une valeur par ligne.'));
     } else if (typeof value === 'object') {
       const area = h('textarea', { rows: 3, class: 'mono' });
@@ -239,7 +262,11 @@ async function renderFlags(section: HTMLElement): Promise<void> {
         onSubmit: async (event: Event) => {
           event.preventDefault();
           try {
-            const answer = await api<{ message: string }>('POST', '/api/update_runtime_flags', Object.fromEntries(boxes.map((b) => [b.key, b.box.input.checked])));
+            const answer = await api<{ message: string }>(
+              'POST',
+              '/api/update_runtime_flags',
+              Object.fromEntries(boxes.map((b) => [b.key, b.box.input.checked])),
+            );
             result.replaceChildren(h('p', { class: 'ok' }, answer.message));
             toast(answer.message);
           } catch (error) {

@@ -56,7 +56,10 @@ export function filenameFromUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  const last = pathname.split('/').filter((segment) => segment !== '').pop();
+  const last = pathname
+    .split('/')
+    .filter((segment) => segment !== '')
+    .pop();
   if (last === undefined) return undefined;
   const name = sanitizeFilename(decodePercent(last) ?? last);
   return name || undefined;

@@ -59,7 +59,13 @@ function positiveNumber(value: string | undefined, fallback: number): number {
 export function parseAllowedHosts(value: string | undefined): string[] {
   const hosts = (value ?? '')
     .split(/[\s,]+/)
-    .map((host) => host.trim().toLowerCase().replace(/^\*?\./, '').replace(/\.$/, ''))
+    .map((host) =>
+      host
+        .trim()
+        .toLowerCase()
+        .replace(/^\*?\./, '')
+        .replace(/\.$/, ''),
+    )
     .filter((host) => host.length > 0);
   return hosts.length > 0 ? hosts : [...DEFAULT_ALLOWED_HOSTS];
 }

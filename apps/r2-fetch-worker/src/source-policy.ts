@@ -16,10 +16,7 @@ export function isHostAllowed(hostname: string, allowedHosts: readonly string[])
 }
 
 /** Returns the parsed URL when the policy allows fetching it, otherwise the reason it is refused. */
-export function checkSourceUrl(
-  raw: string,
-  policy: SourcePolicy,
-): { allowed: true; url: URL } | { allowed: false; reason: SourceRefusal } {
+export function checkSourceUrl(raw: string, policy: SourcePolicy): { allowed: true; url: URL } | { allowed: false; reason: SourceRefusal } {
   let url: URL;
   try {
     url = new URL(raw);

@@ -180,7 +180,11 @@ async function callWorker(body: unknown, headers: Record<string, string> = { 'X-
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-function fetchRequest(path: string, filename: string, provider = 'dropbox'): { source_url: string; object_key: string; bucket: string; provider: string; email_id: string } {
+function fetchRequest(
+  path: string,
+  filename: string,
+  provider = 'dropbox',
+): { source_url: string; object_key: string; bucket: string; provider: string; email_id: string } {
   const url = sourceUrl(path);
   return { source_url: url, object_key: keyFor(provider, url, filename), bucket: BUCKET_NAME, provider, email_id: 'e-0123456789abcdef' };
 }
@@ -200,7 +204,13 @@ describe('POST / stores the source in R2', () => {
     ['with Content-Length (FixedLengthStream)', '/files/known-6mb.bin', 'known-6mb.bin', 'application/x-test', undefined],
     ['chunked, several multipart parts and a remainder', '/chunked/chunked-12mb.bin', 'chunked-12mb.bin', 'application/octet-stream', 3],
     ['chunked, exactly two parts', '/chunked/chunked-10mb.bin', 'chunked-10mb.bin', 'application/octet-stream', 2],
-    ['chunked, smaller than one part (single put)', '/chunked/chunked-small.bin', 'chunked-small.bin', 'application/octet-stream', undefined],
+    [
+      'chunked, smaller than one part (single put)',
+      '/chunked/chunked-small.bin',
+      'chunked-small.bin',
+      'application/octet-stream',
+      undefined,
+    ],
     ['after an allowed redirect', '/redirect-allowed/redirect-target.bin', 'redirect-target.bin', 'application/x-test', undefined],
   ])('%s', async (_case, path, name, contentType, multipartParts) => {
     const request = fetchRequest(path, name);
@@ -250,7 +260,10 @@ describe('POST / stores the source in R2', () => {
     const request = fetchRequest('/files/my%20file.bin', 'my file.bin');
     const answer = await callWorker(request);
     expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ original_filename: 'my file.bin', r2_url: `${PUBLIC_BASE_URL}/${request.object_key.replace(' ', '%20')}` });
+    expect(answer.body).toMatchObject({
+      original_filename: 'my file.bin',
+      r2_url: `${PUBLIC_BASE_URL}/${request.object_key.replace(' ', '%20')}`,
+    });
     expect(sha256((await storedBytes(request.object_key))!)).toBe(sha256(file('my file.bin')));
   });
 

@@ -1,7 +1,14 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
-import { createSettingsStore, createWebhookSecretStore, readSettings, resolveDefaultTarget, resolveTimeWindow, type Settings } from '@render-signal/config-store';
+import {
+  createSettingsStore,
+  createWebhookSecretStore,
+  readSettings,
+  resolveDefaultTarget,
+  resolveTimeWindow,
+  type Settings,
+} from '@render-signal/config-store';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
   createWebhookDeliverer,
@@ -49,7 +56,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     maxRetryAfterMs: env.DELIVERY_MAX_RETRY_AFTER,
   };
   const metrics = createWorkerMetrics();
-  const stopPublishing = publishWorkerMetrics({ redis, prefix, workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, registry: metrics.registry });
+  const stopPublishing = publishWorkerMetrics({
+    redis,
+    prefix,
+    workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    registry: metrics.registry,
+  });
   const subscriber = redis.duplicate({ connectionName: 'rs-worker-config' });
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
@@ -96,7 +108,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         webhook_id: webhookId,
         subject: job.data.subject,
         kind: 'failure_notification',
-        target: { url, origin: 'failure_notification', mode: 'json', fallback_on_415: false, tls_verify: true, require_success_flag: false },
+        target: {
+          url,
+          origin: 'failure_notification',
+          mode: 'json',
+          fallback_on_415: false,
+          tls_verify: true,
+          require_success_flag: false,
+        },
         payload: {
           event: 'delivery.failed',
           email_id: job.data.email_id,
@@ -140,7 +159,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   );
   const deliveryWorker = createConsumer(
     deliveryQueue,
-    { deliver: (job, token) => deliverWebhookJob(job, token, { logger, metrics, deliverer, webhookLog, gate, secret: () => webhookSecret.current(), onDeadLetter: notifyDeadLetter }) },
+    {
+      deliver: (job, token) =>
+        deliverWebhookJob(job, token, {
+          logger,
+          metrics,
+          deliverer,
+          webhookLog,
+          gate,
+          secret: () => webhookSecret.current(),
+          onDeadLetter: notifyDeadLetter,
+        }),
+    },
     {
       connection: redis,
       prefix,
@@ -148,7 +178,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       ...lock,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: { data: unknown }) => {
-          const delay = nextRetryDelay(attemptsMade, retryPolicy, error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined);
+          const delay = nextRetryDelay(
+            attemptsMade,
+            retryPolicy,
+            error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined,
+          );
           const floor = (job?.data as DeliverWebhookJob | undefined)?.retry_floor_ms ?? 0;
           return Math.max(delay, floor);
         },
@@ -159,7 +193,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
-      createConsumer(offloadQueue, { transfer: (job) => transferLink(job, { offloader, metrics }) }, { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock }),
+      createConsumer(
+        offloadQueue,
+        { transfer: (job) => transferLink(job, { offloader, metrics }) },
+        { connection: redis, prefix, concurrency: env.OFFLOAD_CONCURRENCY, ...lock },
+      ),
     );
   }
   const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock }) : undefined;
@@ -170,11 +208,17 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     worker.on('failed', (job, error) => {
       const willRetry = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError);
       (willRetry ? metrics.jobsRetried : metrics.jobsFailed).inc({ queue: worker.name });
-      if (job && worker.name === emailQueue.name) logger.error('email.failed', { email_id: job.data?.email_id, error: error.message, attempts: job.attemptsMade });
+      if (job && worker.name === emailQueue.name)
+        logger.error('email.failed', { email_id: job.data?.email_id, error: error.message, attempts: job.attemptsMade });
     });
     void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
   }
-  logger.info('worker.started', { queues: workers.map((w) => w.name), delivery_concurrency: env.DELIVERY_CONCURRENCY, offload: offloadEnabled ? env.OFFLOAD_MODE : 'off', gmail_push: env.GMAIL_PUSH_ENABLED });
+  logger.info('worker.started', {
+    queues: workers.map((w) => w.name),
+    delivery_concurrency: env.DELIVERY_CONCURRENCY,
+    offload: offloadEnabled ? env.OFFLOAD_MODE : 'off',
+    gmail_push: env.GMAIL_PUSH_ENABLED,
+  });
 
   return {
     workers,

@@ -39,11 +39,18 @@ describe('magic links (real Redis)', () => {
 
   it.each([
     ['garbage', async () => 'garbage'],
-    ['a tampered signature', async () => (await store.issue({ unlimited: false, ttlSeconds: 900 })).token.replace(/.{4}$/, (end) => (end === 'AAAA' ? 'BBBB' : 'AAAA'))],
-    ['a link signed with another key', async () => {
-      const other = createMagicLinkStore({ redis, prefix, key: deriveAuthKeys('another-secret-key-0123456789').magicLink });
-      return (await other.issue({ unlimited: false, ttlSeconds: 900 })).token;
-    }],
+    [
+      'a tampered signature',
+      async () =>
+        (await store.issue({ unlimited: false, ttlSeconds: 900 })).token.replace(/.{4}$/, (end) => (end === 'AAAA' ? 'BBBB' : 'AAAA')),
+    ],
+    [
+      'a link signed with another key',
+      async () => {
+        const other = createMagicLinkStore({ redis, prefix, key: deriveAuthKeys('another-secret-key-0123456789').magicLink });
+        return (await other.issue({ unlimited: false, ttlSeconds: 900 })).token;
+      },
+    ],
     ['a session token', async () => (await issueSession(keys.magicLink, { subject: 'admin', via: 'password', ttlMs: 60_000 })).token],
   ])('refuses %s as invalid', async (_label, make) => {
     expect(await store.consume(await make())).toEqual({ ok: false, reason: 'invalid' });

@@ -25,20 +25,49 @@ describe('session tokens', () => {
   });
 
   it.each([
-    ['expired', async () => (await issueSession(keys.session, { subject: 'admin', via: 'password', ttlMs: HOUR, now: new Date(Date.now() - 2 * HOUR) })).token],
-    ['signed with another SECRET_KEY', async () => (await issueSession(otherKeys.session, { subject: 'admin', via: 'password', ttlMs: HOUR })).token],
-    ['signed with the magic-link key', async () => (await issueSession(keys.magicLink, { subject: 'admin', via: 'password', ttlMs: HOUR })).token],
+    [
+      'expired',
+      async () =>
+        (await issueSession(keys.session, { subject: 'admin', via: 'password', ttlMs: HOUR, now: new Date(Date.now() - 2 * HOUR) })).token,
+    ],
+    [
+      'signed with another SECRET_KEY',
+      async () => (await issueSession(otherKeys.session, { subject: 'admin', via: 'password', ttlMs: HOUR })).token,
+    ],
+    [
+      'signed with the magic-link key',
+      async () => (await issueSession(keys.magicLink, { subject: 'admin', via: 'password', ttlMs: HOUR })).token,
+    ],
     [
       'wrong audience',
       async () =>
-        new SignJWT({ csrf: 'x' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(TOKEN_ISSUER).setAudience('other').setSubject('admin').setJti('j').setIssuedAt().setExpirationTime('1h').sign(keys.session),
+        new SignJWT({ csrf: 'x' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience('other')
+          .setSubject('admin')
+          .setJti('j')
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(keys.session),
     ],
     [
       'no csrf claim',
       async () =>
-        new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(TOKEN_ISSUER).setAudience(SESSION_AUDIENCE).setSubject('admin').setJti('j').setIssuedAt().setExpirationTime('1h').sign(keys.session),
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(TOKEN_ISSUER)
+          .setAudience(SESSION_AUDIENCE)
+          .setSubject('admin')
+          .setJti('j')
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(keys.session),
     ],
-    ['alg none', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"admin"}').toString('base64url')}.`],
+    [
+      'alg none',
+      async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"admin"}').toString('base64url')}.`,
+    ],
     ['garbage', async () => 'not-a-jwt'],
     ['empty', async () => ''],
   ])('refuses a token that is %s', async (_label, make) => {

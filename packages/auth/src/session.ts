@@ -67,7 +67,14 @@ export async function verifySession(key: Uint8Array, token: string | undefined, 
       ...(now ? { currentDate: now } : {}),
     });
     const { sub, jti, exp, iat, csrf, via } = payload as Record<string, unknown>;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof csrf !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return null;
+    if (
+      typeof sub !== 'string' ||
+      typeof jti !== 'string' ||
+      typeof csrf !== 'string' ||
+      typeof exp !== 'number' ||
+      typeof iat !== 'number'
+    )
+      return null;
     return { sub, jti, csrf, exp, iat, via: via === 'magic_link' ? 'magic_link' : 'password' };
   } catch {
     return null;

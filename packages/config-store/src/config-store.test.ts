@@ -82,7 +82,9 @@ describe('config store', () => {
 
   it('imports several documents all or nothing', async () => {
     const before = { flags: await a.raw('flags'), limits: await a.raw('limits') };
-    await expect(a.putMany({ flags: { enabled: true, label: 'imported' }, limits: { perHour: 1000 } })).rejects.toBeInstanceOf(ConfigValidationError);
+    await expect(a.putMany({ flags: { enabled: true, label: 'imported' }, limits: { perHour: 1000 } })).rejects.toBeInstanceOf(
+      ConfigValidationError,
+    );
     expect({ flags: await a.raw('flags'), limits: await a.raw('limits') }).toEqual(before);
     await a.putMany({ flags: { enabled: true, label: 'imported' }, limits: { perHour: 10 } });
     expect((await a.snapshot(['flags', 'limits'])).limits.perHour).toBe(10);

@@ -20,7 +20,11 @@ export function prepareSettingsImport(current: Settings, documents: unknown, pol
   const docs = documents as Record<string, unknown>;
   const unknown = Object.keys(docs).filter((name) => !(SETTINGS_DOCUMENTS as readonly string[]).includes(name));
   if (unknown.length > 0) {
-    return { ok: false, message: `documents inconnus: ${unknown.join(', ')}`, errors: unknown.map((path) => ({ path, message: 'unknown document' })) };
+    return {
+      ok: false,
+      message: `documents inconnus: ${unknown.join(', ')}`,
+      errors: unknown.map((path) => ({ path, message: 'unknown document' })),
+    };
   }
   const strip = (doc: unknown) => {
     const { _updated_at: _u, _revision: _r, ...rest } = (doc ?? {}) as Record<string, unknown>;

@@ -1,6 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { CommonEnv } from '@render-signal/config';
-import { createWebhookConfigSchema, isLoopbackPlaceholderUrl, isPlaceholderUrl, processingPrefsSchema, runtimeFlagsSchema } from '@render-signal/contracts';
+import {
+  createWebhookConfigSchema,
+  isLoopbackPlaceholderUrl,
+  isPlaceholderUrl,
+  processingPrefsSchema,
+  runtimeFlagsSchema,
+} from '@render-signal/contracts';
 import type { Logger } from '@render-signal/observability';
 import { routingRulesDocumentSchema } from '@render-signal/routing';
 import { createConfigStore, type ConfigStore, type DocumentOf } from './config-store';
@@ -63,7 +69,10 @@ export function readSettings(store: SettingsStore): Promise<Settings> {
 }
 
 /** The default target: the stored webhook URL, else env WEBHOOK_URL; placeholders never count (no hard-coded fallback). */
-export function resolveDefaultTarget(webhookConfig: { webhook_url: string | null }, env: Pick<CommonEnv, 'WEBHOOK_URL' | 'ALLOW_PRIVATE_NETWORK'>): string | null {
+export function resolveDefaultTarget(
+  webhookConfig: { webhook_url: string | null },
+  env: Pick<CommonEnv, 'WEBHOOK_URL' | 'ALLOW_PRIVATE_NETWORK'>,
+): string | null {
   for (const candidate of [webhookConfig.webhook_url, env.WEBHOOK_URL]) {
     if (!candidate) continue;
     // Loopback "placeholders" are real targets when private networking is allowed (local runs, tests).

@@ -16,7 +16,10 @@ export const envDurationList = (defaultValue: string) =>
     .string()
     .default(defaultValue)
     .transform((raw, ctx) => {
-      const parts = raw.split(',').map((p) => p.trim()).filter(Boolean);
+      const parts = raw
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean);
       const values = parts.map(parseDuration);
       const bad = parts.filter((_, i) => !Number.isFinite(values[i]));
       if (bad.length > 0 || values.length === 0) {

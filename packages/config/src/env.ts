@@ -30,8 +30,7 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(1).max(max).default(defaultValue);
+const positiveInt = (defaultValue: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(1).max(max).default(defaultValue);
 
 /** Shared by the API and the worker (both ingest: the HTTP ingress and the Gmail push sync). */
 const dedupWindowDays = z.coerce.number().positive().max(365).default(30);
@@ -65,12 +64,22 @@ export const commonEnvSchema = z.object({
   GMAIL_SENDER_ALLOWLIST: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   /** Link providers extracted from bodies: the original's three by default; wetransfer, google_drive opt-in. */
   LINK_PROVIDERS: z
     .string()
     .default('dropbox,fromsmash,swisstransfer')
-    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -85,7 +94,10 @@ export const commonEnvSchema = z.object({
   /** Where the consent screen sends the browser; the operator copies the `code` from its address bar. */
   GMAIL_OAUTH_REDIRECT_URI: z.string().url().default('http://localhost'),
   /** The Pub/Sub topic users.watch publishes to: projects/<project>/topics/<topic>. */
-  GMAIL_PUBSUB_TOPIC: optionalString.refine((v) => v === undefined || /^projects\/[^/]+\/topics\/[^/]+$/.test(v), 'must look like projects/<project>/topics/<topic>'),
+  GMAIL_PUBSUB_TOPIC: optionalString.refine(
+    (v) => v === undefined || /^projects\/[^/]+\/topics\/[^/]+$/.test(v),
+    'must look like projects/<project>/topics/<topic>',
+  ),
   /** Only messages with this label are synced and notified (a label id such as INBOX); empty = all mail. */
   GMAIL_LABEL_FILTER: z
     .string()
@@ -97,7 +109,11 @@ export const commonEnvSchema = z.object({
     try {
       const key = JSON.parse(v) as { client_email?: unknown; private_key?: unknown; private_key_id?: unknown };
       if (typeof key.client_email === 'string' && typeof key.private_key === 'string') {
-        return { client_email: key.client_email, private_key: key.private_key, ...(typeof key.private_key_id === 'string' ? { private_key_id: key.private_key_id } : {}) };
+        return {
+          client_email: key.client_email,
+          private_key: key.private_key,
+          ...(typeof key.private_key_id === 'string' ? { private_key_id: key.private_key_id } : {}),
+        };
       }
     } catch {
       // reported below
@@ -122,7 +138,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PROCESS_API_TOKEN: z
     .string({ error: 'is required: the bearer token the Apps Script sends' })
-    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
     .refine((tokens) => tokens.length > 0, 'must hold at least one token')
     .refine((tokens) => tokens.every((t) => t.length >= 8), 'each token must be at least 8 characters'),
   SECRET_KEY: z.string({ error: 'is required (FLASK_SECRET_KEY is accepted too)' }).min(16, 'must be at least 16 characters'),
@@ -141,11 +162,19 @@ export const apiEnvSchema = commonEnvSchema.extend({
   TRIGGER_PAGE_PASSWORD: optionalString,
   TRIGGER_PAGE_USER: z.string().trim().min(1).default('admin'),
   /** Lifetime of a one-shot magic link (the original: default 900, minimum 60). */
-  MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(900),
+  MAGIC_LINK_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(900),
   /** Dashboard session lifetime (the original: 8 h). */
   SESSION_TTL: envDuration('8h').refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1m and 30d'),
   /** Absolute origin used in magic links, e.g. https://signal.example.com (else taken from the request). */
-  PUBLIC_BASE_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v), 'must be an origin like https://signal.example.com'),
+  PUBLIC_BASE_URL: optionalString.refine(
+    (v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v),
+    'must be an origin like https://signal.example.com',
+  ),
   /** Secure flag of the session cookie: auto = when the request came over HTTPS (trust proxy). */
   COOKIE_SECURE: z
     .string()
@@ -228,7 +257,12 @@ function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinem
       ? (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN'] as const)
       : (['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'R2_BUCKET_NAME'] as const);
   for (const name of required) {
-    if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: `is required when R2_FETCH_ENABLED=true and OFFLOAD_MODE=${env.OFFLOAD_MODE}` });
+    if (!env[name])
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `is required when R2_FETCH_ENABLED=true and OFFLOAD_MODE=${env.OFFLOAD_MODE}`,
+      });
   }
 }
 
@@ -236,10 +270,14 @@ function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinem
 function checkGmailSettings(env: z.infer<typeof workerEnvBase>, ctx: z.RefinementCtx): void {
   if (!env.GMAIL_PUSH_ENABLED) return;
   const problems: Array<[string, string]> = [];
-  if (!env.SECRET_KEY) problems.push(['SECRET_KEY', 'is required when GMAIL_PUSH_ENABLED=true (the API\'s value: it decrypts mailbox credentials)']);
+  if (!env.SECRET_KEY)
+    problems.push(['SECRET_KEY', "is required when GMAIL_PUSH_ENABLED=true (the API's value: it decrypts mailbox credentials)"]);
   if (!env.GMAIL_PUBSUB_TOPIC) problems.push(['GMAIL_PUBSUB_TOPIC', 'is required when GMAIL_PUSH_ENABLED=true']);
   if (!env.GMAIL_SERVICE_ACCOUNT_KEY && !(env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET)) {
-    problems.push(['GOOGLE_OAUTH_CLIENT_ID', 'and GOOGLE_OAUTH_CLIENT_SECRET (or GMAIL_SERVICE_ACCOUNT_KEY) are required when GMAIL_PUSH_ENABLED=true']);
+    problems.push([
+      'GOOGLE_OAUTH_CLIENT_ID',
+      'and GOOGLE_OAUTH_CLIENT_SECRET (or GMAIL_SERVICE_ACCOUNT_KEY) are required when GMAIL_PUSH_ENABLED=true',
+    ]);
   }
   for (const [name, message] of problems) ctx.addIssue({ code: 'custom', path: [name], message });
 }
@@ -278,7 +316,9 @@ export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, s
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(env)';
     const message =
-      issue.code === 'invalid_type' && issue.input === undefined && issue.message.startsWith('Invalid input') ? 'is required' : issue.message;
+      issue.code === 'invalid_type' && issue.input === undefined && issue.message.startsWith('Invalid input')
+        ? 'is required'
+        : issue.message;
     return `${name} ${message}`;
   });
   throw new EnvError(problems);

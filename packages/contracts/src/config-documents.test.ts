@@ -74,7 +74,11 @@ describe('stored documents', () => {
       _updated_at: '2025-10-01T09:12:33.123456+00:00',
     };
     const parsed = webhookConfigSchema.parse(original);
-    expect(parsed).toMatchObject({ webhook_sending_enabled: false, webhook_time_start: '12h00', absence_pause_days: ['saturday', 'sunday'] });
+    expect(parsed).toMatchObject({
+      webhook_sending_enabled: false,
+      webhook_time_start: '12h00',
+      absence_pause_days: ['saturday', 'sunday'],
+    });
     expect(parsed).not.toHaveProperty('presence_flag');
     expect(parsed._revision).toBe(0);
   });
@@ -97,7 +101,10 @@ describe('stored documents', () => {
   it('processing_prefs and runtime_flags keep only known keys and check bounds', () => {
     expect(processingPrefsSchema.parse({ retry_count: 3, legacy: 1 })).not.toHaveProperty('legacy');
     expect(processingPrefsSchema.safeParse({ retry_count: 11 }).error?.issues[0]?.message).toBe('retry_count hors limites (0..10)');
-    expect(runtimeFlagsSchema.parse({ gmail_ingress_enabled: false, other: true })).toEqual({ ...DEFAULT_RUNTIME_FLAGS, gmail_ingress_enabled: false });
+    expect(runtimeFlagsSchema.parse({ gmail_ingress_enabled: false, other: true })).toEqual({
+      ...DEFAULT_RUNTIME_FLAGS,
+      gmail_ingress_enabled: false,
+    });
   });
 });
 
@@ -113,8 +120,16 @@ describe('applyWebhookConfigUpdate (POST /api/webhooks/config)', () => {
     ['bool() coercion: "false" is true', { webhook_ssl_verify: 'false' }, { webhook_ssl_verify: true }],
     ['bool() coercion: 0 is false', { webhook_sending_enabled: 0 }, { webhook_sending_enabled: false }],
     ['delivery mode lower-cased', { webhook_delivery_mode: ' FORM ' }, { webhook_delivery_mode: 'form' }],
-    ['days lower-cased, trimmed, non-strings dropped', { absence_pause_enabled: true, absence_pause_days: [' Monday', 3, 'FRIDAY'] }, { absence_pause_enabled: true, absence_pause_days: ['monday', 'friday'] }],
-    ['time window set', { webhook_time_start: ' 9h00 ', webhook_time_end: '18:30' }, { webhook_time_start: '9h00', webhook_time_end: '18:30' }],
+    [
+      'days lower-cased, trimmed, non-strings dropped',
+      { absence_pause_enabled: true, absence_pause_days: [' Monday', 3, 'FRIDAY'] },
+      { absence_pause_enabled: true, absence_pause_days: ['monday', 'friday'] },
+    ],
+    [
+      'time window set',
+      { webhook_time_start: ' 9h00 ', webhook_time_end: '18:30' },
+      { webhook_time_start: '9h00', webhook_time_end: '18:30' },
+    ],
     ['time window cleared', { webhook_time_start: '', webhook_time_end: null }, { webhook_time_start: '', webhook_time_end: '' }],
     ['unknown and obsolete keys ignored', { polling_enabled: true, recadrage_webhook_url: 'x', foo: 1 }, {}],
     ['failure webhook', { failure_webhook_url: 'https://alerts.acme.io/hook' }, { failure_webhook_url: 'https://alerts.acme.io/hook' }],
@@ -130,17 +145,33 @@ describe('applyWebhookConfigUpdate (POST /api/webhooks/config)', () => {
     ['unparsable https', { webhook_url: 'https://' }, 'webhook_url doit être une URL HTTPS valide.'],
     ['unrecognised shorthand', { webhook_url: 'a/b' }, 'webhook_url doit être une URL HTTPS valide.'],
     ['placeholder', { webhook_url: 'https://example.com/hook' }, 'webhook_url ne peut pas être une URL placeholder (ex: example.com).'],
-    ['placeholder subdomain', { webhook_url: 'https://hooks.example.net/x' }, 'webhook_url ne peut pas être une URL placeholder (ex: example.com).'],
-    ['loopback without private networking', { webhook_url: 'https://127.0.0.1/x' }, 'webhook_url ne peut pas être une URL placeholder (ex: example.com).'],
+    [
+      'placeholder subdomain',
+      { webhook_url: 'https://hooks.example.net/x' },
+      'webhook_url ne peut pas être une URL placeholder (ex: example.com).',
+    ],
+    [
+      'loopback without private networking',
+      { webhook_url: 'https://127.0.0.1/x' },
+      'webhook_url ne peut pas être une URL placeholder (ex: example.com).',
+    ],
     ['bad delivery mode', { webhook_delivery_mode: 'xml' }, "webhook_delivery_mode doit être 'json' ou 'form'."],
     ['days not a list', { absence_pause_days: 'monday' }, 'absence_pause_days doit être une liste.'],
     ['invalid days', { absence_pause_days: ['monday', 'Lundi', 'dimanche'] }, 'Jours invalides: lundi, dimanche'],
     ['enabled without days', { absence_pause_enabled: true }, 'Au moins un jour doit être sélectionné pour activer la pause absence.'],
-    ['enabled with empty days', { absence_pause_enabled: 1, absence_pause_days: [] }, 'Au moins un jour doit être sélectionné pour activer la pause absence.'],
+    [
+      'enabled with empty days',
+      { absence_pause_enabled: 1, absence_pause_days: [] },
+      'Au moins un jour doit être sélectionné pour activer la pause absence.',
+    ],
     ['only a start', { webhook_time_start: '9h00' }, 'Both webhook_time_start and webhook_time_end are required (or both empty to clear).'],
     ['only an end', { webhook_time_end: '9h00' }, 'Both webhook_time_start and webhook_time_end are required (or both empty to clear).'],
     ['bad time', { webhook_time_start: '9h', webhook_time_end: '18h00' }, 'Invalid time format. Use HHhMM or HH:MM (e.g., 11h30, 17:45).'],
-    ['hour out of range', { webhook_time_start: '09:00', webhook_time_end: '24:00' }, 'Invalid time format. Use HHhMM or HH:MM (e.g., 11h30, 17:45).'],
+    [
+      'hour out of range',
+      { webhook_time_start: '09:00', webhook_time_end: '24:00' },
+      'Invalid time format. Use HHhMM or HH:MM (e.g., 11h30, 17:45).',
+    ],
     ['bad failure webhook', { failure_webhook_url: 'http://x.io' }, 'failure_webhook_url doit être une URL HTTPS valide.'],
   ])('%s → 400 message', (_case, body, message) => {
     const result = applyWebhookConfigUpdate(current, body);
@@ -153,7 +184,10 @@ describe('applyWebhookConfigUpdate (POST /api/webhooks/config)', () => {
 
   it('enabling the pause uses the stored days', () => {
     const withDays = { ...current, absence_pause_days: ['sunday' as const] };
-    expect(applyWebhookConfigUpdate(withDays, { absence_pause_enabled: true })).toMatchObject({ ok: true, value: { absence_pause_enabled: true } });
+    expect(applyWebhookConfigUpdate(withDays, { absence_pause_enabled: true })).toMatchObject({
+      ok: true,
+      value: { absence_pause_enabled: true },
+    });
   });
 
   it('allows http and loopback targets only with private networking', () => {
@@ -178,16 +212,27 @@ describe('applyProcessingPrefsUpdate (POST /api/processing_prefs)', () => {
   it.each<[string, unknown, Record<string, unknown>]>([
     ['int() accepts numeric strings', { retry_count: '3' }, { retry_count: 3 }],
     ['int() truncates floats', { retry_delay_sec: 5.9 }, { retry_delay_sec: 5 }],
-    ['bounds inclusive', { retry_count: 10, retry_delay_sec: 0, webhook_timeout_sec: 300, rate_limit_per_hour: 100000 }, { retry_count: 10, retry_delay_sec: 0, webhook_timeout_sec: 300, rate_limit_per_hour: 100000 }],
+    [
+      'bounds inclusive',
+      { retry_count: 10, retry_delay_sec: 0, webhook_timeout_sec: 300, rate_limit_per_hour: 100000 },
+      { retry_count: 10, retry_delay_sec: 0, webhook_timeout_sec: 300, rate_limit_per_hour: 100000 },
+    ],
     ['keywords trimmed, empties dropped', { exclude_keywords: [' promo ', '', '  ', 'pub'] }, { exclude_keywords: ['promo', 'pub'] }],
-    ['per-detector keyword lists', { exclude_keywords_recadrage: ['a'], exclude_keywords_autorepondeur: ['b'] }, { exclude_keywords_recadrage: ['a'], exclude_keywords_autorepondeur: ['b'] }],
+    [
+      'per-detector keyword lists',
+      { exclude_keywords_recadrage: ['a'], exclude_keywords_autorepondeur: ['b'] },
+      { exclude_keywords_recadrage: ['a'], exclude_keywords_autorepondeur: ['b'] },
+    ],
     ['max size null', { max_email_size_mb: null }, { max_email_size_mb: null }],
     ['max size int', { max_email_size_mb: '25' }, { max_email_size_mb: 25 }],
     ['sender priority normalised', { sender_priority: { ' Boss@Acme.IO ': ' HIGH ' } }, { sender_priority: { 'boss@acme.io': 'high' } }],
     ['bool() coercion', { require_attachments: 'no', notify_on_failure: 0 }, { require_attachments: true, notify_on_failure: false }],
     ['unknown keys ignored', { foo: 'bar' }, {}],
   ])('%s', (_case, body, expected) => {
-    expect(applyProcessingPrefsUpdate(DEFAULT_PROCESSING_PREFS, body)).toEqual({ ok: true, value: { ...DEFAULT_PROCESSING_PREFS, ...expected } });
+    expect(applyProcessingPrefsUpdate(DEFAULT_PROCESSING_PREFS, body)).toEqual({
+      ok: true,
+      value: { ...DEFAULT_PROCESSING_PREFS, ...expected },
+    });
   });
 
   it.each([
@@ -221,7 +266,10 @@ describe('applyProcessingPrefsUpdate (POST /api/processing_prefs)', () => {
 describe('applyRuntimeFlagsUpdate (POST /api/update_runtime_flags)', () => {
   it.each<[unknown, Record<string, boolean>]>([
     [{ gmail_ingress_enabled: false }, { gmail_ingress_enabled: false }],
-    [{ disable_email_id_dedup: 'yes', allow_custom_webhook_without_links: 1 }, { disable_email_id_dedup: true, allow_custom_webhook_without_links: true }],
+    [
+      { disable_email_id_dedup: 'yes', allow_custom_webhook_without_links: 1 },
+      { disable_email_id_dedup: true, allow_custom_webhook_without_links: true },
+    ],
     [{ gmail_ingress_enabled: '' }, { gmail_ingress_enabled: false }],
     [{ unknown_flag: true }, {}],
   ])('%j', (body, expected) => {

@@ -102,7 +102,11 @@ function checkTimeWindow(start: string, end: string, ctx: z.RefinementCtx): void
   if (!start || !end) {
     ctx.addIssue({ code: 'custom', message: MESSAGES.bothTimesRequired, path: [start ? 'webhook_time_end' : 'webhook_time_start'] });
   } else if (parseClock(start) === null || parseClock(end) === null) {
-    ctx.addIssue({ code: 'custom', message: MESSAGES.invalidTime, path: [parseClock(start) === null ? 'webhook_time_start' : 'webhook_time_end'] });
+    ctx.addIssue({
+      code: 'custom',
+      message: MESSAGES.invalidTime,
+      path: [parseClock(start) === null ? 'webhook_time_start' : 'webhook_time_end'],
+    });
   }
 }
 

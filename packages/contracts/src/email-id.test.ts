@@ -27,4 +27,3 @@ describe('computeEmailId', () => {
     expect(computeEmailId({ subject: 'Média — été', sender: 'a@b.c', date: '' })).toBe('4839425393201bdd6b5c8b535721e496');
   });
 });
-

@@ -11,11 +11,17 @@ const headerText = (max = MAX_HEADER_FIELD) => z.string().max(max, `must be at m
 
 /** The original's messages for its two required fields, whatever is wrong with them. */
 const requiredText = (field: string) =>
-  z.string({ error: (issue) => (issue.input === undefined || issue.input === null ? `Missing field: ${field}` : `Invalid field: ${field} must be a string`) });
+  z.string({
+    error: (issue) =>
+      issue.input === undefined || issue.input === null ? `Missing field: ${field}` : `Invalid field: ${field} must be a string`,
+  });
 
 export const ingressPayloadSchema = z.object({
   subject: headerText().default(''),
-  sender: requiredText('sender').max(MAX_HEADER_FIELD, `must be at most ${MAX_HEADER_FIELD} characters`).trim().min(1, 'Missing field: sender'),
+  sender: requiredText('sender')
+    .max(MAX_HEADER_FIELD, `must be at most ${MAX_HEADER_FIELD} characters`)
+    .trim()
+    .min(1, 'Missing field: sender'),
   date: headerText(256).default(''),
   /** HTML body as Gmail's getBody() returns it. Bounded by the HTTP body limit. */
   body: requiredText('body').min(1, 'Missing field: body'),

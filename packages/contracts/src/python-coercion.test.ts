@@ -4,8 +4,22 @@ import { pythonInt, pythonStr, pythonTruthy } from './python-coercion';
 
 describe('pythonTruthy', () => {
   it.each([
-    [null, false], [undefined, false], [false, false], [0, false], ['', false], [[], false], [{}, false], [Number.NaN, false],
-    [true, true], [1, true], [-1, true], ['false', true], ['0', true], [' ', true], [[0], true], [{ a: 1 }, true],
+    [null, false],
+    [undefined, false],
+    [false, false],
+    [0, false],
+    ['', false],
+    [[], false],
+    [{}, false],
+    [Number.NaN, false],
+    [true, true],
+    [1, true],
+    [-1, true],
+    ['false', true],
+    ['0', true],
+    [' ', true],
+    [[0], true],
+    [{ a: 1 }, true],
   ])('%j → %s', (value, expected) => {
     expect(pythonTruthy(value)).toBe(expected);
   });
@@ -13,7 +27,13 @@ describe('pythonTruthy', () => {
 
 describe('pythonStr', () => {
   it.each([
-    ['x', 'x'], [true, 'True'], [false, 'False'], [null, 'None'], [3, '3'], [1.5, '1.5'], [[1], '[1]'],
+    ['x', 'x'],
+    [true, 'True'],
+    [false, 'False'],
+    [null, 'None'],
+    [3, '3'],
+    [1.5, '1.5'],
+    [[1], '[1]'],
   ])('%j → %s', (value, expected) => {
     expect(pythonStr(value)).toBe(expected);
   });
@@ -21,7 +41,16 @@ describe('pythonStr', () => {
 
 describe('pythonInt', () => {
   it.each([
-    ['3', 3], [' 3 ', 3], ['+3', 3], ['-1', -1], ['1_000', 1000], [7, 7], [3.9, 3], [-3.9, -3], [true, 1], [false, 0],
+    ['3', 3],
+    [' 3 ', 3],
+    ['+3', 3],
+    ['-1', -1],
+    ['1_000', 1000],
+    [7, 7],
+    [3.9, 3],
+    [-3.9, -3],
+    [true, 1],
+    [false, 0],
   ])('%j → %i', (value, expected) => {
     expect(pythonInt(value)).toEqual({ ok: true, value: expected });
   });
@@ -39,9 +68,25 @@ describe('pythonInt', () => {
 
 describe('parseClock', () => {
   it.each([
-    ['09h30', 570], ['9h30', 570], ['9:30', 570], ['00:00', 0], ['23h59', 1439], [' 17:45 ', 1065], ['0h05', 5],
-    ['24:00', null], ['9h5', null], ['9:5', null], ['9h', null], ['09h60', null], ['9H30', null], ['9.30', null],
-    ['123:00', null], ['', null], [null, null], [undefined, null], ['-1:00', null],
+    ['09h30', 570],
+    ['9h30', 570],
+    ['9:30', 570],
+    ['00:00', 0],
+    ['23h59', 1439],
+    [' 17:45 ', 1065],
+    ['0h05', 5],
+    ['24:00', null],
+    ['9h5', null],
+    ['9:5', null],
+    ['9h', null],
+    ['09h60', null],
+    ['9H30', null],
+    ['9.30', null],
+    ['123:00', null],
+    ['', null],
+    [null, null],
+    [undefined, null],
+    ['-1:00', null],
   ])('%j → %j', (text, expected) => {
     expect(parseClock(text)).toBe(expected);
   });

@@ -30,7 +30,10 @@ export function pythonInt(value: unknown): PythonIntResult {
   if (typeof value === 'boolean') return { ok: true, value: value ? 1 : 0 };
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      return { ok: false, message: Number.isNaN(value) ? 'cannot convert float NaN to integer' : 'cannot convert float infinity to integer' };
+      return {
+        ok: false,
+        message: Number.isNaN(value) ? 'cannot convert float NaN to integer' : 'cannot convert float infinity to integer',
+      };
     }
     return { ok: true, value: Math.trunc(value) };
   }

@@ -18,7 +18,16 @@ const input = (overrides: Partial<WebhookPayloadInput> = {}): WebhookPayloadInpu
   ...overrides,
 });
 
-const ORIGINAL_KEYS = ['microsoft_graph_email_id', 'subject', 'receivedDateTime', 'sender_address', 'bodyPreview', 'email_content', 'source', 'sender_email'];
+const ORIGINAL_KEYS = [
+  'microsoft_graph_email_id',
+  'subject',
+  'receivedDateTime',
+  'sender_address',
+  'bodyPreview',
+  'email_content',
+  'source',
+  'sender_email',
+];
 
 describe('buildWebhookPayload: fields and key order (spec §6.1)', () => {
   it('minimal email: the original base fields, then email_id', () => {
@@ -69,17 +78,38 @@ describe('buildWebhookPayload: fields and key order (spec §6.1)', () => {
       'thread_id',
     ]);
     expect(payload.microsoft_graph_email_id).toBe('18c2f0a1b2c3d4e5');
-    expect(Object.keys((payload.delivery_links as object[])[0]!)).toEqual(['provider', 'raw_url', 'direct_url', 'r2_url', 'original_filename']);
+    expect(Object.keys((payload.delivery_links as object[])[0]!)).toEqual([
+      'provider',
+      'raw_url',
+      'direct_url',
+      'r2_url',
+      'original_filename',
+    ]);
     expect(payload.routing_rule).toEqual({ id: 'vip', name: 'VIP', priority: 'high' });
   });
 
   it.each<[string, Partial<WebhookPayloadInput>, Record<string, unknown>, string[]]>([
-    ['DESABO: detector, no delivery_time, no is_urgent', { detection: { detector: 'desabonnement_journee_tarifs', is_urgent: true } }, { detector: 'desabonnement_journee_tarifs' }, ['delivery_time', 'is_urgent']],
+    [
+      'DESABO: detector, no delivery_time, no is_urgent',
+      { detection: { detector: 'desabonnement_journee_tarifs', is_urgent: true } },
+      { detector: 'desabonnement_journee_tarifs' },
+      ['delivery_time', 'is_urgent'],
+    ],
     ['no detector: no detector key', { detection: { detector: null } }, {}, ['detector', 'delivery_time']],
     ['end only', { window: { webhooks_time_end: '17:00' } }, { webhooks_time_end: '17:00' }, ['webhooks_time_start']],
-    ['configured start for DESABO before the window', { window: { webhooks_time_start: '22:00', webhooks_time_end: '06:00' } }, { webhooks_time_start: '22:00', webhooks_time_end: '06:00' }, []],
+    [
+      'configured start for DESABO before the window',
+      { window: { webhooks_time_start: '22:00', webhooks_time_end: '06:00' } },
+      { webhooks_time_start: '22:00', webhooks_time_end: '06:00' },
+      [],
+    ],
     ['no links: no delivery_links key', { links: [] }, {}, ['delivery_links']],
-    ['links without offload: provider and raw_url only', { links: [{ provider: 'fromsmash', raw_url: 'https://fromsmash.com/x' }] }, { delivery_links: [{ provider: 'fromsmash', raw_url: 'https://fromsmash.com/x' }] }, []],
+    [
+      'links without offload: provider and raw_url only',
+      { links: [{ provider: 'fromsmash', raw_url: 'https://fromsmash.com/x' }] },
+      { delivery_links: [{ provider: 'fromsmash', raw_url: 'https://fromsmash.com/x' }] },
+      [],
+    ],
     ['no routing rule, no Gmail ids', {}, {}, ['routing_rule', 'message_id', 'thread_id']],
   ])('%s', (_case, overrides, present, absent) => {
     const payload = buildWebhookPayload(input(overrides));
@@ -117,7 +147,10 @@ describe('bodyPreview', () => {
 describe('serializeWebhookPayload', () => {
   it('UTF-8 bytes, non-ASCII unescaped, key order kept', () => {
     const payload = buildWebhookPayload(
-      input({ email: { ...EMAIL, subject: 'Lot ’42’ — été 😀', body: 'x' }, detection: { detector: 'recadrage', delivery_time: 'le 03/09/2025 à 09h00' } }),
+      input({
+        email: { ...EMAIL, subject: 'Lot ’42’ — été 😀', body: 'x' },
+        detection: { detector: 'recadrage', delivery_time: 'le 03/09/2025 à 09h00' },
+      }),
     );
     const bytes = serializeWebhookPayload(payload);
     const text = bytes.toString('utf8');

@@ -16,7 +16,12 @@ export function attemptsFor(policy: RetryPolicy): number {
  * Delay before the next attempt after `attemptsMade` failed ones. A target's Retry-After wins over the
  * schedule (bounded), because it knows when it will accept again.
  */
-export function nextRetryDelay(attemptsMade: number, policy: RetryPolicy, retryAfterMs?: number, random: () => number = Math.random): number {
+export function nextRetryDelay(
+  attemptsMade: number,
+  policy: RetryPolicy,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
   if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, 0), policy.maxRetryAfterMs);
   const base = policy.schedule[Math.min(attemptsMade, policy.schedule.length) - 1] ?? policy.schedule.at(-1) ?? 0;
   const spread = base * policy.jitter;

@@ -17,8 +17,7 @@ export function detectDesabo(subject: string, body: string): DesaboResult {
   const hasDropboxRequest = body.toLowerCase().includes(DROPBOX_REQUEST);
 
   const hasKeywords = normalisedBody.includes('journee') && normalisedBody.includes('tarifs habituels');
-  const mentionsUnsubscribe =
-    normalisedBody.includes('desabonn') || normalisedSubject.includes('desabonn') || hasDropboxRequest;
+  const mentionsUnsubscribe = normalisedBody.includes('desabonn') || normalisedSubject.includes('desabonn') || hasDropboxRequest;
   const hasForbidden = FORBIDDEN_IN_BODY.some((term) => normalisedBody.includes(term));
   const isUrgent = [normalisedSubject, normalisedBody].some((text) => text.includes('urgent') || text.includes('urgence'));
 

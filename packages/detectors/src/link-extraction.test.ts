@@ -15,7 +15,11 @@ const urls = (body: string, providers = DEFAULT_PROVIDERS) => extractDeliveryLin
 
 describe('extractDeliveryLinks: providers and URL boundaries', () => {
   it.each([
-    ['dropbox', 'see https://www.dropbox.com/scl/fo/abc/def?rlkey=k&dl=0 now', [['dropbox', 'https://www.dropbox.com/scl/fo/abc/def?rlkey=k&dl=0']]],
+    [
+      'dropbox',
+      'see https://www.dropbox.com/scl/fo/abc/def?rlkey=k&dl=0 now',
+      [['dropbox', 'https://www.dropbox.com/scl/fo/abc/def?rlkey=k&dl=0']],
+    ],
     ['fromsmash', 'https://fromsmash.com/Xy-z', [['fromsmash', 'https://fromsmash.com/Xy-z']]],
     ['swisstransfer', 'https://www.swisstransfer.com/d/1-2-3', [['swisstransfer', 'https://www.swisstransfer.com/d/1-2-3']]],
     ['http and upper case kept as written', 'HTTP://DROPBOX.COM/S/X', [['dropbox', 'HTTP://DROPBOX.COM/S/X']]],
@@ -27,7 +31,11 @@ describe('extractDeliveryLinks: providers and URL boundaries', () => {
     ['trailing punctuation is kept', 'voir https://fromsmash.com/a. Merci', [['fromsmash', 'https://fromsmash.com/a.']]],
     ["trailing ' and ) are kept", "'https://fromsmash.com/a')", [['fromsmash', "https://fromsmash.com/a')"]]],
     ['bare domain matches', 'https://www.dropbox.com', [['dropbox', 'https://www.dropbox.com']]],
-    ['domain followed by more host (original semantics)', 'https://dropbox.com.evil.test/x', [['dropbox', 'https://dropbox.com.evil.test/x']]],
+    [
+      'domain followed by more host (original semantics)',
+      'https://dropbox.com.evil.test/x',
+      [['dropbox', 'https://dropbox.com.evil.test/x']],
+    ],
     ['other subdomains do not match', 'https://dl.dropboxusercontent.com/x https://app.fromsmash.com/x', []],
     ['no scheme, no link', 'www.dropbox.com/scl/fo/abc', []],
     ['wetransfer is not a default provider', 'https://wetransfer.com/downloads/x', []],

@@ -63,7 +63,11 @@ describe('detectMediaSolution: delivery_time extraction', () => {
     ['date + time, h form with minutes', 'A faire pour le 03/09/2025 a 09h15', 'le 03/09/2025 à 09h15'],
     ['date + time, doubled à', 'à faire pour le 3/9/2025 à à 18h30', 'le 03/09/2025 à 18h30'],
     ['date + time, colon form', 'à faire pour le 3/9/2025 à 9:05', 'le 03/09/2025 à 09h05'],
-    ['date + time wins over a time-only phrase earlier in the body', 'à faire pour 8h. Ou à faire pour le 1/2/2026 à 10h', 'le 01/02/2026 à 10h00'],
+    [
+      'date + time wins over a time-only phrase earlier in the body',
+      'à faire pour 8h. Ou à faire pour le 1/2/2026 à 10h',
+      'le 01/02/2026 à 10h00',
+    ],
     ['h form wins over colon form', 'à faire pour le 1/2/2026 à 10:30 sinon à faire pour 11h', 'le 01/02/2026 à 10h30'],
     ['time-only h form before colon form', 'à faire pour 10:30 ou à faire pour 11h', '11h00'],
     ['fallback: any HhMM in the body', 'Livraison vers 17h45 svp', '17h45'],

@@ -68,8 +68,7 @@ export function detectMediaSolution(subject: string, body: string, now: Date, ti
 
   const hasDeliveryLink = containsProviderLink(body, DEFAULT_PROVIDERS) || hasBareProviderPath(body);
   const normalisedSubject = foldAccentsAndCase(subject);
-  const hasSubject =
-    subject.includes(EXACT_SUBJECT) || SUBJECT_KEYWORDS.every((keyword) => normalisedSubject.includes(keyword));
+  const hasSubject = subject.includes(EXACT_SUBJECT) || SUBJECT_KEYWORDS.every((keyword) => normalisedSubject.includes(keyword));
   if (!hasDeliveryLink || !hasSubject) return noMatch;
 
   const deliveryTime = extractDeliveryTime(normalisedSubject, body, now, timeZone);

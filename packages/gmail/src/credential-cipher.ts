@@ -15,7 +15,9 @@ export interface CredentialCipher {
 const VERSION = 'v1';
 
 export function deriveCredentialKey(secretKey: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), Buffer.from('render-signal/gmail', 'utf8'), 'mailbox-credentials/v1', 32));
+  return Buffer.from(
+    hkdfSync('sha256', Buffer.from(secretKey, 'utf8'), Buffer.from('render-signal/gmail', 'utf8'), 'mailbox-credentials/v1', 32),
+  );
 }
 
 export function createCredentialCipher(secretKey: string): CredentialCipher {

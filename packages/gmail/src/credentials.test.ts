@@ -23,7 +23,10 @@ describe('credential cipher', () => {
   });
   it.each([
     ['another mailbox', () => cipher.decrypt(cipher.encrypt('t', 'a@example.org'), 'b@example.org')],
-    ['another SECRET_KEY', () => createCredentialCipher('another-secret-key-000').decrypt(cipher.encrypt('t', 'a@example.org'), 'a@example.org')],
+    [
+      'another SECRET_KEY',
+      () => createCredentialCipher('another-secret-key-000').decrypt(cipher.encrypt('t', 'a@example.org'), 'a@example.org'),
+    ],
     ['a tampered blob', () => cipher.decrypt(flipCiphertextBit(cipher.encrypt('t', 'a@example.org')), 'a@example.org')],
   ])('refuses a blob read for %s', (_label, read) => {
     expect(read).toThrow();
@@ -51,7 +54,13 @@ describe('mailbox store', () => {
   });
 
   it('stores the refresh token encrypted and moves the history id forward only', async () => {
-    await store.connect({ address: 'Erin@Example.org', auth: 'oauth', refreshToken: '1//secret-refresh', historyId: '99', watchExpiresAt: 1 });
+    await store.connect({
+      address: 'Erin@Example.org',
+      auth: 'oauth',
+      refreshToken: '1//secret-refresh',
+      historyId: '99',
+      watchExpiresAt: 1,
+    });
     const hash = await redis.hgetall(`${prefix}:gmail:mailbox:erin@example.org`);
     expect(JSON.stringify(hash)).not.toContain('secret-refresh');
     expect(await store.refreshToken('erin@example.org')).toBe('1//secret-refresh');
@@ -61,7 +70,9 @@ describe('mailbox store', () => {
     expect((await store.get('erin@example.org'))?.historyId).toBe('100');
     expect(await store.advanceHistoryId('nobody@example.org', '5')).toBe(false);
     await store.markNeedsReauth('erin@example.org', 'token_revoked');
-    expect(await store.list()).toEqual([expect.objectContaining({ address: 'erin@example.org', state: 'needs_reauth', lastError: 'token_revoked' })]);
+    expect(await store.list()).toEqual([
+      expect.objectContaining({ address: 'erin@example.org', state: 'needs_reauth', lastError: 'token_revoked' }),
+    ]);
     expect(await store.remove('erin@example.org')).toBe(true);
     expect(await store.list()).toEqual([]);
   });

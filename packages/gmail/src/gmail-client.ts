@@ -106,7 +106,11 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
         // not JSON: keep the status
       }
       const reason = body.error?.errors?.[0]?.reason ?? body.error?.status ?? 'unknown';
-      throw new GmailApiError(response.statusCode, reason, `Gmail ${method} ${path.split('?')[0]} answered ${response.statusCode} ${reason}`);
+      throw new GmailApiError(
+        response.statusCode,
+        reason,
+        `Gmail ${method} ${path.split('?')[0]} answered ${response.statusCode} ${reason}`,
+      );
     }
   }
 
@@ -114,20 +118,29 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
     getProfile: () => call('GET', '/profile'),
     watch: (request) =>
       call('POST', '/watch', {
-        json: { topicName: request.topicName, ...(request.labelIds?.length ? { labelIds: request.labelIds, labelFilterBehavior: 'INCLUDE' } : {}) },
+        json: {
+          topicName: request.topicName,
+          ...(request.labelIds?.length ? { labelIds: request.labelIds, labelFilterBehavior: 'INCLUDE' } : {}),
+        },
       }),
     stop: async () => {
       await call('POST', '/stop');
     },
     listHistory: (request) => {
-      const searchParams = new URLSearchParams({ startHistoryId: request.startHistoryId, historyTypes: 'messageAdded', maxResults: String(request.maxResults ?? 100) });
+      const searchParams = new URLSearchParams({
+        startHistoryId: request.startHistoryId,
+        historyTypes: 'messageAdded',
+        maxResults: String(request.maxResults ?? 100),
+      });
       if (request.labelId) searchParams.set('labelId', request.labelId);
       if (request.pageToken) searchParams.set('pageToken', request.pageToken);
       return call('GET', '/history', { searchParams });
     },
     getRawMessage: async (id) => {
       try {
-        return await call<RawMessage>('GET', `/messages/${encodeURIComponent(id)}`, { searchParams: new URLSearchParams({ format: 'raw' }) });
+        return await call<RawMessage>('GET', `/messages/${encodeURIComponent(id)}`, {
+          searchParams: new URLSearchParams({ format: 'raw' }),
+        });
       } catch (error) {
         if (error instanceof GmailApiError && error.status === 404) return null;
         throw error;
@@ -144,7 +157,11 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
 }
 
 /** A client acting for one connected mailbox, with its cached access token. */
-export function gmailClientForMailbox(address: string, tokens: AccessTokenSource, options: { baseUrl: string; timeoutMs?: number }): GmailClient {
+export function gmailClientForMailbox(
+  address: string,
+  tokens: AccessTokenSource,
+  options: { baseUrl: string; timeoutMs?: number },
+): GmailClient {
   const mailbox = normalizeAddress(address);
   return createGmailClient({ ...options, token: { get: () => tokens.get(mailbox), invalidate: () => tokens.invalidate(mailbox) } });
 }

@@ -41,7 +41,13 @@ export class TokenEndpointError extends Error {
  * The consent URL for one mailbox: offline access so Google returns a refresh token, and
  * `prompt=consent` so it returns one again when the mailbox was connected before.
  */
-export function consentUrl(options: { clientId: string; redirectUri: string; loginHint?: string; state?: string; authUrl?: string }): string {
+export function consentUrl(options: {
+  clientId: string;
+  redirectUri: string;
+  loginHint?: string;
+  state?: string;
+  authUrl?: string;
+}): string {
   const url = new URL(options.authUrl ?? GOOGLE_CONSENT_URL);
   url.search = new URLSearchParams({
     client_id: options.clientId,
@@ -70,10 +76,21 @@ interface TokenResponse {
  * means the grant itself is dead (revoked, expired, password changed, delegation removed): Google
  * answers it with 400, and some proxies with 401, so the error code decides, not the status.
  */
-async function postTokenRequest(tokenUrl: string, form: Record<string, string>, timeoutMs = 15_000, now = Date.now): Promise<AccessToken & { refreshToken?: string }> {
+async function postTokenRequest(
+  tokenUrl: string,
+  form: Record<string, string>,
+  timeoutMs = 15_000,
+  now = Date.now,
+): Promise<AccessToken & { refreshToken?: string }> {
   let response;
   try {
-    response = await got.post(tokenUrl, { form, responseType: 'text', throwHttpErrors: false, retry: { limit: 1 }, timeout: { request: timeoutMs } });
+    response = await got.post(tokenUrl, {
+      form,
+      responseType: 'text',
+      throwHttpErrors: false,
+      retry: { limit: 1 },
+      timeout: { request: timeoutMs },
+    });
   } catch (error) {
     throw new TokenEndpointError(undefined, `token endpoint unreachable: ${(error as Error).message}`);
   }
@@ -85,7 +102,10 @@ async function postTokenRequest(tokenUrl: string, form: Record<string, string>, 
   }
   if (body.error === 'invalid_grant') throw new TokenRevokedError(body.error_description ?? 'invalid_grant');
   if (response.statusCode !== 200 || !body.access_token) {
-    throw new TokenEndpointError(response.statusCode, `token endpoint answered ${response.statusCode}${body.error ? ` ${body.error}` : ''}`);
+    throw new TokenEndpointError(
+      response.statusCode,
+      `token endpoint answered ${response.statusCode}${body.error ? ` ${body.error}` : ''}`,
+    );
   }
   return {
     token: body.access_token,
@@ -122,7 +142,14 @@ export interface ServiceAccountKey {
  * Workspace domain-wide delegation: a JWT signed with the service account's key, `sub` = the mailbox
  * to act as, exchanged with the JWT bearer grant (RFC 7523). The token endpoint is the audience.
  */
-export async function delegatedAccessToken(options: { tokenUrl: string; key: ServiceAccountKey; subject: string; scope?: string; timeoutMs?: number; now?: number }): Promise<AccessToken> {
+export async function delegatedAccessToken(options: {
+  tokenUrl: string;
+  key: ServiceAccountKey;
+  subject: string;
+  scope?: string;
+  timeoutMs?: number;
+  now?: number;
+}): Promise<AccessToken> {
   const issuedAt = Math.floor((options.now ?? Date.now()) / 1000);
   const signingKey = await importPKCS8(options.key.private_key, 'RS256');
   const assertion = await new SignJWT({ scope: options.scope ?? GMAIL_READONLY_SCOPE })

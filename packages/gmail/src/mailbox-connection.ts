@@ -1,5 +1,11 @@
 import { createGmailClient, type GmailClient } from './gmail-client';
-import { delegatedAccessToken, exchangeAuthorizationCode, TokenRevokedError, type OAuthClientConfig, type ServiceAccountKey } from './google-oauth';
+import {
+  delegatedAccessToken,
+  exchangeAuthorizationCode,
+  TokenRevokedError,
+  type OAuthClientConfig,
+  type ServiceAccountKey,
+} from './google-oauth';
 import { normalizeAddress, type Mailbox, type MailboxStore } from './mailbox-store';
 import type { AccessTokenSource } from './access-tokens';
 import { gmailClientForMailbox } from './gmail-client';

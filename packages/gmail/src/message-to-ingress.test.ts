@@ -2,7 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import { isIncomingMessage, messageToIngress } from './message-to-ingress';
 
 const raw = (lines: string[]) => Buffer.from(lines.join('\r\n')).toString('base64url');
-const base = { id: '18f00000000abcd', threadId: '18f00000000abc0', labelIds: ['INBOX', 'UNREAD'], snippet: 'Bonjour', internalDate: '1767261600000' };
+const base = {
+  id: '18f00000000abcd',
+  threadId: '18f00000000abc0',
+  labelIds: ['INBOX', 'UNREAD'],
+  snippet: 'Bonjour',
+  internalDate: '1767261600000',
+};
 
 describe('messageToIngress', () => {
   it('maps headers, ids and labels like the Apps Script payload', async () => {
@@ -47,7 +53,10 @@ describe('messageToIngress', () => {
     ['missing', []],
     ['unreadable', ['Date: not a date']],
   ])('uses Gmail internalDate when the Date header is %s', async (_label, header) => {
-    const email = await messageToIngress({ ...base, raw: raw(['From: a@example.org', ...header, 'Content-Type: text/html', '', '<p>x</p>']) });
+    const email = await messageToIngress({
+      ...base,
+      raw: raw(['From: a@example.org', ...header, 'Content-Type: text/html', '', '<p>x</p>']),
+    });
     expect(email.date).toBe(new Date(Number(base.internalDate)).toISOString());
   });
 });

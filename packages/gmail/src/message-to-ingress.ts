@@ -44,9 +44,7 @@ export function formatAddresses(addresses: readonly Address[]): string {
     const safeName = /[",;<>@()[\]:\\]/.test(name) ? `"${name.replace(/["\\]/g, '\\$&')}"` : name;
     return `${safeName} <${address}>`;
   };
-  return addresses
-    .flatMap((a) => (a.group ? a.group.map((m) => one(m.name, m.address)) : [one(a.name, a.address)]))
-    .join(', ');
+  return addresses.flatMap((a) => (a.group ? a.group.map((m) => one(m.name, m.address)) : [one(a.name, a.address)])).join(', ');
 }
 
 function headerValue(headers: ReadonlyArray<{ key: string; value: string }>, key: string): string {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { createPushVerifier, decodeGmailNotification, PushFormatError } from './pubsub-push';
 
-const wrap = (data: unknown) => ({ message: { data: Buffer.from(JSON.stringify(data)).toString('base64'), messageId: '42' }, subscription: 'projects/p/subscriptions/s' });
+const wrap = (data: unknown) => ({
+  message: { data: Buffer.from(JSON.stringify(data)).toString('base64'), messageId: '42' },
+  subscription: 'projects/p/subscriptions/s',
+});
 
 describe('decodeGmailNotification', () => {
   it.each([

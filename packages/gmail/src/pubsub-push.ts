@@ -19,7 +19,10 @@ const pushBodySchema = z.object({
 
 const notificationSchema = z.object({
   emailAddress: z.string().trim().min(3).max(320).includes('@'),
-  historyId: z.union([z.string(), z.number().int().positive()]).transform((v) => String(v)).refine(isHistoryId, 'must be a Gmail history id'),
+  historyId: z
+    .union([z.string(), z.number().int().positive()])
+    .transform((v) => String(v))
+    .refine(isHistoryId, 'must be a Gmail history id'),
 });
 
 export interface GmailNotification {
@@ -104,7 +107,8 @@ export function createPushVerifier(config: PushAuthConfig): PushVerifier {
           requiredClaims: ['exp', 'iat', 'email'],
           clockTolerance: 30,
         });
-        if (typeof payload.email !== 'string' || payload.email.toLowerCase() !== serviceAccount) return { ok: false, reason: 'wrong_service_account' };
+        if (typeof payload.email !== 'string' || payload.email.toLowerCase() !== serviceAccount)
+          return { ok: false, reason: 'wrong_service_account' };
         if (payload.email_verified !== true && payload.email_verified !== 'true') return { ok: false, reason: 'email_not_verified' };
         return { ok: true };
       } catch (error) {

@@ -27,7 +27,11 @@ const IN_FLIGHT_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized',
  * email is marked seen but not queued, so a crash cannot lose it. The job id is fresh per attempt:
  * when BullMQ answers with another id, the email was already accepted.
  */
-export async function acceptEmail(email: EmailContent, producer: Producer<typeof emailQueue>, options: AcceptOptions): Promise<AcceptResult> {
+export async function acceptEmail(
+  email: EmailContent,
+  producer: Producer<typeof emailQueue>,
+  options: AcceptOptions,
+): Promise<AcceptResult> {
   const emailId = computeEmailId(email);
   const acceptedAt = options.now ?? Date.now();
   // ':' is reserved in BullMQ ids; email ids are hex or Gmail ids (letters, digits, _ . -). The suffix is 8 hex

@@ -30,9 +30,11 @@ export function admitEmail(
   policy: AdmissionPolicy,
 ): 'accept' | 'ingress_disabled' | 'skipped_sender_not_allowed' | 'sending_disabled' {
   if (!settings.runtime_flags.gmail_ingress_enabled) return 'ingress_disabled';
-  if (policy.senderAllowlist.length > 0 && !policy.senderAllowlist.includes(parseSenderAddress(email.sender))) return 'skipped_sender_not_allowed';
+  if (policy.senderAllowlist.length > 0 && !policy.senderAllowlist.includes(parseSenderAddress(email.sender)))
+    return 'skipped_sender_not_allowed';
   const config = settings.webhook_config;
-  const absentToday = config.absence_pause_enabled && (config.absence_pause_days as string[]).includes(weekdayIn(policy.now, policy.timeZone));
+  const absentToday =
+    config.absence_pause_enabled && (config.absence_pause_days as string[]).includes(weekdayIn(policy.now, policy.timeZone));
   if (!config.webhook_sending_enabled || absentToday) return 'sending_disabled';
   return 'accept';
 }
@@ -50,5 +52,9 @@ export async function ingestEmail(email: EmailContent, deps: IngestDeps, now = n
   const settings = await readSettings(deps.settings);
   const verdict = admitEmail(email, settings, { senderAllowlist: deps.senderAllowlist, timeZone: deps.timeZone, now });
   if (verdict !== 'accept') return { status: verdict, email_id: computeEmailId(email) };
-  return acceptEmail(email, deps.emailProducer, { dedupWindowMs: deps.dedupWindowMs, dedupDisabled: settings.runtime_flags.disable_email_id_dedup, now: now.getTime() });
+  return acceptEmail(email, deps.emailProducer, {
+    dedupWindowMs: deps.dedupWindowMs,
+    dedupDisabled: settings.runtime_flags.disable_email_id_dedup,
+    now: now.getTime(),
+  });
 }

@@ -53,7 +53,10 @@ export function guardedLookup(policy: NetworkPolicy) {
       const list = addresses as LookupAddress[];
       const allowed = policy.allowPrivateNetwork ? list : list.filter((a) => isPublicAddress(a.address));
       if (allowed.length === 0) {
-        const blocked = new BlockedUrlError('private_address', `${hostname} resolves to a private, loopback or link-local address`) as BlockedUrlError & {
+        const blocked = new BlockedUrlError(
+          'private_address',
+          `${hostname} resolves to a private, loopback or link-local address`,
+        ) as BlockedUrlError & {
           code: string;
         };
         blocked.code = 'ERR_PRIVATE_ADDRESS';

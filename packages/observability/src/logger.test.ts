@@ -27,7 +27,11 @@ describe('createLogger: one write per event-loop turn', () => {
     expect(writes).toHaveLength(1);
     const lines = writes[0]!.split('\n');
     expect(lines.at(-1)).toBe('');
-    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { event: string; email_id: string }).email_id)).toEqual(['e-1', 'e-2', 'e-3']);
+    expect(lines.slice(0, -1).map((line) => (JSON.parse(line) as { event: string; email_id: string }).email_id)).toEqual([
+      'e-1',
+      'e-2',
+      'e-3',
+    ]);
   });
 
   it('starts a new write for lines logged in a later turn', async () => {

@@ -66,16 +66,23 @@ class TurnBatchedTransport extends TransportStream {
  */
 const jsonLine = winston.format((info) => {
   const { level, message, ...fields } = info as Record<string | symbol, unknown>;
-  const line = { level, message: maskFields(message), ...(maskFields(fields) as Record<string, unknown>), timestamp: new Date().toISOString() };
+  const line = {
+    level,
+    message: maskFields(message),
+    ...(maskFields(fields) as Record<string, unknown>),
+    timestamp: new Date().toISOString(),
+  };
   (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(line);
   return info;
 });
 
 function wrap(base: winston.Logger): Logger {
-  const log = (level: string) => (event: string, fields: Record<string, unknown> = {}) => {
-    const { message, ...rest } = fields;
-    base.log({ level, message: typeof message === 'string' ? message : event, event, ...rest });
-  };
+  const log =
+    (level: string) =>
+    (event: string, fields: Record<string, unknown> = {}) => {
+      const { message, ...rest } = fields;
+      base.log({ level, message: typeof message === 'string' ? message : event, event, ...rest });
+    };
   return {
     info: log('info'),
     warn: log('warn'),

@@ -68,9 +68,20 @@ describe('createLogger', () => {
     logger.debug('hidden.at_info');
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(2);
-    expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'warn', event: 'delivery.retrying', message: 'POST https://hook.make.com/*** failed' });
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      level: 'warn',
+      event: 'delivery.retrying',
+      message: 'POST https://hook.make.com/*** failed',
+    });
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'info', event: 'delivery.failed', email_id: 'e-1', service: 'test', target: 'https://hook.make.com/***', response: 'Bearer ***' });
+    expect(line).toMatchObject({
+      level: 'info',
+      event: 'delivery.failed',
+      email_id: 'e-1',
+      service: 'test',
+      target: 'https://hook.make.com/***',
+      response: 'Bearer ***',
+    });
     expect(typeof line.timestamp).toBe('string');
   });
 });

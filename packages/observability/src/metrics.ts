@@ -1,4 +1,13 @@
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { Redis } from 'ioredis';
 
 /**
@@ -15,9 +24,24 @@ export function createWorkerMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'rs_worker_' });
   return {
     registry,
-    jobsCompleted: new Counter({ name: 'rs_jobs_completed_total', help: 'Jobs completed, per queue', labelNames: ['queue'], registers: [registry] }),
-    jobsFailed: new Counter({ name: 'rs_jobs_failed_total', help: 'Jobs failed for good (dead letter), per queue', labelNames: ['queue'], registers: [registry] }),
-    jobsRetried: new Counter({ name: 'rs_jobs_retried_total', help: 'Failed attempts that will be retried, per queue', labelNames: ['queue'], registers: [registry] }),
+    jobsCompleted: new Counter({
+      name: 'rs_jobs_completed_total',
+      help: 'Jobs completed, per queue',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    jobsFailed: new Counter({
+      name: 'rs_jobs_failed_total',
+      help: 'Jobs failed for good (dead letter), per queue',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    jobsRetried: new Counter({
+      name: 'rs_jobs_retried_total',
+      help: 'Failed attempts that will be retried, per queue',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
     deliveryAttempts: new Counter({
       name: 'rs_delivery_attempts_total',
       help: 'Webhook delivery attempts by outcome (delivered, retrying, failed) and target host',
@@ -38,7 +62,12 @@ export function createWorkerMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     offloadBytes: new Counter({ name: 'rs_offload_bytes_total', help: 'Bytes transferred to R2/S3', registers: [registry] }),
-    offloads: new Counter({ name: 'rs_offload_total', help: 'Offload results by outcome and reason', labelNames: ['outcome', 'reason'], registers: [registry] }),
+    offloads: new Counter({
+      name: 'rs_offload_total',
+      help: 'Offload results by outcome and reason',
+      labelNames: ['outcome', 'reason'],
+      registers: [registry],
+    }),
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
@@ -47,9 +76,23 @@ export function createApiMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'rs_api_' });
   return {
     registry,
-    ingressRequests: new Counter({ name: 'rs_ingress_requests_total', help: 'Ingress requests by HTTP status and outcome', labelNames: ['status', 'outcome'], registers: [registry] }),
-    dedupHits: new Counter({ name: 'rs_ingress_dedup_hits_total', help: 'Ingress requests answered already_processing/already_processed', registers: [registry] }),
-    queueJobs: new Gauge({ name: 'rs_queue_jobs', help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'], registers: [registry] }),
+    ingressRequests: new Counter({
+      name: 'rs_ingress_requests_total',
+      help: 'Ingress requests by HTTP status and outcome',
+      labelNames: ['status', 'outcome'],
+      registers: [registry],
+    }),
+    dedupHits: new Counter({
+      name: 'rs_ingress_dedup_hits_total',
+      help: 'Ingress requests answered already_processing/already_processed',
+      registers: [registry],
+    }),
+    queueJobs: new Gauge({
+      name: 'rs_queue_jobs',
+      help: 'Jobs per queue and state (read at scrape time)',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+    }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
@@ -59,7 +102,13 @@ const snapshotKey = (prefix: string) => `${prefix}:metrics:workers`;
 const SNAPSHOT_TTL_MS = 30_000;
 
 /** Publishes this process' registry every `intervalMs`; returns a stop function. */
-export function publishWorkerMetrics(options: { redis: Redis; prefix: string; workerId: string; registry: Registry; intervalMs?: number }): () => void {
+export function publishWorkerMetrics(options: {
+  redis: Redis;
+  prefix: string;
+  workerId: string;
+  registry: Registry;
+  intervalMs?: number;
+}): () => void {
   const publish = async () => {
     const json = JSON.stringify(await options.registry.getMetricsAsJSON());
     await options.redis
@@ -78,7 +127,12 @@ export function publishWorkerMetrics(options: { redis: Redis; prefix: string; wo
 }
 
 /** The Prometheus text of the API's registry plus every live worker's, merged. */
-export async function renderMetrics(options: { redis: Redis; prefix: string; apiRegistry: Registry; now?: number }): Promise<{ contentType: string; body: string }> {
+export async function renderMetrics(options: {
+  redis: Redis;
+  prefix: string;
+  apiRegistry: Registry;
+  now?: number;
+}): Promise<{ contentType: string; body: string }> {
   const now = options.now ?? Date.now();
   const snapshots = await options.redis.hgetall(snapshotKey(options.prefix));
   const workerJson: Array<Array<MetricObjectWithValues<MetricValue<string>>>> = [];

@@ -188,7 +188,8 @@ export async function transferDirect(request: DirectTransferRequest): Promise<Di
     () => {
       if (counter.writableEnded) return; // the source is done; only the upload remains
       if (counter.readableLength >= counter.readableHighWaterMark) lastDataAt = Date.now();
-      else if (Date.now() - lastDataAt > timeoutMs) source.destroy(fail(new OffloadAbort('source_timeout', `source sent nothing for ${timeoutMs} ms`)));
+      else if (Date.now() - lastDataAt > timeoutMs)
+        source.destroy(fail(new OffloadAbort('source_timeout', `source sent nothing for ${timeoutMs} ms`)));
     },
     Math.max(10, Math.min(1_000, timeoutMs / 4)),
   );

@@ -110,7 +110,9 @@ describe('direct mode: streaming into an S3-compatible store (s3rver)', () => {
     const warmUp = await offloader.offload({ provider: PROVIDER, raw_url: fileUrl('warm-up.bin', 17 * MiB) }, { emailId: 'warm-up' });
     expect(warmUp).toMatchObject({ ok: true, bytes: 17 * MiB });
 
-    const { result, growthBytes } = await measureRssGrowth(() => offloader.offload({ provider: PROVIDER, raw_url: url }, { emailId: 'email-big' }));
+    const { result, growthBytes } = await measureRssGrowth(() =>
+      offloader.offload({ provider: PROVIDER, raw_url: url }, { emailId: 'email-big' }),
+    );
     expect(result).toMatchObject({ ok: true, cached: false, bytes: size, original_filename: 'Livraison finale.zip' });
     if (!result.ok) throw new Error('unreachable');
     // Presigned GET (no public base URL): downloading it proves both the URL and the stored bytes.
@@ -250,7 +252,10 @@ describe('direct mode: failures are values, the link keeps its source URLs', () 
 
   it('a deadline already passed → deadline without any request', async () => {
     const url = fileUrl('late.bin', 10);
-    const result = await createOffloader(settings()).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'e', deadlineMs: Date.now() - 1 });
+    const result = await createOffloader(settings()).offload(
+      { provider: PROVIDER, raw_url: url },
+      { emailId: 'e', deadlineMs: Date.now() - 1 },
+    );
     expect(result).toMatchObject({ ok: false, reason: 'deadline' });
     expect(source.count('/file/late.bin')).toBe(0);
   });
@@ -326,11 +331,15 @@ describe('direct mode: failures are values, the link keeps its source URLs', () 
 
   it('disabled → disabled, no request', async () => {
     const url = fileUrl('off.bin', 10);
-    expect(await createOffloader(settings({ enabled: false })).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'e' })).toMatchObject({
+    expect(
+      await createOffloader(settings({ enabled: false })).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'e' }),
+    ).toMatchObject({
       ok: false,
       reason: 'disabled',
     });
-    expect(await createOffloader(settings({ s3: undefined })).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'e' })).toMatchObject({
+    expect(
+      await createOffloader(settings({ s3: undefined })).offload({ provider: PROVIDER, raw_url: url }, { emailId: 'e' }),
+    ).toMatchObject({
       ok: false,
       reason: 'disabled',
     });

@@ -46,7 +46,10 @@ const NORMALIZED = 'https://www.dropbox.com/scl/fi/abc/Photo%20finale.png?dl=1&r
 describe('worker mode: the original remote-fetch Worker contract', () => {
   it('posts the normalised source and content-addressed key with the token, and uses a 200 success answer', async () => {
     // The Worker's public URL is served by the loopback source server so the cache's HEAD check can run.
-    worker.answer = () => ({ status: 200, body: JSON.stringify({ success: true, r2_url: `${source.origin}/toggle/photo`, original_filename: 'Photo finale.png' }) });
+    worker.answer = () => ({
+      status: 200,
+      body: JSON.stringify({ success: true, r2_url: `${source.origin}/toggle/photo`, original_filename: 'Photo finale.png' }),
+    });
     const offloader = createOffloader(settings({ allowPrivateNetwork: true }), { redis });
 
     const result = await offloader.offload(DROPBOX_LINK, { emailId: 'email-1' });
@@ -82,9 +85,15 @@ describe('worker mode: the original remote-fetch Worker contract', () => {
 
   it('omits original_filename when the Worker sends none', async () => {
     worker.answer = () => ({ status: 200, body: JSON.stringify({ success: true, r2_url: 'https://media.example/x.zip' }) });
-    const result = await createOffloader(settings()).offload({ provider: 'fromsmash', raw_url: 'https://fromsmash.com/AbCd' }, { emailId: 'e' });
+    const result = await createOffloader(settings()).offload(
+      { provider: 'fromsmash', raw_url: 'https://fromsmash.com/AbCd' },
+      { emailId: 'e' },
+    );
     expect(result).toEqual({ ok: true, r2_url: 'https://media.example/x.zip', cached: false });
-    expect(JSON.parse(worker.requests[0]?.body ?? '')).toMatchObject({ source_url: 'https://fromsmash.com/AbCd', object_key: expect.stringMatching(/^fromsmash\/.+\/file$/) });
+    expect(JSON.parse(worker.requests[0]?.body ?? '')).toMatchObject({
+      source_url: 'https://fromsmash.com/AbCd',
+      object_key: expect.stringMatching(/^fromsmash\/.+\/file$/),
+    });
   });
 
   it.each([

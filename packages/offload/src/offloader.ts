@@ -66,7 +66,12 @@ export function createOffloader(settings: OffloadSettings, deps: OffloaderDeps =
   const now = deps.now ?? Date.now;
   const policy = sourcePolicyFrom(settings);
   const cache = deps.redis
-    ? new OffloadCache(deps.redis, settings.keyPrefix ?? 'rs', settings.bucket || 'default', settings.cacheTtlSeconds ?? DEFAULT_CACHE_TTL_SECONDS)
+    ? new OffloadCache(
+        deps.redis,
+        settings.keyPrefix ?? 'rs',
+        settings.bucket || 'default',
+        settings.cacheTtlSeconds ?? DEFAULT_CACHE_TTL_SECONDS,
+      )
     : undefined;
 
   const unavailable = whyUnavailable(settings, deps);
@@ -207,7 +212,12 @@ export function createOffloader(settings: OffloadSettings, deps: OffloaderDeps =
       let result: OffloadResult;
       try {
         const sourceUrl = normalizeSourceUrl(link.provider, link.raw_url);
-        prepared = { provider: link.provider, sourceUrl, objectKey: buildObjectKey(link.provider, sourceUrl), sourceSha: sha256Hex(sourceUrl) };
+        prepared = {
+          provider: link.provider,
+          sourceUrl,
+          objectKey: buildObjectKey(link.provider, sourceUrl),
+          sourceSha: sha256Hex(sourceUrl),
+        };
         result = await run(prepared, ctx, log);
       } catch (error) {
         // Unexpected (a bug, not a transfer failure): still a failure value, so the webhook leaves.
@@ -233,6 +243,7 @@ function whyUnavailable(settings: OffloadSettings, deps: OffloaderDeps): string 
   if (!settings.enabled) return 'offload is disabled';
   // As in the original, worker mode needs only endpoint and token (the Worker may have its own bucket binding).
   if (settings.mode === 'worker' && (!settings.endpoint || !settings.token)) return 'worker mode needs an endpoint and a token';
-  if (settings.mode === 'direct' && (!settings.bucket || (!deps.s3Client && !settings.s3))) return 'direct mode needs a bucket and S3 settings';
+  if (settings.mode === 'direct' && (!settings.bucket || (!deps.s3Client && !settings.s3)))
+    return 'direct mode needs a bucket and S3 settings';
   return undefined;
 }

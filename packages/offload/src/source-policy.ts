@@ -15,7 +15,10 @@ export function sourcePolicyFrom(settings: { allowedHosts?: readonly string[]; a
 
 /** The host itself or a subdomain of an allowed host (`dl.dropboxusercontent.com` ⊂ `dropboxusercontent.com`). */
 export function isAllowedSourceHost(hostname: string, allowedHosts: readonly string[]): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   return allowedHosts.some((allowed) => host === allowed || host.endsWith(`.${allowed}`));
 }
 

@@ -10,25 +10,85 @@ import { OffloadAbort } from './result';
 // unquote/urlsplit/quote/parse_qsl/urlencode), so object keys hash the same string the original sent.
 describe('normalizeSourceUrl (Dropbox)', () => {
   it.each([
-    ['spec example: &amp; unescaped, dl forced to 1, keys sorted', 'https://www.dropbox.com/scl/fi/abc/file.png?rlkey=foo&amp;dl=0', 'https://www.dropbox.com/scl/fi/abc/file.png?dl=1&rlkey=foo'],
+    [
+      'spec example: &amp; unescaped, dl forced to 1, keys sorted',
+      'https://www.dropbox.com/scl/fi/abc/file.png?rlkey=foo&amp;dl=0',
+      'https://www.dropbox.com/scl/fi/abc/file.png?dl=1&rlkey=foo',
+    ],
     ['spec example: dl=1 added', 'https://www.dropbox.com/s/abc/file.zip', 'https://www.dropbox.com/s/abc/file.zip?dl=1'],
-    ['https forced, host lower-cased, :443 dropped, // collapsed, trailing / dropped, every dl dropped, fragment dropped', 'http://WWW.Dropbox.COM:443//scl//fo/xyz/?rlkey=k&dl=0&dl=1#frag', 'https://www.dropbox.com/scl/fo/xyz?dl=1&rlkey=k'],
-    [':80 dropped with the forced https, upper-case DL dropped', 'http://www.dropbox.com:80/s/a/f.zip?DL=0', 'https://www.dropbox.com/s/a/f.zip?dl=1'],
+    [
+      'https forced, host lower-cased, :443 dropped, // collapsed, trailing / dropped, every dl dropped, fragment dropped',
+      'http://WWW.Dropbox.COM:443//scl//fo/xyz/?rlkey=k&dl=0&dl=1#frag',
+      'https://www.dropbox.com/scl/fo/xyz?dl=1&rlkey=k',
+    ],
+    [
+      ':80 dropped with the forced https, upper-case DL dropped',
+      'http://www.dropbox.com:80/s/a/f.zip?DL=0',
+      'https://www.dropbox.com/s/a/f.zip?dl=1',
+    ],
     ['a non-default port is kept', 'https://www.dropbox.com:8443/s/a/f.zip', 'https://www.dropbox.com:8443/s/a/f.zip?dl=1'],
-    ['html-unescape runs before amp%3B (so &amp%3B leaves %3B, as in Python)', 'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=x&amp%3Bdl=0', 'https://www.dropbox.com/scl/fi/a/b.pdf?%3Bdl=0&dl=1&rlkey=x'],
-    ['double-escaped &amp;amp%3B becomes &', 'https://www.dropbox.com/s/a/b.zip?rlkey=x&amp;amp%3Bst=2', 'https://www.dropbox.com/s/a/b.zip?dl=1&rlkey=x&st=2'],
-    ['decoded up to 3 times when the result is a URL', 'https%253A%252F%252Fwww.dropbox.com%252Fs%252Fabc%252Fmy%252520file.zip%253Fdl%253D0', 'https://www.dropbox.com/s/abc/my%20file.zip?dl=1'],
-    ['empty values dropped except rlkey', 'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=&foo=&bar=1&dl=0', 'https://www.dropbox.com/scl/fi/a/b.pdf?bar=1&dl=1&rlkey='],
-    ['pairs deduped, sorted by key case-insensitively then value', 'https://www.dropbox.com/scl/fi/a/b.pdf?st=b&St=a&st=b&rlkey=k', 'https://www.dropbox.com/scl/fi/a/b.pdf?dl=1&rlkey=k&St=a&st=b'],
-    ['path re-quoted (spaces, accents)', 'https://www.dropbox.com/s/abc/Mon fichier é.zip?dl=0', 'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1'],
-    ['already-quoted path unchanged', 'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1', 'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1'],
-    ['quote keeps only unreserved characters', "https://www.dropbox.com/s/abc/it's (1)*.zip", 'https://www.dropbox.com/s/abc/it%27s%20%281%29%2A.zip?dl=1'],
+    [
+      'html-unescape runs before amp%3B (so &amp%3B leaves %3B, as in Python)',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=x&amp%3Bdl=0',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?%3Bdl=0&dl=1&rlkey=x',
+    ],
+    [
+      'double-escaped &amp;amp%3B becomes &',
+      'https://www.dropbox.com/s/a/b.zip?rlkey=x&amp;amp%3Bst=2',
+      'https://www.dropbox.com/s/a/b.zip?dl=1&rlkey=x&st=2',
+    ],
+    [
+      'decoded up to 3 times when the result is a URL',
+      'https%253A%252F%252Fwww.dropbox.com%252Fs%252Fabc%252Fmy%252520file.zip%253Fdl%253D0',
+      'https://www.dropbox.com/s/abc/my%20file.zip?dl=1',
+    ],
+    [
+      'empty values dropped except rlkey',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=&foo=&bar=1&dl=0',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?bar=1&dl=1&rlkey=',
+    ],
+    [
+      'pairs deduped, sorted by key case-insensitively then value',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?st=b&St=a&st=b&rlkey=k',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?dl=1&rlkey=k&St=a&st=b',
+    ],
+    [
+      'path re-quoted (spaces, accents)',
+      'https://www.dropbox.com/s/abc/Mon fichier é.zip?dl=0',
+      'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1',
+    ],
+    [
+      'already-quoted path unchanged',
+      'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1',
+      'https://www.dropbox.com/s/abc/Mon%20fichier%20%C3%A9.zip?dl=1',
+    ],
+    [
+      'quote keeps only unreserved characters',
+      "https://www.dropbox.com/s/abc/it's (1)*.zip",
+      'https://www.dropbox.com/s/abc/it%27s%20%281%29%2A.zip?dl=1',
+    ],
     ['a lone % is quoted', 'https://www.dropbox.com/s/abc/100%.zip', 'https://www.dropbox.com/s/abc/100%25.zip?dl=1'],
-    ['query encoded like urlencode (+ for space)', 'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=a+b&e=1%2B2', 'https://www.dropbox.com/scl/fi/a/b.pdf?dl=1&e=1+2&rlkey=a+b'],
-    ['key without value kept only for rlkey', 'https://www.dropbox.com/s/a/b.zip?k=v=w&&z&rlkey', 'https://www.dropbox.com/s/a/b.zip?dl=1&k=v%3Dw&rlkey='],
-    ['user info dropped, non-ASCII query re-encoded', 'https://user:pw@www.dropbox.com/s/a/b.zip?x=%E2%82%AC&y=a;b', 'https://www.dropbox.com/s/a/b.zip?dl=1&x=%E2%82%AC&y=a%3Bb'],
+    [
+      'query encoded like urlencode (+ for space)',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?rlkey=a+b&e=1%2B2',
+      'https://www.dropbox.com/scl/fi/a/b.pdf?dl=1&e=1+2&rlkey=a+b',
+    ],
+    [
+      'key without value kept only for rlkey',
+      'https://www.dropbox.com/s/a/b.zip?k=v=w&&z&rlkey',
+      'https://www.dropbox.com/s/a/b.zip?dl=1&k=v%3Dw&rlkey=',
+    ],
+    [
+      'user info dropped, non-ASCII query re-encoded',
+      'https://user:pw@www.dropbox.com/s/a/b.zip?x=%E2%82%AC&y=a;b',
+      'https://www.dropbox.com/s/a/b.zip?dl=1&x=%E2%82%AC&y=a%3Bb',
+    ],
     ['surrounding whitespace stripped', '  https://www.dropbox.com/s/abc/file.zip?dl=0  ', 'https://www.dropbox.com/s/abc/file.zip?dl=1'],
-    ['dropboxusercontent host, unreserved characters kept', 'https://dl.dropboxusercontent.com/s/abc/f~x_y-z.zip?dl=0&raw=1', 'https://dl.dropboxusercontent.com/s/abc/f~x_y-z.zip?dl=1&raw=1'],
+    [
+      'dropboxusercontent host, unreserved characters kept',
+      'https://dl.dropboxusercontent.com/s/abc/f~x_y-z.zip?dl=0&raw=1',
+      'https://dl.dropboxusercontent.com/s/abc/f~x_y-z.zip?dl=1&raw=1',
+    ],
   ])('%s', (_label, input, expected) => {
     expect(normalizeSourceUrl('dropbox', input)).toBe(expected);
   });
@@ -118,7 +178,7 @@ describe('isAllowedSourceHost', () => {
 describe('Content-Disposition', () => {
   it.each([
     ['attachment; filename="report.pdf"', 'report.pdf'],
-    ["attachment; filename=\"fallback.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", 'résumé.pdf'],
+    ['attachment; filename="fallback.pdf"; filename*=UTF-8\'\'r%C3%A9sum%C3%A9.pdf', 'résumé.pdf'],
     ['attachment; filename=plain.zip', 'plain.zip'],
     ['attachment; filename="../../etc/passwd"', '.._.._etc_passwd'],
     ['inline', undefined],
@@ -128,7 +188,9 @@ describe('Content-Disposition', () => {
   });
 
   it('writes an ASCII fallback and the UTF-8 name', () => {
-    expect(attachmentDisposition('résumé "v2".pdf')).toBe(`attachment; filename="r_sum_ _v2_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf`);
+    expect(attachmentDisposition('résumé "v2".pdf')).toBe(
+      `attachment; filename="r_sum_ _v2_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf`,
+    );
     expect(filenameFromContentDisposition(attachmentDisposition('résumé.pdf'))).toBe('résumé.pdf');
   });
 });

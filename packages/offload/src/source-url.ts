@@ -157,7 +157,9 @@ function isUnsafeInFilename(char: string): boolean {
 
 /** Makes a decoded file name safe as the last segment of an object key (and bounded: S3 keys are ≤ 1024 bytes). */
 export function safeFilename(name: string): string {
-  let safe = Array.from(name, (char) => (isUnsafeInFilename(char) ? '_' : char)).join('').trim();
+  let safe = Array.from(name, (char) => (isUnsafeInFilename(char) ? '_' : char))
+    .join('')
+    .trim();
   if (safe === '' || safe === '.' || safe === '..') return 'file';
   if (safe.length > MAX_FILENAME_LENGTH) {
     const dot = safe.lastIndexOf('.');

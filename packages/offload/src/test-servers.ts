@@ -215,7 +215,10 @@ export async function startFakeWorker(): Promise<FakeWorker> {
 }
 
 /** Samples RSS while `work` runs; resolves with its result and the peak growth over the starting RSS. */
-export async function measureRssGrowth<T>(work: () => Promise<T>, everyMs = 10): Promise<{ result: T; growthBytes: number; baselineBytes: number }> {
+export async function measureRssGrowth<T>(
+  work: () => Promise<T>,
+  everyMs = 10,
+): Promise<{ result: T; growthBytes: number; baselineBytes: number }> {
   const baselineBytes = process.memoryUsage().rss;
   let peak = baselineBytes;
   const timer = setInterval(() => {

@@ -36,7 +36,8 @@ export function parseWorkerAnswer(statusCode: number, body: string): WorkerFetch
   if (typeof answer.r2_url !== 'string' || answer.r2_url === '') {
     return new OffloadAbort('worker_bad_answer', 'worker answer lacks a string r2_url');
   }
-  const filename = typeof answer.original_filename === 'string' && answer.original_filename.trim() !== '' ? answer.original_filename : undefined;
+  const filename =
+    typeof answer.original_filename === 'string' && answer.original_filename.trim() !== '' ? answer.original_filename : undefined;
   return filename === undefined ? { r2_url: answer.r2_url } : { r2_url: answer.r2_url, original_filename: filename };
 }
 

@@ -21,7 +21,16 @@ function settings(overrides: { prefs?: object; webhook?: object; flags?: object;
 }
 
 function ctx(s: Settings, extra: Partial<PlanContext> = {}): PlanContext {
-  return { settings: s, providers: DEFAULT_PROVIDERS, timeZone: 'Europe/Paris', defaultTarget: 'https://hooks.render-signal.test/default', timeWindow: {}, defaultTimeoutMs: 30_000, now: NOW, ...extra };
+  return {
+    settings: s,
+    providers: DEFAULT_PROVIDERS,
+    timeZone: 'Europe/Paris',
+    defaultTarget: 'https://hooks.render-signal.test/default',
+    timeWindow: {},
+    defaultTimeoutMs: 30_000,
+    now: NOW,
+    ...extra,
+  };
 }
 
 const email = (overrides: Record<string, string> = {}) => ({
@@ -31,10 +40,28 @@ const email = (overrides: Record<string, string> = {}) => ({
 
 describe('planEmail skips', () => {
   it.each([
-    ['a body over max_email_size_mb', email({ body: `${'x'.repeat(1_100_000)} ${LINK}` }), settings({ prefs: { max_email_size_mb: 1 } }), 'too_large', true],
-    ['a global exclude keyword (accents and case folded)', email({ subject: 'PUBLICITÉ du jour' }), settings({ prefs: { exclude_keywords: ['publicite'] } }), 'excluded_keyword', true],
+    [
+      'a body over max_email_size_mb',
+      email({ body: `${'x'.repeat(1_100_000)} ${LINK}` }),
+      settings({ prefs: { max_email_size_mb: 1 } }),
+      'too_large',
+      true,
+    ],
+    [
+      'a global exclude keyword (accents and case folded)',
+      email({ subject: 'PUBLICITÉ du jour' }),
+      settings({ prefs: { exclude_keywords: ['publicite'] } }),
+      'excluded_keyword',
+      true,
+    ],
     ['no links', email({ body: '<p>rien</p>' }), settings(), 'no_delivery_links', true],
-    ['no links with require_attachments, even when allowed', email({ body: '<p>rien</p>' }), settings({ prefs: { require_attachments: true }, flags: { allow_custom_webhook_without_links: true } }), 'no_attachments', true],
+    [
+      'no links with require_attachments, even when allowed',
+      email({ body: '<p>rien</p>' }),
+      settings({ prefs: { require_attachments: true }, flags: { allow_custom_webhook_without_links: true } }),
+      'no_attachments',
+      true,
+    ],
   ])('%s', (_label, job, s, reason, marked) => {
     const plan = planEmail(job, ctx(s));
     expect(plan.skip).toMatchObject({ reason, markProcessed: marked });
@@ -42,7 +69,11 @@ describe('planEmail skips', () => {
 
   it('logs the no-link skip as the original did', () => {
     const plan = planEmail(email({ body: 'rien' }), ctx(settings()));
-    expect(plan.skip?.webhookLog).toEqual({ status: 'skipped', status_code: 204, error_message: 'No delivery links detected; skipping per config' });
+    expect(plan.skip?.webhookLog).toEqual({
+      status: 'skipped',
+      status_code: 204,
+      error_message: 'No delivery links detected; skipping per config',
+    });
   });
 
   it('applies the recadrage-only exclude list to recadrage emails only', () => {
@@ -54,7 +85,11 @@ describe('planEmail skips', () => {
 
   it('fails visibly with no target', () => {
     const plan = planEmail(email(), ctx(settings(), { defaultTarget: null }));
-    expect(plan.skip).toMatchObject({ reason: 'no_target', markProcessed: false, webhookLog: { status: 'error', failure_reason: 'no_target' } });
+    expect(plan.skip).toMatchObject({
+      reason: 'no_target',
+      markProcessed: false,
+      webhookLog: { status: 'error', failure_reason: 'no_target' },
+    });
   });
 
   it.each([
@@ -76,12 +111,23 @@ describe('planEmail routes', () => {
   });
 
   it('sends to the default target with the webhook settings', () => {
-    const plan = planEmail(email(), ctx(settings({ webhook: { webhook_delivery_mode: 'form', webhook_ssl_verify: false }, prefs: { webhook_timeout_sec: 12 } })));
+    const plan = planEmail(
+      email(),
+      ctx(settings({ webhook: { webhook_delivery_mode: 'form', webhook_ssl_verify: false }, prefs: { webhook_timeout_sec: 12 } })),
+    );
     expect(plan.skip).toBeUndefined();
     expect(plan.targets).toEqual([
       expect.objectContaining({
         priority: 5,
-        target: { url: 'https://hooks.render-signal.test/default', origin: 'default', mode: 'form', fallback_on_415: true, tls_verify: false, require_success_flag: false, timeout_ms: 12_000 },
+        target: {
+          url: 'https://hooks.render-signal.test/default',
+          origin: 'default',
+          mode: 'form',
+          fallback_on_415: true,
+          tls_verify: false,
+          require_success_flag: false,
+          timeout_ms: 12_000,
+        },
       }),
     ]);
     expect(plan.window).toEqual({});
@@ -104,11 +150,26 @@ describe('planEmail routes', () => {
 
   it('builds one payload per target, naming the rule that chose it', () => {
     const job = email({ subject: 'facture 1' });
-    const plan = planEmail(job, ctx(settings({ rules: [rule('r1', 'https://hooks.render-signal.test/r1', { actions: { webhook_url: 'https://hooks.render-signal.test/r1', priority: 'normal', stop_processing: true } })] })));
+    const plan = planEmail(
+      job,
+      ctx(
+        settings({
+          rules: [
+            rule('r1', 'https://hooks.render-signal.test/r1', {
+              actions: { webhook_url: 'https://hooks.render-signal.test/r1', priority: 'normal', stop_processing: true },
+            }),
+          ],
+        }),
+      ),
+    );
     if (plan.skip) throw new Error('unexpected skip');
     const deliveries = buildDeliveries(job, plan, plan.links);
     expect(deliveries).toHaveLength(1);
-    expect(deliveries[0]!.payload).toMatchObject({ microsoft_graph_email_id: 'id-1', routing_rule: { id: 'r1', name: 'r1', priority: 'normal' }, delivery_links: [{ provider: 'dropbox', raw_url: LINK }] });
+    expect(deliveries[0]!.payload).toMatchObject({
+      microsoft_graph_email_id: 'id-1',
+      routing_rule: { id: 'r1', name: 'r1', priority: 'normal' },
+      delivery_links: [{ provider: 'dropbox', raw_url: LINK }],
+    });
     expect(deliveries[0]!.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
   });
 });

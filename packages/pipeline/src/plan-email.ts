@@ -2,7 +2,13 @@ import type { DeliveryTarget, ProcessEmailJob } from '@render-signal/contracts';
 import { parseSenderAddress } from '@render-signal/contracts';
 import type { Settings } from '@render-signal/config-store';
 import { buildWebhookPayload, webhookIdFor, type PayloadDeliveryLink } from '@render-signal/delivery';
-import { detectEmailType, extractDeliveryLinks, normalizeForKeywordMatch, type Detection, type LinkProvider } from '@render-signal/detectors';
+import {
+  detectEmailType,
+  extractDeliveryLinks,
+  normalizeForKeywordMatch,
+  type Detection,
+  type LinkProvider,
+} from '@render-signal/detectors';
 import { decideWindowOutcome, routeEmail, type RouteTarget, type RoutingDecision } from '@render-signal/routing';
 
 /**
@@ -10,13 +16,7 @@ import { decideWindowOutcome, routeEmail, type RouteTarget, type RoutingDecision
  * snapshot and the clock. Pure (no I/O), so every branch is table-tested; the processor does the I/O.
  */
 
-export type SkipReason =
-  | 'excluded_keyword'
-  | 'too_large'
-  | 'no_attachments'
-  | 'outside_time_window'
-  | 'no_delivery_links'
-  | 'no_target';
+export type SkipReason = 'excluded_keyword' | 'too_large' | 'no_attachments' | 'outside_time_window' | 'no_delivery_links' | 'no_target';
 
 export interface EmailSkip {
   reason: SkipReason;
@@ -145,7 +145,11 @@ export interface PlannedDelivery {
 }
 
 /** One payload per target (the rule that chose the target is named in it), from the final links. */
-export function buildDeliveries(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, route: EmailRoute, links: readonly PayloadDeliveryLink[]): PlannedDelivery[] {
+export function buildDeliveries(
+  job: Pick<ProcessEmailJob, 'email' | 'email_id'>,
+  route: EmailRoute,
+  links: readonly PayloadDeliveryLink[],
+): PlannedDelivery[] {
   return route.targets.map(({ route: r, target, priority }) => ({
     webhookId: webhookIdFor(job.email_id, target.url),
     target,

@@ -25,7 +25,8 @@ export function createConsumer<D extends QueueDefinition>(definition: D, handler
       const schema = definition.jobs[name];
       if (!handler || !schema) throw new UnrecoverableError(`no handler for job ${definition.name}.${job.name}`);
       const parsed = schema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+      if (!parsed.success)
+        throw new UnrecoverableError(`invalid job data: ${parsed.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
       job.data = parsed.data;
       return handler(job as Job<JobData<D, typeof name>>, token);
     },

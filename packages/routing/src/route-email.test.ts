@@ -109,13 +109,32 @@ describe('routeEmail', () => {
     ['no rules → default only', [], DEFAULT, [[DEFAULT, 'default', 'normal']], null],
     ['no rules, no default → nothing', [], null, [], null],
     ['no match → default only', [rule('r1', [subjectHas('facture')], { webhook_url: A })], DEFAULT, [[DEFAULT, 'default', 'normal']], null],
-    ['match without stop → rule target + default', [rule('r1', [subjectHas('lot')], { webhook_url: A })], DEFAULT, [[A, 'rule:r1', 'normal'], [DEFAULT, 'default', 'normal']], null],
-    ['match with stop → rule target only', [rule('r1', [subjectHas('lot')], { webhook_url: A, stop_processing: true, priority: 'high' })], DEFAULT, [[A, 'rule:r1', 'high']], 'r1'],
+    [
+      'match without stop → rule target + default',
+      [rule('r1', [subjectHas('lot')], { webhook_url: A })],
+      DEFAULT,
+      [
+        [A, 'rule:r1', 'normal'],
+        [DEFAULT, 'default', 'normal'],
+      ],
+      null,
+    ],
+    [
+      'match with stop → rule target only',
+      [rule('r1', [subjectHas('lot')], { webhook_url: A, stop_processing: true, priority: 'high' })],
+      DEFAULT,
+      [[A, 'rule:r1', 'high']],
+      'r1',
+    ],
     [
       'every matching rule adds its target, in order',
       [rule('r1', [subjectHas('lot')], { webhook_url: A }), rule('r2', [subjectHas('média')], { webhook_url: B })],
       DEFAULT,
-      [[A, 'rule:r1', 'normal'], [B, 'rule:r2', 'normal'], [DEFAULT, 'default', 'normal']],
+      [
+        [A, 'rule:r1', 'normal'],
+        [B, 'rule:r2', 'normal'],
+        [DEFAULT, 'default', 'normal'],
+      ],
       null,
     ],
     [
@@ -129,10 +148,19 @@ describe('routeEmail', () => {
       'a stop on a non-matching rule does nothing',
       [rule('r1', [subjectHas('facture')], { webhook_url: A, stop_processing: true }), rule('r2', [subjectHas('lot')], { webhook_url: B })],
       DEFAULT,
-      [[B, 'rule:r2', 'normal'], [DEFAULT, 'default', 'normal']],
+      [
+        [B, 'rule:r2', 'normal'],
+        [DEFAULT, 'default', 'normal'],
+      ],
       null,
     ],
-    ['the default receives the email once when a rule targets it', [rule('r1', [subjectHas('lot')], { webhook_url: DEFAULT })], DEFAULT, [[DEFAULT, 'rule:r1', 'normal']], null],
+    [
+      'the default receives the email once when a rule targets it',
+      [rule('r1', [subjectHas('lot')], { webhook_url: DEFAULT })],
+      DEFAULT,
+      [[DEFAULT, 'rule:r1', 'normal']],
+      null,
+    ],
     [
       'two rules with the same URL: one delivery (first rule wins)',
       [rule('r1', [subjectHas('lot')], { webhook_url: A }), rule('r2', [subjectHas('lot')], { webhook_url: A, priority: 'high' })],
@@ -140,7 +168,13 @@ describe('routeEmail', () => {
       [[A, 'rule:r1', 'normal']],
       null,
     ],
-    ['disabled rule is skipped', [rule('r1', [subjectHas('lot')], { webhook_url: A, stop_processing: true }, { enabled: false })], DEFAULT, [[DEFAULT, 'default', 'normal']], null],
+    [
+      'disabled rule is skipped',
+      [rule('r1', [subjectHas('lot')], { webhook_url: A, stop_processing: true }, { enabled: false })],
+      DEFAULT,
+      [[DEFAULT, 'default', 'normal']],
+      null,
+    ],
   ])('%s', (_case, input, defaultTarget, expected, stoppedBy) => {
     const decision = routeEmail({ email: EMAIL, rules: rules(input), defaultTarget });
     expect(decision.targets.map((t) => [t.url, t.origin, t.priority])).toEqual(expected);
@@ -185,7 +219,12 @@ describe('routeEmail', () => {
         conditions: [
           { field: 'sender', operator: 'regex', value: '^(planning@media-solution\\.fr|x@y\\.z)$', case_sensitive: false },
           { field: 'subject', operator: 'regex', value: 'm[ée]dia solution.*missions recadrage.*\\blot\\b', case_sensitive: false },
-          { field: 'body', operator: 'regex', value: '(dropbox\\.com/scl/fo|fromsmash\\.com/|swisstransfer\\.com/d/)', case_sensitive: false },
+          {
+            field: 'body',
+            operator: 'regex',
+            value: '(dropbox\\.com/scl/fo|fromsmash\\.com/|swisstransfer\\.com/d/)',
+            case_sensitive: false,
+          },
         ],
         actions: { webhook_url: A, priority: 'normal', stop_processing: true },
       },

@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { normalizeRules, RULE_MESSAGES, routingRulesDocumentSchema } from './routing-rules';
 
-const cond = (overrides: Record<string, unknown> = {}) => ({ field: 'subject', operator: 'contains', value: 'lot', case_sensitive: false, ...overrides });
+const cond = (overrides: Record<string, unknown> = {}) => ({
+  field: 'subject',
+  operator: 'contains',
+  value: 'lot',
+  case_sensitive: false,
+  ...overrides,
+});
 const rule = (overrides: Record<string, unknown> = {}) => ({
   id: 'r1',
   name: 'Lots',
@@ -40,7 +46,9 @@ describe('normalizeRules: the original documents load unchanged', () => {
     expect(routingRulesDocumentSchema.parse({})).toEqual({ rules: [], _updated_at: null, _revision: 0 });
     expect(routingRulesDocumentSchema.safeParse({ rules: 'nope' }).success).toBe(false);
     // Loading does not refuse a stored placeholder target (an old document must still load).
-    expect(routingRulesDocumentSchema.parse({ rules: [rule({ actions: { webhook_url: 'https://example.com/x' } })] }).rules).toHaveLength(1);
+    expect(routingRulesDocumentSchema.parse({ rules: [rule({ actions: { webhook_url: 'https://example.com/x' } })] }).rules).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -63,15 +71,30 @@ describe('normalizeRules: ids and names', () => {
 
 describe('normalizeRules: conditions', () => {
   it.each([
-    ['field and operator lower-cased and trimmed', cond({ field: ' SUBJECT ', operator: 'Contains' }), { field: 'subject', operator: 'contains' }],
+    [
+      'field and operator lower-cased and trimmed',
+      cond({ field: ' SUBJECT ', operator: 'Contains' }),
+      { field: 'subject', operator: 'contains' },
+    ],
     ['value trimmed', cond({ value: '  lot 4  ' }), { value: 'lot 4' }],
     ['bool(case_sensitive): "false" is true', cond({ case_sensitive: 'false' }), { case_sensitive: true }],
     ['case_sensitive absent → false', cond({ case_sensitive: undefined }), { case_sensitive: false }],
     ['numeric value', cond({ value: 42 }), { value: '42' }],
-    ...['sender', 'subject', 'body', 'to', 'cc', 'snippet', 'detector'].map((field) => [`field ${field}`, cond({ field }), { field }] as const),
-    ...['contains', 'equals', 'regex', 'starts_with', 'ends_with', 'not_contains', 'not_equals', 'not_regex', 'not_starts_with', 'not_ends_with'].map(
-      (operator) => [`operator ${operator}`, cond({ operator }), { operator }] as const,
+    ...['sender', 'subject', 'body', 'to', 'cc', 'snippet', 'detector'].map(
+      (field) => [`field ${field}`, cond({ field }), { field }] as const,
     ),
+    ...[
+      'contains',
+      'equals',
+      'regex',
+      'starts_with',
+      'ends_with',
+      'not_contains',
+      'not_equals',
+      'not_regex',
+      'not_starts_with',
+      'not_ends_with',
+    ].map((operator) => [`operator ${operator}`, cond({ operator }), { operator }] as const),
     ['RE2 regex', cond({ operator: 'regex', value: '^m[ée]dia\\s+solution.*\\blot\\b' }), { operator: 'regex' }],
     ['200-character regex', cond({ operator: 'regex', value: 'a'.repeat(200) }), { operator: 'regex' }],
   ])('%s', (_case, condition, expected) => {
@@ -91,20 +114,65 @@ describe('normalizeRules: validation messages (any error rejects the whole batch
     ['condition not an object', [rule({ conditions: ['subject'] })], RULE_MESSAGES.conditionNotObject, 'rules[0].conditions[0]'],
     ['bad field', [rule({ conditions: [cond({ field: 'from' })] })], RULE_MESSAGES.invalidField, 'rules[0].conditions[0].field'],
     ['missing field', [rule({ conditions: [cond({ field: undefined })] })], RULE_MESSAGES.invalidField, 'rules[0].conditions[0].field'],
-    ['bad operator', [rule({ conditions: [cond({ operator: 'like' })] })], RULE_MESSAGES.invalidOperator, 'rules[0].conditions[0].operator'],
+    [
+      'bad operator',
+      [rule({ conditions: [cond({ operator: 'like' })] })],
+      RULE_MESSAGES.invalidOperator,
+      'rules[0].conditions[0].operator',
+    ],
     ['empty value', [rule({ conditions: [cond({ value: '  ' })] })], RULE_MESSAGES.valueRequired, 'rules[0].conditions[0].value'],
-    ['regex too long', [rule({ conditions: [cond({ operator: 'regex', value: 'a'.repeat(201) })] })], RULE_MESSAGES.invalidRegex, 'rules[0].conditions[0].value'],
-    ['regex does not compile', [rule({ conditions: [cond({ operator: 'regex', value: '(unclosed' })] })], RULE_MESSAGES.invalidRegex, 'rules[0].conditions[0].value'],
-    ['look-ahead is not RE2', [rule({ conditions: [cond({ operator: 'not_regex', value: 'a(?=b)' })] })], RULE_MESSAGES.invalidRegex, 'rules[0].conditions[0].value'],
-    ['backreference is not RE2', [rule({ conditions: [cond({ operator: 'regex', value: '(a)\\1' })] })], RULE_MESSAGES.invalidRegex, 'rules[0].conditions[0].value'],
+    [
+      'regex too long',
+      [rule({ conditions: [cond({ operator: 'regex', value: 'a'.repeat(201) })] })],
+      RULE_MESSAGES.invalidRegex,
+      'rules[0].conditions[0].value',
+    ],
+    [
+      'regex does not compile',
+      [rule({ conditions: [cond({ operator: 'regex', value: '(unclosed' })] })],
+      RULE_MESSAGES.invalidRegex,
+      'rules[0].conditions[0].value',
+    ],
+    [
+      'look-ahead is not RE2',
+      [rule({ conditions: [cond({ operator: 'not_regex', value: 'a(?=b)' })] })],
+      RULE_MESSAGES.invalidRegex,
+      'rules[0].conditions[0].value',
+    ],
+    [
+      'backreference is not RE2',
+      [rule({ conditions: [cond({ operator: 'regex', value: '(a)\\1' })] })],
+      RULE_MESSAGES.invalidRegex,
+      'rules[0].conditions[0].value',
+    ],
     ['actions not an object', [rule({ actions: 'https://x.io' })], RULE_MESSAGES.actionsNotObject, 'rules[0].actions'],
     ['webhook_url missing', [rule({ actions: { priority: 'high' } })], RULE_MESSAGES.webhookUrlRequired, 'rules[0].actions.webhook_url'],
     ['webhook_url blank', [rule({ actions: { webhook_url: '  ' } })], RULE_MESSAGES.webhookUrlRequired, 'rules[0].actions.webhook_url'],
     ['webhook_url not a string', [rule({ actions: { webhook_url: 5 } })], RULE_MESSAGES.webhookUrlRequired, 'rules[0].actions.webhook_url'],
-    ['http URL', [rule({ actions: { webhook_url: 'http://hook.eu2.make.com/x' } })], RULE_MESSAGES.webhookUrlNotHttps, 'rules[0].actions.webhook_url'],
-    ['unrecognised shorthand', [rule({ actions: { webhook_url: 'a b' } })], RULE_MESSAGES.webhookUrlNotHttps, 'rules[0].actions.webhook_url'],
-    ['placeholder host', [rule({ actions: { webhook_url: 'https://example.com/hook' } })], RULE_MESSAGES.webhookUrlPlaceholder, 'rules[0].actions.webhook_url'],
-    ['bad priority', [rule({ actions: { webhook_url: 'https://x.io/h', priority: 'urgent' } })], RULE_MESSAGES.invalidPriority, 'rules[0].actions.priority'],
+    [
+      'http URL',
+      [rule({ actions: { webhook_url: 'http://hook.eu2.make.com/x' } })],
+      RULE_MESSAGES.webhookUrlNotHttps,
+      'rules[0].actions.webhook_url',
+    ],
+    [
+      'unrecognised shorthand',
+      [rule({ actions: { webhook_url: 'a b' } })],
+      RULE_MESSAGES.webhookUrlNotHttps,
+      'rules[0].actions.webhook_url',
+    ],
+    [
+      'placeholder host',
+      [rule({ actions: { webhook_url: 'https://example.com/hook' } })],
+      RULE_MESSAGES.webhookUrlPlaceholder,
+      'rules[0].actions.webhook_url',
+    ],
+    [
+      'bad priority',
+      [rule({ actions: { webhook_url: 'https://x.io/h', priority: 'urgent' } })],
+      RULE_MESSAGES.invalidPriority,
+      'rules[0].actions.priority',
+    ],
     ['bad match', [rule({ match: 'some' })], RULE_MESSAGES.invalidMatch, 'rules[0].match'],
     ['enabled not a boolean', [rule({ enabled: 'false' })], RULE_MESSAGES.invalidEnabled, 'rules[0].enabled'],
   ])('%s', (_case, input, message, path) => {

@@ -11,7 +11,14 @@ export const RULE_FIELDS = ['sender', 'subject', 'body', 'to', 'cc', 'snippet', 
 export type RuleField = (typeof RULE_FIELDS)[number];
 
 const POSITIVE_OPERATORS = ['contains', 'equals', 'regex', 'starts_with', 'ends_with'] as const;
-export const RULE_OPERATORS = [...POSITIVE_OPERATORS, 'not_contains', 'not_equals', 'not_regex', 'not_starts_with', 'not_ends_with'] as const;
+export const RULE_OPERATORS = [
+  ...POSITIVE_OPERATORS,
+  'not_contains',
+  'not_equals',
+  'not_regex',
+  'not_starts_with',
+  'not_ends_with',
+] as const;
 export type RuleOperator = (typeof RULE_OPERATORS)[number];
 
 export const RULE_PRIORITIES = ['normal', 'high'] as const;
@@ -131,7 +138,8 @@ function normalizeWebhookUrl(raw: unknown, path: string, errors: RuleError[], op
  * Make.com shorthands are expanded and HTTPS is required. Any error rejects the whole list; `message` is the first.
  */
 export function normalizeRules(input: unknown, options: NormalizeRulesOptions = {}): NormalizeRulesResult {
-  if (!Array.isArray(input)) return { ok: false, message: RULE_MESSAGES.notAList, errors: [{ path: 'rules', message: RULE_MESSAGES.notAList }] };
+  if (!Array.isArray(input))
+    return { ok: false, message: RULE_MESSAGES.notAList, errors: [{ path: 'rules', message: RULE_MESSAGES.notAList }] };
 
   const errors: RuleError[] = [];
   const rules: RoutingRule[] = [];

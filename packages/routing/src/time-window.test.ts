@@ -11,7 +11,15 @@ const parisAt = (hhmm: string) => {
 
 describe('parseClock', () => {
   it.each([
-    ['09h30', 570], ['9:30', 570], ['23:59', 1439], ['00h00', 0], ['24:00', null], ['9h', null], ['9:5', null], ['', null], [undefined, null],
+    ['09h30', 570],
+    ['9:30', 570],
+    ['23:59', 1439],
+    ['00h00', 0],
+    ['24:00', null],
+    ['9h', null],
+    ['9:5', null],
+    ['', null],
+    [undefined, null],
   ])('%j → %j', (text, minutes) => {
     expect(parseClock(text)).toBe(minutes);
   });
@@ -78,23 +86,125 @@ describe('decideWindowOutcome', () => {
 
   it.each([
     // inside the window: everything is sent, "maintenant"
-    ['recadrage inside', recadrage, day, '10:00', { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '17:00' }],
-    ['no detector inside', none, day, '10:00', { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '17:00' }],
-    ['DESABO urgent inside', desaboUrgent, night, '23:00', { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '06:00' }],
+    [
+      'recadrage inside',
+      recadrage,
+      day,
+      '10:00',
+      { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '17:00' },
+    ],
+    [
+      'no detector inside',
+      none,
+      day,
+      '10:00',
+      { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '17:00' },
+    ],
+    [
+      'DESABO urgent inside',
+      desaboUrgent,
+      night,
+      '23:00',
+      { send: true, markProcessed: false, reason: 'inside_window', webhooks_time_start: 'maintenant', webhooks_time_end: '06:00' },
+    ],
     // outside: per-detector outcomes
-    ['recadrage outside: skipped and marked', recadrage, day, '18:00', { send: false, markProcessed: true, reason: 'outside_window_recadrage', webhooks_time_end: '17:00' }],
-    ['DESABO urgent outside: skipped, not marked', desaboUrgent, day, '18:00', { send: false, markProcessed: false, reason: 'outside_window_desabo_urgent', webhooks_time_end: '17:00' }],
-    ['DESABO outside after end: sent, no start', desabo, day, '18:00', { send: true, markProcessed: false, reason: 'outside_window_desabo_sent_anyway', webhooks_time_end: '17:00' }],
-    ['DESABO outside before start: sent with the start', desabo, day, '08:00', { send: true, markProcessed: false, reason: 'outside_window_desabo_sent_anyway', webhooks_time_start: '09:00', webhooks_time_end: '17:00' }],
-    ['DESABO outside an overnight window (before start)', desabo, night, '12:00', { send: true, markProcessed: false, reason: 'outside_window_desabo_sent_anyway', webhooks_time_start: '22:00', webhooks_time_end: '06:00' }],
-    ['DESABO start kept as written (h form)', desabo, { start: '12h00', end: '14h00' }, '11:00', { send: true, markProcessed: false, reason: 'outside_window_desabo_sent_anyway', webhooks_time_start: '12h00', webhooks_time_end: '14h00' }],
-    ['no detector outside: skipped, not marked', none, day, '18:00', { send: false, markProcessed: false, reason: 'outside_window_no_detector', webhooks_time_end: '17:00' }],
-    ['equal bounds: always outside', recadrage, { start: '10:00', end: '10:00' }, '10:00', { send: false, markProcessed: true, reason: 'outside_window_recadrage', webhooks_time_end: '10:00' }],
+    [
+      'recadrage outside: skipped and marked',
+      recadrage,
+      day,
+      '18:00',
+      { send: false, markProcessed: true, reason: 'outside_window_recadrage', webhooks_time_end: '17:00' },
+    ],
+    [
+      'DESABO urgent outside: skipped, not marked',
+      desaboUrgent,
+      day,
+      '18:00',
+      { send: false, markProcessed: false, reason: 'outside_window_desabo_urgent', webhooks_time_end: '17:00' },
+    ],
+    [
+      'DESABO outside after end: sent, no start',
+      desabo,
+      day,
+      '18:00',
+      { send: true, markProcessed: false, reason: 'outside_window_desabo_sent_anyway', webhooks_time_end: '17:00' },
+    ],
+    [
+      'DESABO outside before start: sent with the start',
+      desabo,
+      day,
+      '08:00',
+      {
+        send: true,
+        markProcessed: false,
+        reason: 'outside_window_desabo_sent_anyway',
+        webhooks_time_start: '09:00',
+        webhooks_time_end: '17:00',
+      },
+    ],
+    [
+      'DESABO outside an overnight window (before start)',
+      desabo,
+      night,
+      '12:00',
+      {
+        send: true,
+        markProcessed: false,
+        reason: 'outside_window_desabo_sent_anyway',
+        webhooks_time_start: '22:00',
+        webhooks_time_end: '06:00',
+      },
+    ],
+    [
+      'DESABO start kept as written (h form)',
+      desabo,
+      { start: '12h00', end: '14h00' },
+      '11:00',
+      {
+        send: true,
+        markProcessed: false,
+        reason: 'outside_window_desabo_sent_anyway',
+        webhooks_time_start: '12h00',
+        webhooks_time_end: '14h00',
+      },
+    ],
+    [
+      'no detector outside: skipped, not marked',
+      none,
+      day,
+      '18:00',
+      { send: false, markProcessed: false, reason: 'outside_window_no_detector', webhooks_time_end: '17:00' },
+    ],
+    [
+      'equal bounds: always outside',
+      recadrage,
+      { start: '10:00', end: '10:00' },
+      '10:00',
+      { send: false, markProcessed: true, reason: 'outside_window_recadrage', webhooks_time_end: '10:00' },
+    ],
     // no window
     ['no window', recadrage, {}, '03:00', { send: true, markProcessed: false, reason: 'no_window' }],
-    ['end only: no constraint, end still sent', none, { start: '', end: '17:00' }, '18:00', { send: true, markProcessed: false, reason: 'no_window', webhooks_time_end: '17:00' }],
-    ['start only: no constraint, no fields', none, { start: '09:00', end: null }, '08:00', { send: true, markProcessed: false, reason: 'no_window' }],
-    ['unparsable bound: no constraint', recadrage, { start: 'soon', end: '17:00' }, '18:00', { send: true, markProcessed: false, reason: 'no_window', webhooks_time_end: '17:00' }],
+    [
+      'end only: no constraint, end still sent',
+      none,
+      { start: '', end: '17:00' },
+      '18:00',
+      { send: true, markProcessed: false, reason: 'no_window', webhooks_time_end: '17:00' },
+    ],
+    [
+      'start only: no constraint, no fields',
+      none,
+      { start: '09:00', end: null },
+      '08:00',
+      { send: true, markProcessed: false, reason: 'no_window' },
+    ],
+    [
+      'unparsable bound: no constraint',
+      recadrage,
+      { start: 'soon', end: '17:00' },
+      '18:00',
+      { send: true, markProcessed: false, reason: 'no_window', webhooks_time_end: '17:00' },
+    ],
   ])('%s', (_case, detection, window, now, expected) => {
     expect(decideWindowOutcome(detection, window, parisAt(now), PARIS)).toEqual(expected);
   });

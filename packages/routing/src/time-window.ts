@@ -18,7 +18,12 @@ function minutesNow(now: Date, timeZone: string): number {
  * Is `now` inside the window, read on the wall clock of `timeZone`? null = no constraint (a bound missing or
  * unparsable). Start is inclusive, end exclusive; start > end wraps midnight; start == end is always closed.
  */
-export function isWithinWindow(now: Date, start: string | null | undefined, end: string | null | undefined, timeZone: string): boolean | null {
+export function isWithinWindow(
+  now: Date,
+  start: string | null | undefined,
+  end: string | null | undefined,
+  timeZone: string,
+): boolean | null {
   const from = parseClock(start);
   const to = parseClock(end);
   if (from === null || to === null) return null;

@@ -67,7 +67,10 @@ async function readDeadLetters(queue: Queue, name: 'email' | 'delivery'): Promis
 
 /** Compares what was accepted with what each target received, and looks for the missing ones in the failed sets. */
 export async function reconcile(stack: Pick<FaultStack, 'queues'>, expectations: readonly TargetExpectation[]): Promise<Ledger> {
-  const failedJobs = [...(await readDeadLetters(stack.queues.email, 'email')), ...(await readDeadLetters(stack.queues.delivery, 'delivery'))];
+  const failedJobs = [
+    ...(await readDeadLetters(stack.queues.email, 'email')),
+    ...(await readDeadLetters(stack.queues.delivery, 'delivery')),
+  ];
   const ledger: Ledger = { expected: 0, delivered: 0, duplicates: 0, missing: [], deadLettered: [], lost: [], failedJobs };
   for (const expectation of expectations) {
     const owed = new Set(expectation.emailIds);
@@ -99,7 +102,11 @@ export async function reconcile(stack: Pick<FaultStack, 'queues'>, expectations:
  * job left), so late at-least-once redeliveries are counted too. Also returns when the queues are idle
  * with deliveries still missing: then they are dead letters or lost, and `reconcile` says which.
  */
-export async function settle(stack: Pick<FaultStack, 'isIdle'>, expectations: readonly TargetExpectation[], timeoutMs: number): Promise<void> {
+export async function settle(
+  stack: Pick<FaultStack, 'isIdle'>,
+  expectations: readonly TargetExpectation[],
+  timeoutMs: number,
+): Promise<void> {
   const allDelivered = () =>
     expectations.every((e) => {
       const got = new Set(e.receipts.map((r) => String(r.json?.email_id ?? '')));

@@ -55,7 +55,14 @@ export function faultEmail(label: string, index: number, overrides: Record<strin
  * Any other answer is final.
  */
 export async function sendEmail(apiUrl: string, payload: Record<string, unknown>, retry: RetryPolicy = DEFAULT_RETRY): Promise<SentEmail> {
-  const sent: SentEmail = { messageId: String(payload.message_id ?? ''), status: 0, attempts: 0, answeredAt: 0, unavailable: 0, connectionErrors: 0 };
+  const sent: SentEmail = {
+    messageId: String(payload.message_id ?? ''),
+    status: 0,
+    attempts: 0,
+    answeredAt: 0,
+    unavailable: 0,
+    connectionErrors: 0,
+  };
   const body = JSON.stringify(payload);
   while (sent.attempts < retry.maxAttempts) {
     sent.attempts += 1;

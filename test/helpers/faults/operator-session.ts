@@ -29,7 +29,8 @@ export async function loginOperator(apiUrl: string, password = FAULT_OPERATOR_PA
   }
   const session = cookies.get('rs_session');
   const csrf = cookies.get('rs_csrf');
-  if (res.status !== 303 || !session || !csrf) throw new Error(`operator login failed: HTTP ${res.status}, cookies ${[...cookies.keys()].join(',')}`);
+  if (res.status !== 303 || !session || !csrf)
+    throw new Error(`operator login failed: HTTP ${res.status}, cookies ${[...cookies.keys()].join(',')}`);
   const cookie = `rs_session=${session}; rs_csrf=${csrf}`;
   return {
     async request(method, path, body) {

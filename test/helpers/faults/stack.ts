@@ -83,7 +83,12 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
   const apiUrl = `http://127.0.0.1:${port}`;
   const api = spawnApp('api', { ...env, PORT: String(port) });
   const workers: AppProcess[] = [];
-  const inspector: Redis = createRedisConnection({ url: redis.url, profile: 'worker', name: 'fault-suite-inspector', logger: silentLogger });
+  const inspector: Redis = createRedisConnection({
+    url: redis.url,
+    profile: 'worker',
+    name: 'fault-suite-inspector',
+    logger: silentLogger,
+  });
   const queues = {
     email: new Queue(emailQueue.name, { connection: inspector, prefix }),
     delivery: new Queue(deliveryQueue.name, { connection: inspector, prefix }),

@@ -74,7 +74,11 @@ describe('operator auth (real API, real Redis)', () => {
 
   describe('POST /login', () => {
     it('sets an HttpOnly SameSite=Strict session cookie and a readable CSRF cookie, then 303 to /dashboard', async () => {
-      const res = await api.post('/login').set('X-Forwarded-For', '203.0.113.2').type('form').send({ username: 'admin', password: PASSWORD });
+      const res = await api
+        .post('/login')
+        .set('X-Forwarded-For', '203.0.113.2')
+        .type('form')
+        .send({ username: 'admin', password: PASSWORD });
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe('/dashboard');
       const cookies = setCookies(res);
@@ -86,7 +90,12 @@ describe('operator auth (real API, real Redis)', () => {
     });
 
     it('marks the cookies Secure when the request came over HTTPS through the proxy', async () => {
-      const res = await api.post('/login').set('X-Forwarded-For', '203.0.113.3').set('X-Forwarded-Proto', 'https').type('form').send({ password: PASSWORD });
+      const res = await api
+        .post('/login')
+        .set('X-Forwarded-For', '203.0.113.3')
+        .set('X-Forwarded-Proto', 'https')
+        .type('form')
+        .send({ password: PASSWORD });
       expect(res.status).toBe(303);
       expect(setCookies(res).get('rs_session')?.raw).toMatch(/; Secure/);
     });
@@ -114,7 +123,12 @@ describe('operator auth (real API, real Redis)', () => {
     });
 
     it('refuses a login form posted from another origin', async () => {
-      const res = await api.post('/login').set('X-Forwarded-For', '203.0.113.5').set('Origin', 'https://evil.example').type('form').send({ password: PASSWORD });
+      const res = await api
+        .post('/login')
+        .set('X-Forwarded-For', '203.0.113.5')
+        .set('Origin', 'https://evil.example')
+        .type('form')
+        .send({ password: PASSWORD });
       expect(res.status).toBe(403);
       expect(res.headers['set-cookie']).toBeUndefined();
     });
@@ -131,7 +145,12 @@ describe('operator auth (real API, real Redis)', () => {
       expect(page.status).toBe(429);
       expect(page.text).toContain('Trop de tentatives');
       expect(page.headers['set-cookie']).toBeUndefined();
-      const json = await api.post('/login').set('X-Forwarded-For', ip).set('Accept', 'application/json').type('form').send({ password: 'wrong' });
+      const json = await api
+        .post('/login')
+        .set('X-Forwarded-For', ip)
+        .set('Accept', 'application/json')
+        .type('form')
+        .send({ password: 'wrong' });
       expect(json.status).toBe(429);
       expect(json.body).toMatchObject({ success: false, code: 'rate_limited' });
       await login(world, { password: PASSWORD }, '192.0.2.78');
@@ -167,7 +186,10 @@ describe('operator auth (real API, real Redis)', () => {
 
     it('refuses a tampered session cookie', async () => {
       const session = await login(world);
-      const res = await api.get('/api/webhooks/config').set('Cookie', session.cookie.replace(/rs_session=([^;]+)/, (_m, t: string) => `rs_session=${t.slice(0, -3)}${t.endsWith('AAA') ? 'BBB' : 'AAA'}`));
+      const res = await api.get('/api/webhooks/config').set(
+        'Cookie',
+        session.cookie.replace(/rs_session=([^;]+)/, (_m, t: string) => `rs_session=${t.slice(0, -3)}${t.endsWith('AAA') ? 'BBB' : 'AAA'}`),
+      );
       expect(res.status).toBe(401);
     });
 
@@ -197,7 +219,11 @@ describe('operator auth (real API, real Redis)', () => {
 
     it('lets a state change through with the session’s CSRF token', async () => {
       const session = await login(world);
-      const res = await api.post('/api/update_runtime_flags').set('Cookie', session.cookie).set('X-CSRF-Token', session.csrf).send({ gmail_ingress_enabled: true });
+      const res = await api
+        .post('/api/update_runtime_flags')
+        .set('Cookie', session.cookie)
+        .set('X-CSRF-Token', session.csrf)
+        .send({ gmail_ingress_enabled: true });
       expect(res.status).toBe(200);
       expect(res.body.success).toBe(true);
     });
@@ -213,7 +239,11 @@ describe('operator auth (real API, real Redis)', () => {
   describe('the ingress never accepts a dashboard cookie', () => {
     it('answers 401 to a cookie without the bearer token', async () => {
       const session = await login(world);
-      const res = await api.post('/api/ingress/gmail').set('Cookie', session.cookie).set('X-CSRF-Token', session.csrf).send({ sender: 'a@b.c', body: 'x', subject: 's' });
+      const res = await api
+        .post('/api/ingress/gmail')
+        .set('Cookie', session.cookie)
+        .set('X-CSRF-Token', session.csrf)
+        .send({ sender: 'a@b.c', body: 'x', subject: 's' });
       expect(res.status).toBe(401);
     });
   });
@@ -287,7 +317,11 @@ describe('operator auth (real API, real Redis)', () => {
     });
 
     it('refuses an expired link (410) and a forged one (401)', async () => {
-      const store = createMagicLinkStore({ redis: world.apiRedis, prefix: world.prefix, key: deriveAuthKeys(world.apiEnv.SECRET_KEY).magicLink });
+      const store = createMagicLinkStore({
+        redis: world.apiRedis,
+        prefix: world.prefix,
+        key: deriveAuthKeys(world.apiEnv.SECRET_KEY).magicLink,
+      });
       const expired = await store.issue({ unlimited: false, ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) });
       const res = await api.get(`/login/magic/${expired.token}`);
       expect(res.status).toBe(410);
@@ -349,8 +383,13 @@ describe('operator auth (real API, real Redis)', () => {
 
     it('lists every queue of the catalog and masks URLs in job data', async () => {
       const session = await login(world);
-      await world.deliveryProducer.queue.add('deliver', { target: { url: 'https://hook.eu2.make.com/secret-token-123' }, note: 'Bearer abc.def' } as never);
-      const res = await api.get('/admin/queues/api/queues?activeQueue=delivery&status=waiting&page=1&jobsPerPage=10').set('Cookie', session.cookie);
+      await world.deliveryProducer.queue.add('deliver', {
+        target: { url: 'https://hook.eu2.make.com/secret-token-123' },
+        note: 'Bearer abc.def',
+      } as never);
+      const res = await api
+        .get('/admin/queues/api/queues?activeQueue=delivery&status=waiting&page=1&jobsPerPage=10')
+        .set('Cookie', session.cookie);
       expect(res.status).toBe(200);
       const names = (res.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
       expect(names).toEqual(QUEUE_CATALOG.map((q) => q.name).sort());
@@ -361,7 +400,10 @@ describe('operator auth (real API, real Redis)', () => {
 
     it('refuses a cross-origin state change, even with the cookie', async () => {
       const session = await login(world);
-      const res = await api.put('/admin/queues/api/queues/delivery/retry/failed').set('Cookie', session.cookie).set('Origin', 'https://evil.example');
+      const res = await api
+        .put('/admin/queues/api/queues/delivery/retry/failed')
+        .set('Cookie', session.cookie)
+        .set('Origin', 'https://evil.example');
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('csrf_failed');
     });

@@ -201,11 +201,19 @@ export function authRouter(deps: AppDeps): Router {
       result = await auth.magicLinks.consume(token);
     } catch (error) {
       deps.logger.warn('auth.magic_link_unavailable', describeError(error));
-      return sendPage(res, 503, renderLoginPage({ error: 'Service temporairement indisponible. Réessayez dans un instant.', showForm: false }));
+      return sendPage(
+        res,
+        503,
+        renderLoginPage({ error: 'Service temporairement indisponible. Réessayez dans un instant.', showForm: false }),
+      );
     }
     if (!result.ok) {
       deps.logger.warn('auth.magic_link_refused', { reason: result.reason, ip: req.ip });
-      return sendPage(res, MAGIC_LINK_STATUS[result.reason], renderLoginPage({ error: MAGIC_LINK_FAILURE_MESSAGES[result.reason], showForm: false }));
+      return sendPage(
+        res,
+        MAGIC_LINK_STATUS[result.reason],
+        renderLoginPage({ error: MAGIC_LINK_FAILURE_MESSAGES[result.reason], showForm: false }),
+      );
     }
     await auth.startSession(req, res, 'magic_link');
     deps.logger.info('auth.login', { via: 'magic_link', magic_link_id: result.id, unlimited: result.unlimited, ip: req.ip });

@@ -27,13 +27,14 @@ export function dashboardRouter(deps: AppDeps): Router {
     (req, res, next) => {
       if (existsSync(join(distDir, 'index.html'))) return next();
       deps.logger.error('dashboard.not_built', { dist: distDir });
-      res.status(503).type('text').send('Le tableau de bord n\'est pas construit : lancez `npm run build`.');
+      res.status(503).type('text').send("Le tableau de bord n'est pas construit : lancez `npm run build`.");
       void req;
     },
     // Hashed assets can be cached; index.html never is (it names the current assets).
     express.static(distDir, {
       index: 'index.html',
-      setHeaders: (res, path) => res.setHeader('Cache-Control', path.endsWith('index.html') ? 'no-store' : 'public, max-age=31536000, immutable'),
+      setHeaders: (res, path) =>
+        res.setHeader('Cache-Control', path.endsWith('index.html') ? 'no-store' : 'public, max-age=31536000, immutable'),
     }),
   );
   return router;

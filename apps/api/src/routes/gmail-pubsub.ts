@@ -1,6 +1,13 @@
 import express, { Router } from 'express';
 import type { ApiEnv } from '@render-signal/config';
-import { createPushVerifier, decodeGmailNotification, isLaterHistoryId, PushFormatError, syncJobOptions, type PushAuthConfig } from '@render-signal/gmail';
+import {
+  createPushVerifier,
+  decodeGmailNotification,
+  isLaterHistoryId,
+  PushFormatError,
+  syncJobOptions,
+  type PushAuthConfig,
+} from '@render-signal/gmail';
 import { ApiError } from '../http/api-error';
 import type { AppDeps } from '../app';
 
@@ -34,7 +41,9 @@ export function gmailPubsubRouter(deps: AppDeps): Router {
   const { env, logger } = deps;
   const path = '/api/ingress/gmail/pubsub';
   if (!env.GMAIL_PUSH_ENABLED) {
-    router.post(path, (_req, _res, next) => next(new ApiError(404, 'gmail_push_disabled', 'Gmail push ingress is not enabled (GMAIL_PUSH_ENABLED)')));
+    router.post(path, (_req, _res, next) =>
+      next(new ApiError(404, 'gmail_push_disabled', 'Gmail push ingress is not enabled (GMAIL_PUSH_ENABLED)')),
+    );
     return router;
   }
   const verifier = createPushVerifier(pushAuthConfig(env));
@@ -60,7 +69,11 @@ export function gmailPubsubRouter(deps: AppDeps): Router {
           if (error instanceof PushFormatError) throw new ApiError(400, 'invalid_notification', error.message);
           throw error;
         }
-        const fields = { mailbox: notification.emailAddress, history_id: notification.historyId, pubsub_message_id: notification.pubsubMessageId };
+        const fields = {
+          mailbox: notification.emailAddress,
+          history_id: notification.historyId,
+          pubsub_message_id: notification.pubsubMessageId,
+        };
         const mailbox = await deps.gmail.mailboxes.get(notification.emailAddress);
         if (!mailbox || mailbox.state !== 'active') {
           logger.info('gmail.push_ignored', { ...fields, reason: mailbox ? mailbox.state : 'unknown_mailbox' });

@@ -24,12 +24,20 @@ export function healthRouter(deps: AppDeps): Router {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const redisOk = await withTimeout(deps.redis.ping().then(() => true), 1_000, false);
+    const redisOk = await withTimeout(
+      deps.redis.ping().then(() => true),
+      1_000,
+      false,
+    );
     res.status(redisOk ? 200 : 503).json({ status: redisOk ? 'ready' : 'unavailable', services: { redis: redisOk ? 'ok' : 'down' } });
   });
 
   router.get('/health', async (_req, res) => {
-    const redisOk = await withTimeout(deps.redis.ping().then(() => true), 1_000, false);
+    const redisOk = await withTimeout(
+      deps.redis.ping().then(() => true),
+      1_000,
+      false,
+    );
     let queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }> = {};
     let workers = 0;
     let webhook = { error_rate_24h: 0, active_webhooks: 0, last_webhook: null as string | null };
@@ -42,7 +50,10 @@ export function healthRouter(deps: AppDeps): Router {
         deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const),
       );
       queues = Object.fromEntries(
-        counts.map(([name, c]) => [name, { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 }]),
+        counts.map(([name, c]) => [
+          name,
+          { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 },
+        ]),
       );
       workers = await liveWorkerCount(deps.redis, deps.env.QUEUE_PREFIX);
       const logs = await deps.webhookLog.list({ days: 1, limit: 5_000 });
@@ -88,15 +99,26 @@ export function healthRouter(deps: AppDeps): Router {
   const metricsToken = deps.env.METRICS_TOKEN ? createHash('sha256').update(deps.env.METRICS_TOKEN).digest() : undefined;
   router.get('/metrics', async (req, res) => {
     if (metricsToken) {
-      const presented = createHash('sha256').update((req.get('authorization') ?? '').replace(/^Bearer\s+/i, '')).digest();
+      const presented = createHash('sha256')
+        .update((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''))
+        .digest();
       if (!timingSafeEqual(presented, metricsToken)) {
         res.status(401).json({ success: false, code: 'unauthorized', message: 'Unauthorized' });
         return;
       }
     }
-    const depths = await Promise.all(deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children')] as const));
-    for (const [queue, counts] of depths) for (const [state, value] of Object.entries(counts)) deps.metrics.queueJobs.set({ queue, state }, value);
-    const { contentType, body } = await renderMetrics({ redis: deps.redis, prefix: deps.env.QUEUE_PREFIX, apiRegistry: deps.metrics.registry });
+    const depths = await Promise.all(
+      deps.queues.map(
+        async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'waiting-children')] as const,
+      ),
+    );
+    for (const [queue, counts] of depths)
+      for (const [state, value] of Object.entries(counts)) deps.metrics.queueJobs.set({ queue, state }, value);
+    const { contentType, body } = await renderMetrics({
+      redis: deps.redis,
+      prefix: deps.env.QUEUE_PREFIX,
+      apiRegistry: deps.metrics.registry,
+    });
     res.setHeader('content-type', contentType);
     res.send(body);
   });

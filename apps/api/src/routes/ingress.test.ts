@@ -103,7 +103,12 @@ describe('ingress with Redis unreachable', () => {
   it('answers 503 with Retry-After within 2 s, never 200', async () => {
     const deadPort = await freePort();
     const url = `redis://127.0.0.1:${deadPort}`;
-    const env = loadEnv(apiEnvSchema, { REDIS_URL: url, PROCESS_API_TOKEN: TEST_TOKEN, SECRET_KEY: 'x'.repeat(20), QUEUE_PREFIX: 'rs-test-dead' });
+    const env = loadEnv(apiEnvSchema, {
+      REDIS_URL: url,
+      PROCESS_API_TOKEN: TEST_TOKEN,
+      SECRET_KEY: 'x'.repeat(20),
+      QUEUE_PREFIX: 'rs-test-dead',
+    });
     const redis = createRedisConnection({ url, profile: 'producer', name: 'test-dead', logger: silentLogger });
     const resources = buildApiDeps(env, silentLogger, redis);
     const app = createApp(resources.deps);

@@ -40,7 +40,9 @@ export function ingressRouter(deps: AppDeps): Router {
     // Metrics, headers, token (401) and content type (415) in one step: this runs for every POST.
     (req, res, next) => {
       res.set({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
-      res.on('finish', () => deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }));
+      res.on('finish', () =>
+        deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }),
+      );
       if (!checkToken(req)) return next(new ApiError(401, 'unauthorized', 'Unauthorized'));
       if (!req.is('application/json')) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
       next();
@@ -49,7 +51,8 @@ export function ingressRouter(deps: AppDeps): Router {
     async (req, res, next) => {
       try {
         const body: unknown = req.body;
-        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_json', 'Invalid JSON payload');
+        if (body === null || typeof body !== 'object' || Array.isArray(body))
+          throw new ApiError(400, 'invalid_json', 'Invalid JSON payload');
         const parsed = ingressPayloadSchema.safeParse(body);
         if (!parsed.success) {
           const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
@@ -57,7 +60,8 @@ export function ingressRouter(deps: AppDeps): Router {
           const message = first?.message.startsWith('Missing field') ? first.message : `Invalid field: ${first?.path}`;
           throw new ApiError(400, 'invalid_payload', message, { errors });
         }
-        if (!isRedisReady(deps.redis)) throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
+        if (!isRedisReady(deps.redis))
+          throw new ApiError(503, 'redis_unavailable', 'Service unavailable', { retryAfterSeconds: RETRY_AFTER_S });
         const email = parsed.data;
         let result;
         try {

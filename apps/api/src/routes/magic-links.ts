@@ -35,13 +35,16 @@ export function magicLinksRouter(deps: AppDeps): Router {
     const label = typeof body.label === 'string' && body.label.trim() ? body.label.trim().slice(0, 100) : undefined;
     const link = await auth.magicLinks.issue({ unlimited, ttlSeconds: deps.env.MAGIC_LINK_TTL_SECONDS, ...(label ? { label } : {}) });
     deps.logger.info('auth.magic_link_issued', { magic_link_id: link.id, unlimited, via: 'dashboard' });
-    res.status(201).set('Cache-Control', 'no-store').json({
-      success: true,
-      magic_link: `${publicOrigin(deps, req)}/login/magic/${link.token}`,
-      expires_at: link.expiresAt ? link.expiresAt.toISOString() : null,
-      unlimited,
-      id: link.id,
-    });
+    res
+      .status(201)
+      .set('Cache-Control', 'no-store')
+      .json({
+        success: true,
+        magic_link: `${publicOrigin(deps, req)}/login/magic/${link.token}`,
+        expires_at: link.expiresAt ? link.expiresAt.toISOString() : null,
+        unlimited,
+        id: link.id,
+      });
   });
 
   router.get('/api/auth/magic-links', async (_req, res) => {

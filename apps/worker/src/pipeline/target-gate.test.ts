@@ -9,7 +9,15 @@ const B = 'https://b.example/hook';
 describe('target gate (real Redis)', () => {
   const { redis, prefix } = useTestRedis('gate');
   const gate = (overrides: Partial<TargetGateOptions> = {}) =>
-    createTargetGate({ perTargetConcurrency: 2, workerConcurrency: 5, redis, prefix, rateLimitPerHour: async () => 0, random: () => 0.5, ...overrides });
+    createTargetGate({
+      perTargetConcurrency: 2,
+      workerConcurrency: 5,
+      redis,
+      prefix,
+      rateLimitPerHour: async () => 0,
+      random: () => 0.5,
+      ...overrides,
+    });
   /** A gate whose host a.example already has its 2 slots in flight. */
   const fullGate = async (briefWaitMs: number) => {
     const g = gate({ briefWaitMs });
@@ -63,7 +71,7 @@ describe('target gate (real Redis)', () => {
     expect(await Promise.all(waiters)).toEqual([{ admitted: true }, { admitted: true }]);
   });
 
-  it('a busy host\'s delay follows how fast it answers: a moving average, bounded to 10 ms .. 1 s', async () => {
+  it("a busy host's delay follows how fast it answers: a moving average, bounded to 10 ms .. 1 s", async () => {
     const g = await fullGate(0);
     // Nothing known yet: the default delay.
     expect(await g.admit(A)).toMatchObject({ reason: 'target_busy', waitMs: 100 });

@@ -48,7 +48,8 @@ const ANSWER_TIME_WEIGHT = 0.2;
  */
 const BRIEF_WAIT_MS = 25;
 
-// KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once). Returns 0 when admitted, else ms to wait.
+// KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once).
+// Returns 0 when admitted, else ms to wait.
 const SLIDING_WINDOW = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - ${HOUR_MS})
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
@@ -123,10 +124,12 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       if (limit > 0) {
         const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
         const now = Date.now();
-        const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`).then(Number, (error: unknown) => {
-          releaseHost(host);
-          throw error;
-        });
+        const wait = await options.redis
+          .eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`)
+          .then(Number, (error: unknown) => {
+            releaseHost(host);
+            throw error;
+          });
         if (wait > 0) {
           releaseHost(host);
           return { admitted: false, reason: 'rate_limited', waitMs: wait };

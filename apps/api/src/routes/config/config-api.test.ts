@@ -26,7 +26,12 @@ describe('operator config API', () => {
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       success: true,
-      config: { webhook_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/\*\*\*$/), webhook_url_source: 'env', webhook_delivery_mode: 'json', absence_pause_days: [] },
+      config: {
+        webhook_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/\*\*\*$/),
+        webhook_url_source: 'env',
+        webhook_delivery_mode: 'json',
+        absence_pause_days: [],
+      },
     });
     expect(JSON.stringify(res.json)).not.toContain('/hook');
   });
@@ -63,10 +68,19 @@ describe('operator config API', () => {
 
   it('reads and writes one time window through both endpoint families', async () => {
     expect((await call('POST', '/api/set_webhook_time_window', { start: '08h00', end: '18:30' })).status).toBe(200);
-    expect((await call('GET', '/api/webhooks/time-window')).json).toEqual({ success: true, webhooks_time_start: '08h00', webhooks_time_end: '18:30' });
-    expect((await call('GET', '/api/get_webhook_time_window')).json).toMatchObject({ webhooks_time_start: '08h00', timezone: 'Europe/Paris' });
+    expect((await call('GET', '/api/webhooks/time-window')).json).toEqual({
+      success: true,
+      webhooks_time_start: '08h00',
+      webhooks_time_end: '18:30',
+    });
+    expect((await call('GET', '/api/get_webhook_time_window')).json).toMatchObject({
+      webhooks_time_start: '08h00',
+      timezone: 'Europe/Paris',
+    });
     expect((await call('POST', '/api/webhooks/time-window', { start: '08:00' })).status).toBe(400);
-    expect((await call('POST', '/api/webhooks/time-window', { start: '', end: '' })).json).toMatchObject({ message: 'Time window cleared (no constraints).' });
+    expect((await call('POST', '/api/webhooks/time-window', { start: '', end: '' })).json).toMatchObject({
+      message: 'Time window cleared (no constraints).',
+    });
   });
 
   it('validates processing prefs with the original coercions and messages', async () => {
@@ -80,7 +94,12 @@ describe('operator config API', () => {
   });
 
   it('stores routing rules whole, masks their URLs, and keeps a masked URL sent back', async () => {
-    const rule = { id: 'r1', name: 'R1', conditions: [{ field: 'subject', operator: 'contains', value: 'x' }], actions: { webhook_url: sink.url, priority: 'normal', stop_processing: false } };
+    const rule = {
+      id: 'r1',
+      name: 'R1',
+      conditions: [{ field: 'subject', operator: 'contains', value: 'x' }],
+      actions: { webhook_url: sink.url, priority: 'normal', stop_processing: false },
+    };
     const saved = await call('POST', '/api/routing_rules', { rules: [rule] });
     expect(saved.status).toBe(200);
     const shown = (saved.json.config as { rules: Array<{ actions: { webhook_url: string } }> }).rules[0]!;
@@ -90,14 +109,22 @@ describe('operator config API', () => {
     const dry = await call('POST', '/api/routing_rules/test', { email: sampleEmail({ subject: 'x marks' }) });
     // No stop_processing: the rule's target and the default both get it (one URL, so once).
     expect((dry.json.deliveries as Array<{ origin: string; target: string }>).map((d) => d.origin)).toEqual(['rule:r1']);
-    const invalid = await call('POST', '/api/routing_rules', { rules: [rule, { ...rule, id: 'r2', conditions: [{ field: 'subject', operator: 'regex', value: '(' }] }] });
+    const invalid = await call('POST', '/api/routing_rules', {
+      rules: [rule, { ...rule, id: 'r2', conditions: [{ field: 'subject', operator: 'regex', value: '(' }] }],
+    });
     expect(invalid.status).toBe(400);
-    expect(invalid.json).toMatchObject({ message: 'Expression régulière invalide.', errors: [expect.objectContaining({ path: 'rules[1].conditions[0].value' })] });
+    expect(invalid.json).toMatchObject({
+      message: 'Expression régulière invalide.',
+      errors: [expect.objectContaining({ path: 'rules[1].conditions[0].value' })],
+    });
     await call('POST', '/api/routing_rules', { rules: [] });
   });
 
   it('dry-runs the original test webhook without sending, and sends for real when asked', async () => {
-    const dry = await call('POST', '/api/test/send_test_webhook', { subject: 'Essai', delivery_links: [{ provider: 'dropbox', raw_url: 'https://www.dropbox.com/s/x/y.zip' }] });
+    const dry = await call('POST', '/api/test/send_test_webhook', {
+      subject: 'Essai',
+      delivery_links: [{ provider: 'dropbox', raw_url: 'https://www.dropbox.com/s/x/y.zip' }],
+    });
     expect(dry.json).toMatchObject({
       success: true,
       dry_run: true,
@@ -109,7 +136,12 @@ describe('operator config API', () => {
     expect(JSON.parse(dry.json.serialized_payload as string)).toEqual(dry.json.payload);
     expect(sink.requests).toHaveLength(0);
     const real = await call('POST', '/api/test/send_test_webhook', { dry_run: false, subject: 'Essai réel' });
-    expect(real.json).toMatchObject({ success: true, dry_run: false, message: 'Webhook envoyé.', flow_result: { success: true, status_code: 200 } });
+    expect(real.json).toMatchObject({
+      success: true,
+      dry_run: false,
+      message: 'Webhook envoyé.',
+      flow_result: { success: true, status_code: 200 },
+    });
     expect(sink.received.map((r) => r.json!.subject)).toEqual(['Essai réel']);
   });
 
@@ -120,7 +152,11 @@ describe('operator config API', () => {
     await new Promise((r) => setTimeout(r, 2_100)); // workers re-read the secret at most every 2 s
     await world.post(sampleEmail());
     const [hook] = await sink.waitFor(1);
-    const headers = { 'webhook-id': String(hook!.headers['webhook-id']), 'webhook-timestamp': String(hook!.headers['webhook-timestamp']), 'webhook-signature': String(hook!.headers['webhook-signature']) };
+    const headers = {
+      'webhook-id': String(hook!.headers['webhook-id']),
+      'webhook-timestamp': String(hook!.headers['webhook-timestamp']),
+      'webhook-signature': String(hook!.headers['webhook-signature']),
+    };
     expect(() => new Webhook(secret).verify(hook!.body, headers)).not.toThrow();
     expect(JSON.stringify((await call('GET', '/api/webhooks/config')).json)).not.toContain(secret);
   });
@@ -129,11 +165,18 @@ describe('operator config API', () => {
     const exported = await call('GET', '/api/config/export');
     const documents = exported.json.documents as Record<string, Record<string, unknown>>;
     expect(Object.keys(documents).sort()).toEqual(['processing_prefs', 'routing_rules', 'runtime_flags', 'webhook_config']);
-    const broken = { ...documents, processing_prefs: { ...documents.processing_prefs, rate_limit_per_hour: -1 }, runtime_flags: { ...documents.runtime_flags, gmail_ingress_enabled: false } };
+    const broken = {
+      ...documents,
+      processing_prefs: { ...documents.processing_prefs, rate_limit_per_hour: -1 },
+      runtime_flags: { ...documents.runtime_flags, gmail_ingress_enabled: false },
+    };
     expect((await call('POST', '/api/config/import', { documents: broken })).status).toBe(400);
     expect((await call('GET', '/api/get_runtime_flags')).json).toMatchObject({ flags: { gmail_ingress_enabled: true } });
     const fine = { ...documents, runtime_flags: { ...documents.runtime_flags, allow_custom_webhook_without_links: true } };
-    expect((await call('POST', '/api/config/import', { documents: fine })).json).toMatchObject({ success: true, imported: expect.arrayContaining(['runtime_flags']) });
+    expect((await call('POST', '/api/config/import', { documents: fine })).json).toMatchObject({
+      success: true,
+      imported: expect.arrayContaining(['runtime_flags']),
+    });
     expect((await call('GET', '/api/get_runtime_flags')).json).toMatchObject({ flags: { allow_custom_webhook_without_links: true } });
     await call('POST', '/api/update_runtime_flags', { allow_custom_webhook_without_links: false });
   });

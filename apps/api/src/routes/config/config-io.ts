@@ -20,7 +20,11 @@ export function configIoRouter(deps: AppDeps): Router {
       exported_at: new Date().toISOString(),
       format: 'render-signal-config/1',
       documents: {
-        webhook_config: { ...s.webhook_config, webhook_url: maskUrl(s.webhook_config.webhook_url), failure_webhook_url: maskUrl(s.webhook_config.failure_webhook_url) },
+        webhook_config: {
+          ...s.webhook_config,
+          webhook_url: maskUrl(s.webhook_config.webhook_url),
+          failure_webhook_url: maskUrl(s.webhook_config.failure_webhook_url),
+        },
         processing_prefs: s.processing_prefs,
         runtime_flags: s.runtime_flags,
         routing_rules: {
@@ -36,14 +40,24 @@ export function configIoRouter(deps: AppDeps): Router {
     const prepared = prepareSettingsImport(await readSettings(deps.settings), documents, policy);
     if (!prepared.ok) throw invalid(prepared.message, prepared.errors);
     const current = await readSettings(deps.settings);
-    const imported = prepared.values as { webhook_config?: { webhook_url: string | null; failure_webhook_url: string | null }; routing_rules?: { rules: Array<{ actions: { webhook_url: string } }> } };
-    const known = new Set([current.webhook_config.webhook_url, current.webhook_config.failure_webhook_url, ...current.routing_rules.rules.map((r) => r.actions.webhook_url)]);
+    const imported = prepared.values as {
+      webhook_config?: { webhook_url: string | null; failure_webhook_url: string | null };
+      routing_rules?: { rules: Array<{ actions: { webhook_url: string } }> };
+    };
+    const known = new Set([
+      current.webhook_config.webhook_url,
+      current.webhook_config.failure_webhook_url,
+      ...current.routing_rules.rules.map((r) => r.actions.webhook_url),
+    ]);
     const targets = [
       ...(['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
         const url = imported.webhook_config?.[field];
         return url ? [{ path: `webhook_config.${field}`, url }] : [];
       }),
-      ...(imported.routing_rules?.rules ?? []).map((r, i) => ({ path: `routing_rules.rules[${i}].actions.webhook_url`, url: r.actions.webhook_url })),
+      ...(imported.routing_rules?.rules ?? []).map((r, i) => ({
+        path: `routing_rules.rules[${i}].actions.webhook_url`,
+        url: r.actions.webhook_url,
+      })),
     ].filter((t) => !known.has(t.url));
     await refusePrivateTargets(targets, policy);
     await deps.settings.putMany(prepared.values).catch((e: unknown) => {

@@ -12,9 +12,11 @@ export function preferencesRouter(deps: AppDeps): Router {
     const current = await deps.settings.get('processing_prefs');
     const result = applyProcessingPrefsUpdate(current, req.body);
     if (!result.ok) throw invalid(result.message, result.errors);
-    const saved = await deps.settings.put('processing_prefs', result.value, { expectedRevision: expectedRevision(req.body) }).catch((e: unknown) => {
-      throw storeError(e);
-    });
+    const saved = await deps.settings
+      .put('processing_prefs', result.value, { expectedRevision: expectedRevision(req.body) })
+      .catch((e: unknown) => {
+        throw storeError(e);
+      });
     ok(res, { message: 'Préférences mises à jour.', prefs: saved });
   };
   router.get(['/api/processing_prefs', '/api/get_processing_prefs'], getPrefs);
@@ -28,9 +30,11 @@ export function preferencesRouter(deps: AppDeps): Router {
     const current = await deps.settings.get('runtime_flags');
     const result = applyRuntimeFlagsUpdate(current, req.body);
     if (!result.ok) throw invalid(result.message, result.errors);
-    const saved = await deps.settings.put('runtime_flags', result.value, { expectedRevision: expectedRevision(req.body) }).catch((e: unknown) => {
-      throw storeError(e);
-    });
+    const saved = await deps.settings
+      .put('runtime_flags', result.value, { expectedRevision: expectedRevision(req.body) })
+      .catch((e: unknown) => {
+        throw storeError(e);
+      });
     ok(res, {
       flags: {
         disable_email_id_dedup: saved.disable_email_id_dedup,

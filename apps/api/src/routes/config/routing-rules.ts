@@ -10,7 +10,9 @@ import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from 
 /** Rule targets not already stored (those were checked when saved): the ones to check now. */
 function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[]): Array<{ path: string; url: string }> {
   const known = new Set(stored.map((r) => r.actions.webhook_url));
-  return rules.flatMap((rule, i) => (known.has(rule.actions.webhook_url) ? [] : [{ path: `rules[${i}].actions.webhook_url`, url: rule.actions.webhook_url }]));
+  return rules.flatMap((rule, i) =>
+    known.has(rule.actions.webhook_url) ? [] : [{ path: `rules[${i}].actions.webhook_url`, url: rule.actions.webhook_url }],
+  );
 }
 
 /** Routing rules (spec §1.7, §5) and the dry run: nothing is sent, every URL is masked. */
@@ -44,10 +46,15 @@ export function routingRulesRouter(deps: AppDeps): Router {
     const normalized = normalizeRules(incoming, ruleOptions);
     if (!normalized.ok) throw invalid(normalized.message, normalized.errors);
     await refusePrivateTargets(newTargets(normalized.rules, current.rules), policy);
-    const saved = await deps.settings.put('routing_rules', { rules: normalized.rules }, { expectedRevision: expectedRevision(body) }).catch((e: unknown) => {
-      throw storeError(e);
+    const saved = await deps.settings
+      .put('routing_rules', { rules: normalized.rules }, { expectedRevision: expectedRevision(body) })
+      .catch((e: unknown) => {
+        throw storeError(e);
+      });
+    ok(res, {
+      message: 'Règles mises à jour.',
+      config: { rules: maskRules(saved.rules), _updated_at: saved._updated_at, _revision: saved._revision },
     });
-    ok(res, { message: 'Règles mises à jour.', config: { rules: maskRules(saved.rules), _updated_at: saved._updated_at, _revision: saved._revision } });
   });
 
   router.post('/api/routing_rules/test', async (req, res) => {

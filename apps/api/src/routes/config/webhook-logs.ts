@@ -12,7 +12,10 @@ export function webhookLogsRouter(deps: AppDeps): Router {
     const days = Number.isNaN(rawDays) || rawDays < 1 ? 7 : Math.min(rawDays, 30);
     const rawLimit = Number.parseInt(String(req.query.limit ?? '50'), 10);
     const limit = Number.isNaN(rawLimit) || rawLimit < 1 ? 50 : Math.min(rawLimit, 500);
-    const status = typeof req.query.status === 'string' && STATUSES.has(req.query.status) ? (req.query.status as 'success' | 'error' | 'skipped') : undefined;
+    const status =
+      typeof req.query.status === 'string' && STATUSES.has(req.query.status)
+        ? (req.query.status as 'success' | 'error' | 'skipped')
+        : undefined;
     const logs = await deps.webhookLog.list({ days, limit, ...(status ? { status } : {}) });
     ok(res, { logs, count: logs.length, days_filter: days });
   });

@@ -48,14 +48,55 @@ export function webhookToolsRouter(deps: AppDeps): Router {
     const secret = await deps.webhookSecret.current();
     try {
       const result = await deps.deliverer.deliverWebhook({ target, webhookId, body: bytes, ...(secret ? { secret } : {}) });
-      await deps.webhookLog.append({ type: 'test', email_id: emailId, status: 'success', status_code: result.status, webhook_url: maskUrl(url), subject: payload.subject, duration_ms: result.duration_ms, final: true, webhook_id: webhookId });
-      ok(res, { dry_run: false, delivered: true, target: maskUrl(url), webhook_id: webhookId, status: result.status, duration_ms: result.duration_ms, response: result.response_excerpt, payload_size_bytes: bytes.length });
+      await deps.webhookLog.append({
+        type: 'test',
+        email_id: emailId,
+        status: 'success',
+        status_code: result.status,
+        webhook_url: maskUrl(url),
+        subject: payload.subject,
+        duration_ms: result.duration_ms,
+        final: true,
+        webhook_id: webhookId,
+      });
+      ok(res, {
+        dry_run: false,
+        delivered: true,
+        target: maskUrl(url),
+        webhook_id: webhookId,
+        status: result.status,
+        duration_ms: result.duration_ms,
+        response: result.response_excerpt,
+        payload_size_bytes: bytes.length,
+      });
     } catch (error) {
       if (!(error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError)) throw error;
       const facts = error.facts;
-      await deps.webhookLog.append({ type: 'test', email_id: emailId, status: 'error', status_code: facts.status ?? null, webhook_url: maskUrl(url), subject: payload.subject, failure_reason: facts.failure_reason, response_snippet: facts.response_excerpt, duration_ms: facts.duration_ms, final: true, webhook_id: webhookId });
+      await deps.webhookLog.append({
+        type: 'test',
+        email_id: emailId,
+        status: 'error',
+        status_code: facts.status ?? null,
+        webhook_url: maskUrl(url),
+        subject: payload.subject,
+        failure_reason: facts.failure_reason,
+        response_snippet: facts.response_excerpt,
+        duration_ms: facts.duration_ms,
+        final: true,
+        webhook_id: webhookId,
+      });
       // The request itself succeeded: the answer describes the target's failure.
-      res.status(200).json({ success: false, code: 'delivery_failed', message: error.message, delivered: false, target: maskUrl(url), status: facts.status ?? null, failure_reason: facts.failure_reason, response: facts.response_excerpt, duration_ms: facts.duration_ms });
+      res.status(200).json({
+        success: false,
+        code: 'delivery_failed',
+        message: error.message,
+        delivered: false,
+        target: maskUrl(url),
+        status: facts.status ?? null,
+        failure_reason: facts.failure_reason,
+        response: facts.response_excerpt,
+        duration_ms: facts.duration_ms,
+      });
     }
   });
   /**
@@ -63,8 +104,16 @@ export function webhookToolsRouter(deps: AppDeps): Router {
    * is always shown masked (the original returned it in clear), and the real send is one delivery attempt.
    */
   router.post('/api/test/send_test_webhook', async (req, res) => {
-    const body = (req.body ?? {}) as { dry_run?: unknown; webhook_url?: unknown; email_id?: unknown; subject?: unknown; delivery_links?: unknown; payload?: unknown };
-    if (body.delivery_links !== undefined && !Array.isArray(body.delivery_links)) throw new ApiError(400, 'invalid_request', 'delivery_links doit être une liste.');
+    const body = (req.body ?? {}) as {
+      dry_run?: unknown;
+      webhook_url?: unknown;
+      email_id?: unknown;
+      subject?: unknown;
+      delivery_links?: unknown;
+      payload?: unknown;
+    };
+    if (body.delivery_links !== undefined && !Array.isArray(body.delivery_links))
+      throw new ApiError(400, 'invalid_request', 'delivery_links doit être une liste.');
     if (body.payload !== undefined && (typeof body.payload !== 'object' || body.payload === null || Array.isArray(body.payload))) {
       throw new ApiError(400, 'invalid_request', 'payload doit être un objet.');
     }
@@ -80,7 +129,9 @@ export function webhookToolsRouter(deps: AppDeps): Router {
       ...(Array.isArray(body.delivery_links) && body.delivery_links.length > 0 ? { delivery_links: body.delivery_links } : {}),
     };
     const serialized = serializeWebhookPayload(payload);
-    const sequence = config.webhook_fallback_on_415 ? [config.webhook_delivery_mode, config.webhook_delivery_mode === 'json' ? 'form' : 'json'] : [config.webhook_delivery_mode];
+    const sequence = config.webhook_fallback_on_415
+      ? [config.webhook_delivery_mode, config.webhook_delivery_mode === 'json' ? 'form' : 'json']
+      : [config.webhook_delivery_mode];
     const common = {
       target_url: maskUrl(url),
       target_masked: maskUrl(url),
@@ -92,7 +143,13 @@ export function webhookToolsRouter(deps: AppDeps): Router {
       payload_size_bytes: serialized.length,
     };
     if (body.dry_run !== false) {
-      ok(res, { dry_run: true, message: 'Dry-run: aucun envoi effectué.', ...common, payload, serialized_payload: serialized.toString('utf8') });
+      ok(res, {
+        dry_run: true,
+        message: 'Dry-run: aucun envoi effectué.',
+        ...common,
+        payload,
+        serialized_payload: serialized.toString('utf8'),
+      });
       return;
     }
     if (!url) throw new ApiError(400, 'no_target', 'Aucune URL de webhook configurée.');
@@ -101,18 +158,46 @@ export function webhookToolsRouter(deps: AppDeps): Router {
     } catch (error) {
       throw new ApiError(400, 'blocked_target', (error as Error).message);
     }
-    const target = { url, origin: 'test', mode: config.webhook_delivery_mode, fallback_on_415: config.webhook_fallback_on_415, tls_verify: config.webhook_ssl_verify, require_success_flag: config.webhook_require_success_flag };
+    const target = {
+      url,
+      origin: 'test',
+      mode: config.webhook_delivery_mode,
+      fallback_on_415: config.webhook_fallback_on_415,
+      tls_verify: config.webhook_ssl_verify,
+      require_success_flag: config.webhook_require_success_flag,
+    };
     const secret = await deps.webhookSecret.current();
     try {
-      const result = await deps.deliverer.deliverWebhook({ target, webhookId: webhookIdFor(emailId, url), body: serialized, ...(secret ? { secret } : {}) });
-      ok(res, { dry_run: false, message: 'Webhook envoyé.', target_url: maskUrl(url), flow_result: { success: true, status_code: result.status, attempted_delivery_modes: result.attempted_modes, fallback_used: result.fallback_used }, payload_size_bytes: serialized.length });
+      const result = await deps.deliverer.deliverWebhook({
+        target,
+        webhookId: webhookIdFor(emailId, url),
+        body: serialized,
+        ...(secret ? { secret } : {}),
+      });
+      ok(res, {
+        dry_run: false,
+        message: 'Webhook envoyé.',
+        target_url: maskUrl(url),
+        flow_result: {
+          success: true,
+          status_code: result.status,
+          attempted_delivery_modes: result.attempted_modes,
+          fallback_used: result.fallback_used,
+        },
+        payload_size_bytes: serialized.length,
+      });
     } catch (error) {
       if (!(error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError)) throw error;
       ok(res, {
         dry_run: false,
         message: 'Webhook envoyé.',
         target_url: maskUrl(url),
-        flow_result: { success: false, status_code: error.facts.status ?? null, failure_reason: error.facts.failure_reason, error_message: error.facts.response_excerpt ?? error.message },
+        flow_result: {
+          success: false,
+          status_code: error.facts.status ?? null,
+          failure_reason: error.facts.failure_reason,
+          error_message: error.facts.response_excerpt ?? error.message,
+        },
         payload_size_bytes: serialized.length,
       });
     }

@@ -78,7 +78,9 @@ export function webhookConfigRouter(deps: AppDeps): Router {
   router.get('/api/webhooks/time-window', async (_req, res) => ok(res, await readWindow()));
   router.post('/api/webhooks/time-window', writeWindow);
   // The original's "global" window endpoints: the same (enforced) window, plus the time zone.
-  router.get('/api/get_webhook_time_window', async (_req, res) => ok(res, { ...(await readWindow()), timezone: deps.env.POLLING_TIMEZONE }));
+  router.get('/api/get_webhook_time_window', async (_req, res) =>
+    ok(res, { ...(await readWindow()), timezone: deps.env.POLLING_TIMEZONE }),
+  );
   router.post('/api/set_webhook_time_window', writeWindow);
   return router;
 }

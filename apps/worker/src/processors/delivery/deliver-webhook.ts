@@ -30,7 +30,11 @@ export interface DeliverWebhookDeps {
  * attempt of a job that needed more than one to its job log (status, duration, response excerpt), so the
  * dead-letter set explains itself.
  */
-export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: string | undefined, deps: DeliverWebhookDeps): Promise<DeliverySuccess> {
+export async function deliverWebhookJob(
+  job: Job<DeliverWebhookJob>,
+  token: string | undefined,
+  deps: DeliverWebhookDeps,
+): Promise<DeliverySuccess> {
   const { email_id, webhook_id, target, payload } = job.data;
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
@@ -63,7 +67,16 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
     answeredInMs = result.duration_ms;
     // A first-attempt success is described by the job's return value (status, duration, excerpt): one Redis
     // write less on the hot path. After failed attempts the log gets its closing line, so the history reads whole.
-    if (attempt > 1) await job.log(JSON.stringify({ attempt, outcome: 'delivered', status: result.status, duration_ms: result.duration_ms, response: result.response_excerpt }));
+    if (attempt > 1)
+      await job.log(
+        JSON.stringify({
+          attempt,
+          outcome: 'delivered',
+          status: result.status,
+          duration_ms: result.duration_ms,
+          response: result.response_excerpt,
+        }),
+      );
     await deps.webhookLog.append({
       ...entryBase,
       status: 'success',
@@ -77,7 +90,12 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
     deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: hostOf(target.url), failure_reason: '' });
     deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
     if (job.data.kind === 'email') deps.metrics.endToEnd.observe(endToEndMs / 1000);
-    log.info('delivery.succeeded', { status: result.status, duration_ms: result.duration_ms, end_to_end_ms: endToEndMs, fallback_used: result.fallback_used });
+    log.info('delivery.succeeded', {
+      status: result.status,
+      duration_ms: result.duration_ms,
+      end_to_end_ms: endToEndMs,
+      fallback_used: result.fallback_used,
+    });
     return result;
   } catch (error) {
     if (error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError) {
@@ -85,7 +103,11 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
       answeredInMs = facts.duration_ms;
       const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
       await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...facts }));
-      deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: hostOf(target.url), failure_reason: facts.failure_reason });
+      deps.metrics.deliveryAttempts.inc({
+        outcome: final ? 'failed' : 'retrying',
+        target_host: hostOf(target.url),
+        failure_reason: facts.failure_reason,
+      });
       deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
       await deps.webhookLog.append({
         ...entryBase,
@@ -105,7 +127,8 @@ export async function deliverWebhookJob(job: Job<DeliverWebhookJob>, token: stri
         retry_after_ms: facts.retry_after_ms,
         permanent: error instanceof PermanentDeliveryError,
       });
-      if (final && deps.onDeadLetter) await deps.onDeadLetter(job, facts).catch((e: Error) => log.error('delivery.notify_failed', { error: e.message }));
+      if (final && deps.onDeadLetter)
+        await deps.onDeadLetter(job, facts).catch((e: Error) => log.error('delivery.notify_failed', { error: e.message }));
     }
     throw error;
   } finally {

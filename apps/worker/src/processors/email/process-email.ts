@@ -39,7 +39,11 @@ export interface ProcessEmailResult {
  * 2. `offload` (resumed when every child finished, succeeded or not): merge the R2 URLs that are ready.
  * Then one `delivery.deliver` job per target, with deterministic ids: a retried step never doubles a delivery.
  */
-export async function processEmail(job: Job<ProcessEmailJob>, token: string | undefined, deps: ProcessEmailDeps): Promise<ProcessEmailResult> {
+export async function processEmail(
+  job: Job<ProcessEmailJob>,
+  token: string | undefined,
+  deps: ProcessEmailDeps,
+): Promise<ProcessEmailResult> {
   const data = job.data;
   const log = deps.logger.child({ email_id: data.email_id });
   const now = new Date(deps.now?.() ?? Date.now());
@@ -57,7 +61,12 @@ export async function processEmail(job: Job<ProcessEmailJob>, token: string | un
 
   if (plan.skip) {
     const { skip } = plan;
-    log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', { ...detected, reason: skip.reason, detail: skip.detail, marked_processed: skip.markProcessed });
+    log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', {
+      ...detected,
+      reason: skip.reason,
+      detail: skip.detail,
+      marked_processed: skip.markProcessed,
+    });
     if (skip.webhookLog) {
       await deps.webhookLog.append({
         type: 'custom',
@@ -75,13 +84,20 @@ export async function processEmail(job: Job<ProcessEmailJob>, token: string | un
 
   const { routing: _routing, ...decided } = plan;
   const route: StoredRoute = { ...decided, retry: deps.retryFor(settings) };
-  const offloadable = deps.offload ? plan.links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers)) : [];
+  const offloadable = deps.offload
+    ? plan.links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers))
+    : [];
   if (deps.offload && offloadable.length > 0 && token) {
     const deadline = now.getTime() + deps.offload.deadlineMs;
     await deps.offload.producer.addBulk(
       offloadable.map(({ link, index }) => ({
         name: 'transfer' as const,
-        data: { email_id: data.email_id, index, link: { provider: link.provider, raw_url: link.raw_url }, deadline_at: deadline } satisfies OffloadLinkJob,
+        data: {
+          email_id: data.email_id,
+          index,
+          link: { provider: link.provider, raw_url: link.raw_url },
+          deadline_at: deadline,
+        } satisfies OffloadLinkJob,
         opts: {
           jobId: `${job.id}.offload.${index}`,
           parent: { id: job.id!, queue: job.queueQualifiedName },
@@ -150,7 +166,12 @@ async function enqueueDeliveries(
   log.info('email.routed', {
     ...detected,
     deliveries: deliveries.length,
-    targets: deliveries.map((d) => ({ origin: d.target.origin, url: maskUrl(d.target.url), webhook_id: d.webhookId, priority: d.priority })),
+    targets: deliveries.map((d) => ({
+      origin: d.target.origin,
+      url: maskUrl(d.target.url),
+      webhook_id: d.webhookId,
+      priority: d.priority,
+    })),
   });
   return { deliveries: deliveries.length };
 }

@@ -37,9 +37,17 @@ export async function startGmailConsumer(options: {
   const tokens = createAccessTokenSource({
     mailboxes,
     ...(env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET
-      ? { oauth: { tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL, clientId: env.GOOGLE_OAUTH_CLIENT_ID, clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET } }
+      ? {
+          oauth: {
+            tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL,
+            clientId: env.GOOGLE_OAUTH_CLIENT_ID,
+            clientSecret: env.GOOGLE_OAUTH_CLIENT_SECRET,
+          },
+        }
       : {}),
-    ...(env.GMAIL_SERVICE_ACCOUNT_KEY ? { serviceAccount: { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL } } : {}),
+    ...(env.GMAIL_SERVICE_ACCOUNT_KEY
+      ? { serviceAccount: { key: env.GMAIL_SERVICE_ACCOUNT_KEY, tokenUrl: env.GOOGLE_OAUTH_TOKEN_URL } }
+      : {}),
   });
   const emailProducer: Producer<typeof emailQueue> = createProducer(emailQueue, { connection: redis, prefix });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix });
@@ -69,7 +77,11 @@ export async function startGmailConsumer(options: {
     },
     { connection: redis, prefix, concurrency: SYNC_CONCURRENCY, ...options.lock },
   );
-  await gmailProducer.queue.upsertJobScheduler(WATCH_RENEWAL_SCHEDULER_ID, { every: env.GMAIL_WATCH_RENEW_INTERVAL }, { name: 'renew-watch', data: {} });
+  await gmailProducer.queue.upsertJobScheduler(
+    WATCH_RENEWAL_SCHEDULER_ID,
+    { every: env.GMAIL_WATCH_RENEW_INTERVAL },
+    { name: 'renew-watch', data: {} },
+  );
   await gmailProducer.queue.upsertJobScheduler(BACKUP_POLL_SCHEDULER_ID, { every: env.GMAIL_POLL_INTERVAL }, { name: 'poll', data: {} });
   return {
     worker,

@@ -59,7 +59,8 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
   const address = job.data.email_address;
   const logger = ctx.logger.child({ mailbox: address });
   const mailbox = await ctx.mailboxes.get(address);
-  if (!mailbox || mailbox.state !== 'active') return { outcome: 'skipped', mailbox: address, reason: mailbox ? mailbox.state : 'unknown_mailbox' };
+  if (!mailbox || mailbox.state !== 'active')
+    return { outcome: 'skipped', mailbox: address, reason: mailbox ? mailbox.state : 'unknown_mailbox' };
 
   const lockKey = `${ctx.prefix}:gmail:lock:${mailbox.address}`;
   const lockToken = randomBytes(12).toString('hex');
@@ -104,7 +105,11 @@ async function syncHistory(
   let ingested = 0;
   let historyId = startHistoryId;
   do {
-    const page: HistoryPage = await client.listHistory({ startHistoryId, ...(ctx.labelId ? { labelId: ctx.labelId } : {}), ...(pageToken ? { pageToken } : {}) });
+    const page: HistoryPage = await client.listHistory({
+      startHistoryId,
+      ...(ctx.labelId ? { labelId: ctx.labelId } : {}),
+      ...(pageToken ? { pageToken } : {}),
+    });
     for (const ref of addedMessages(page)) {
       if (!isIncomingMessage(ref.labelIds)) continue;
       const outcome = await ingestOne(ref.id);
@@ -143,7 +148,11 @@ async function resync(
 ): Promise<SyncOutcome> {
   const profile = await client.getProfile();
   const windowDays = Math.max(1, Math.floor(ctx.ingest.dedupWindowMs / 86_400_000));
-  const list = await client.listMessages({ q: `newer_than:${windowDays}d`, maxResults: ctx.resyncMaxMessages, ...(ctx.labelId ? { labelIds: [ctx.labelId] } : {}) });
+  const list = await client.listMessages({
+    q: `newer_than:${windowDays}d`,
+    maxResults: ctx.resyncMaxMessages,
+    ...(ctx.labelId ? { labelIds: [ctx.labelId] } : {}),
+  });
   // messages.list is newest first; ingest oldest first, as they arrived.
   const ids = (list.messages ?? []).map((m) => m.id).reverse();
   let ingested = 0;
@@ -164,7 +173,9 @@ async function resync(
 /** messageAdded refs of a page, each message once, in history order. */
 function addedMessages(page: HistoryPage) {
   const seen = new Set<string>();
-  return (page.history ?? []).flatMap((record) => (record.messagesAdded ?? []).map((added) => added.message)).filter((m) => !seen.has(m.id) && seen.add(m.id));
+  return (page.history ?? [])
+    .flatMap((record) => (record.messagesAdded ?? []).map((added) => added.message))
+    .filter((m) => !seen.has(m.id) && seen.add(m.id));
 }
 
 async function ingestMessage(client: GmailClient, id: string, ctx: GmailSyncContext, logger: Logger): Promise<IngestOutcome> {
@@ -181,6 +192,9 @@ async function ingestMessage(client: GmailClient, id: string, ctx: GmailSyncCont
   }
   const result = await ingestEmail(email, ctx.ingest);
   if (result.status === 'ingress_disabled' || result.status === 'sending_disabled') return result.status;
-  logger.info(result.status === 'queued' ? 'gmail.message_ingested' : 'gmail.message_duplicate', { email_id: result.email_id, status: result.status });
+  logger.info(result.status === 'queued' ? 'gmail.message_ingested' : 'gmail.message_duplicate', {
+    email_id: result.email_id,
+    status: result.status,
+  });
   return result.status === 'queued' ? 'ingested' : 'skipped';
 }
