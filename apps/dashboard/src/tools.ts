@@ -93,7 +93,7 @@ function renderSessions(): HTMLElement {
       'p',
       {},
       'Ferme toutes les sessions ouvertes sur le tableau de bord (mot de passe et liens), sur tous les navigateurs. ' +
-        'Changer TRIGGER_PAGE_PASSWORD ferme aussi les sessions ouvertes avec l’ancien mot de passe.',
+        'Changer TRIGGER_PAGE_PASSWORD (puis redémarrer l’API) ferme aussi les sessions ouvertes avec l’ancien mot de passe.',
     ),
     h(
       'button',
