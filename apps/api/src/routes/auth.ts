@@ -171,6 +171,8 @@ function loginRateLimiter(deps: AppDeps): RequestHandler {
     // The original counted every POST; only failures count here, so an operator who logs in often is never locked out.
     skipSuccessfulRequests: true,
     store,
+    // Reported below as one structured line instead of the library's console error.
+    validate: { xForwardedForHeader: false },
     handler: (req, res, _next, options) => {
       const minutes = Math.max(1, Math.ceil(windowMs / 60_000));
       const message = `Trop de tentatives de connexion. Réessayez dans ${minutes} minute${minutes > 1 ? 's' : ''}.`;
@@ -182,8 +184,18 @@ function loginRateLimiter(deps: AppDeps): RequestHandler {
       sendPage(res, options.statusCode, renderLoginPage({ error: message, next: safeNextPath(req.body?.next, '') }));
     },
   });
+  // X-Forwarded-For on a request while no proxy is trusted: either a client making addresses up (ignored,
+  // as it should be) or a proxy in front that TRUST_PROXY does not name (then every client shares its address).
+  let forwardedWarned = deps.env.TRUST_PROXY !== false;
   // A store failure (Redis down) must not become a 500 or an open door: answer 503.
   return (req, res, next) => {
+    if (!forwardedWarned && req.headers['x-forwarded-for'] !== undefined) {
+      forwardedWarned = true;
+      deps.logger.warn('auth.forwarded_for_ignored', {
+        ip: req.ip,
+        hint: 'X-Forwarded-For is ignored because TRUST_PROXY=false; if a proxy sits in front, set TRUST_PROXY to it (docs/security.md)',
+      });
+    }
     limiter(req, res, (error?: unknown) => {
       if (!error) return next();
       deps.logger.warn('auth.login_rate_limit_unavailable', describeError(error));
