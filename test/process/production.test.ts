@@ -70,6 +70,15 @@ describe('NODE_ENV=production refuses weak secrets at start', () => {
     expect(api.logs.some((l) => l.event === 'api.started')).toBe(false);
   });
 
+  it('the worker refuses a weak SECRET_KEY too (it decrypts Gmail credentials with it)', async () => {
+    const worker = spawnApp('worker', baseEnv({ SECRET_KEY: 'b'.repeat(40) }));
+    procs.push(worker);
+    const { code } = await worker.exited;
+    expect(code).toBe(1);
+    expect(worker.stderr()).toContain('SECRET_KEY is too weak');
+    expect(worker.stderr()).toContain('openssl rand -hex 32');
+  });
+
   it('outside production the same values start, with one warning per weak secret', async () => {
     const env = baseEnv({
       NODE_ENV: 'development',
