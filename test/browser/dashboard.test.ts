@@ -229,4 +229,44 @@ describe('operator dashboard in a real browser', () => {
     await page.waitForLoadState('networkidle');
     await shot(page, '11-bull-board-completed');
   }, 90_000);
+
+  async function loggedInPage(): Promise<{ ctx: BrowserContext; p: Page }> {
+    const ctx = await browser.newContext({ baseURL: world.apiUrl });
+    const p = await ctx.newPage();
+    await p.goto('/login');
+    await p.getByLabel('Mot de passe').fill(PASSWORD);
+    await p.getByRole('button', { name: 'Se connecter' }).click();
+    await p.waitForURL(/\/dashboard/);
+    await p.getByText('Connecté : admin').waitFor();
+    return { ctx, p };
+  }
+
+  it('logs out with the top bar button (a same-origin POST); GET /logout only shows a button', async () => {
+    const { ctx, p } = await loggedInPage();
+    await p.goto('/logout');
+    await p.getByText('Se déconnecter de Render Signal ?').waitFor();
+    await shot(p, '12-logout-page');
+    // Showing the page logged nobody out.
+    await p.goto('/dashboard');
+    await p.getByText('Connecté : admin').waitFor();
+    await p.getByRole('button', { name: 'Déconnexion' }).click();
+    await p.waitForURL(/\/login$/);
+    await p.goto('/dashboard');
+    await p.waitForURL(/\/login\?next=/);
+    await ctx.close();
+  }, 60_000);
+
+  it('« Déconnecter toutes les sessions » ends every browser’s session', async () => {
+    const a = await loggedInPage();
+    const b = await loggedInPage();
+    a.p.once('dialog', (dialog) => void dialog.accept());
+    await a.p.getByRole('tab', { name: 'Outils' }).click();
+    await a.p.getByTestId('revoke-all-sessions').click();
+    await a.p.waitForURL(/\/login\?error=sessions_revoked/);
+    await a.p.getByText('Toutes les sessions ont été fermées. Reconnectez-vous.').waitFor();
+    await shot(a.p, '13-sessions-revoked');
+    await b.p.goto('/dashboard');
+    await b.p.waitForURL(/\/login\?next=/);
+    await Promise.all([a.ctx.close(), b.ctx.close()]);
+  }, 60_000);
 });

@@ -24,7 +24,7 @@ const dockerfile = read('Dockerfile');
 
 /** Variables our deployment files may set that no schema reads, and why. */
 const DOCUMENTED_EXTRAS: Record<string, string> = {
-  NODE_ENV: 'set to production by the Dockerfile: express and npm packages read it, our schemas do not',
+  NODE_ENV: 'set to production by the Dockerfile: production mode (docs/security.md)',
 };
 
 const apiNames = new Set(Object.keys(apiEnvSchema.shape));
@@ -34,8 +34,9 @@ const isKnownName = (name: string, schemaNames: Set<string>) => schemaNames.has(
 
 /** Sample values for the secrets the operator provides (compose `${X:?…}`, Render `sync: false`). */
 const OPERATOR_SECRETS: Record<string, string> = {
-  PROCESS_API_TOKEN: 'deploy-test-token-123',
-  SECRET_KEY: 'deploy-test-secret-key-0123456789',
+  PROCESS_API_TOKEN: 'deploy-test-token-4f9c2a7e1b',
+  SECRET_KEY: 'deploy-test-secret-key-7c1e9a3f5b2d8046',
+  METRICS_TOKEN: 'deploy-test-metrics-token-9e2b7c41',
   WEBHOOK_URL: 'https://hooks.example.com/render-signal',
   WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
 };
@@ -157,7 +158,14 @@ describe('docker-compose.yml', () => {
   ] as const)('%s environment: every name is one the app reads, and the defaults parse', (name, schema, names) => {
     const env = asRecord(service(name).environment);
     for (const key of Object.keys(env)) expect([key, isKnownName(key, names)]).toEqual([key, true]);
-    expect(() => loadEnv(schema, resolveEnvironment(env))).not.toThrow();
+    // As the image runs them: NODE_ENV=production (the Dockerfile's), so the sample secrets must be strong enough.
+    expect(() => loadEnv(schema, { NODE_ENV: 'production', ...resolveEnvironment(env) })).not.toThrow();
+  });
+
+  it('api: trusts no proxy (the port is published) and requires a METRICS_TOKEN', () => {
+    const env = asRecord(service('api').environment);
+    expect(env.TRUST_PROXY).toBe('${TRUST_PROXY:-false}');
+    expect(String(env.METRICS_TOKEN)).toMatch(/^\$\{METRICS_TOKEN:\?.*openssl rand/);
   });
 
   it('has a webhook sink for trying it out, only under the sink profile', () => {
@@ -235,13 +243,19 @@ describe('render.yaml', () => {
     expect(webKeys).toEqual(expect.arrayContaining(['PROCESS_API_TOKEN', 'SECRET_KEY']));
   });
 
+  it('web: trusts the 2 hops in front (Cloudflare edge + Render proxy) and generates METRICS_TOKEN', () => {
+    const byKey = new Map(envVars(web).map((v) => [v.key, v]));
+    expect(byKey.get('TRUST_PROXY')?.value).toBe('2');
+    expect(byKey.get('METRICS_TOKEN')).toEqual({ key: 'METRICS_TOKEN', generateValue: true });
+  });
+
   it.each([
     ['web', () => [web], apiEnvSchema, apiNames],
     ['worker', () => workers, workerEnvSchema, workerNames],
   ] as const)('%s env vars: every name is one the app reads, and the values parse', (_type, select, schema, names) => {
     for (const service of select()) {
       for (const v of envVars(service)) expect([v.key, isKnownName(String(v.key), names)]).toEqual([v.key, true]);
-      expect(() => loadEnv(schema, renderEnvironment(service))).not.toThrow();
+      expect(() => loadEnv(schema, { NODE_ENV: 'production', ...renderEnvironment(service) })).not.toThrow();
     }
   });
 

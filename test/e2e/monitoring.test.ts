@@ -46,11 +46,18 @@ describe('health and metrics', () => {
     sink.script.push({ status: 410, body: 'gone' });
     await world.post(sampleEmail());
     await waitUntil(async () => (await world.deliveryProducer.queue.getFailedCount()) > 0, 5_000, 'dead letter');
-    const body = (await (await fetch(`${world.apiUrl}/health`)).json()) as {
-      status: string;
-      problems: string[];
-      metrics: { error_rate_24h: number };
-    };
+    type Health = { status: string; problems: string[]; metrics: { error_rate_24h: number } };
+    let body: Health | undefined;
+    // /health reads its facts at most every couple of seconds: wait for the next reading.
+    await waitUntil(
+      async () => {
+        body = (await (await fetch(`${world.apiUrl}/health`)).json()) as Health;
+        return body.problems.includes('dead_letters_growing');
+      },
+      10_000,
+      'health sees the dead letter',
+    );
+    if (!body) throw new Error('no health document');
     expect(body.status).toBe('degraded');
     expect(body.problems).toContain('dead_letters_growing');
     expect(body.metrics.error_rate_24h).toBeGreaterThan(0);

@@ -8,6 +8,8 @@ export interface AppProcess {
   /** Every JSON log line the process printed. */
   logs: Array<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything the process wrote to stderr so far (start-up refusals are printed there). */
+  stderr(): string;
   waitForEvent(event: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -42,6 +44,7 @@ export function spawnApp(app: 'api' | 'worker', env: Record<string, string>): Ap
     child,
     logs,
     exited,
+    stderr: () => stderr,
     async waitForEvent(event, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

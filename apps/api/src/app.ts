@@ -57,8 +57,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   // JSON answers are not cached by anyone: computing an ETag (a hash of every body) is wasted work per request.
   app.set('etag', false);
-  // Render (and most PaaS) terminate TLS in one proxy hop: trust it for req.ip / req.secure.
-  app.set('trust proxy', 1);
+  // Whose X-Forwarded-For/-Proto to believe (req.ip for the login limit, req.secure for cookies): TRUST_PROXY,
+  // by default nobody, so a client reaching the port directly cannot pick its own address.
+  app.set('trust proxy', deps.env.TRUST_PROXY);
   // The ingress first: the hot path (hundreds of POSTs a second from a machine sender) skips the browser
   // security headers, which protect pages and the operator API, not a JSON answer to Apps Script. It sets
   // nosniff and no-store itself.

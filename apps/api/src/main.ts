@@ -1,4 +1,4 @@
-import { apiEnvSchema, EnvError, loadEnv } from '@render-signal/config';
+import { apiEnvSchema, EnvError, isProduction, loadEnv, weakSecretFindings } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 import { createApp } from './app';
@@ -7,6 +7,13 @@ import { buildApiDeps } from './deps';
 async function main(): Promise<void> {
   const env = loadEnv(apiEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'api' });
+  // Production refused these at parse time; elsewhere they start, with a warning that says how to fix them.
+  for (const finding of weakSecretFindings(env))
+    logger.warn('config.weak_secret', { variable: finding.variable, problem: finding.message, refused_in: 'NODE_ENV=production' });
+  if (isProduction(env) && !env.METRICS_TOKEN && !env.METRICS_PUBLIC)
+    logger.info('metrics.closed', {
+      reason: 'METRICS_TOKEN is not set: /metrics answers 401 (set it, or METRICS_PUBLIC=true on a private network)',
+    });
   const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'producer', name: 'rs-api', logger });
   const resources = buildApiDeps(env, logger, redis);
   // Config changes arrive by pub/sub; if Redis is down at boot the subscription retries by itself.

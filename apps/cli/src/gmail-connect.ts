@@ -5,7 +5,7 @@
 // Needs the API's SECRET_KEY (refresh tokens are stored encrypted with a key derived from it) and Redis.
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
-import { apiEnvSchema, loadEnv } from '@render-signal/config';
+import { apiEnvFields, loadEnv } from '@render-signal/config';
 import {
   connectDelegatedMailbox,
   connectOAuthMailbox,
@@ -22,7 +22,7 @@ import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run gmail:connect -- <email> | --service-account <email> | --disconnect <email> | --list';
 
-const gmailCliEnvSchema = apiEnvSchema.pick({
+const gmailCliEnvSchema = apiEnvFields.pick({
   REDIS_URL: true,
   QUEUE_PREFIX: true,
   SECRET_KEY: true,

@@ -35,6 +35,15 @@ describe('npm run magic-link (the CLI, run as a process)', () => {
     expect((await store.listPermanent()).find((l) => l.label === 'first login')).toBeDefined();
   });
 
+  it('in production refuses to print a link without PUBLIC_BASE_URL or --base-url (exit 1)', async () => {
+    await expect(cli([], { NODE_ENV: 'production' })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('PUBLIC_BASE_URL'),
+    });
+    const { stdout } = await cli(['--base-url', 'https://ops.example.com'], { NODE_ENV: 'production' });
+    expect(stdout).toMatch(/^https:\/\/ops\.example\.com\/login\/magic\//);
+  });
+
   it('refuses unknown flags with the usage (exit 2)', async () => {
     await expect(cli(['--forever'])).rejects.toMatchObject({ code: 2 });
   });

@@ -1,10 +1,11 @@
+import type { PermanentMagicLink } from '@render-signal/auth';
 import { api, ApiRequestError, errorMessage } from './api';
 import { checkbox, formatDate, h, labelled, toast } from './dom';
 
 /** Config export/import (validated whole on the server) and magic links. */
 
 export async function mountTools(root: HTMLElement): Promise<void> {
-  root.append(h('h2', {}, 'Outils'), renderConfigIo(), await renderMagicLinks());
+  root.append(h('h2', {}, 'Outils'), renderConfigIo(), await renderMagicLinks(), renderSessions());
 }
 
 function renderConfigIo(): HTMLElement {
@@ -71,11 +72,35 @@ function renderConfigIo(): HTMLElement {
   );
 }
 
-interface PermanentLink {
-  id: string;
-  created_at: string;
-  last_used_at: string | null;
-  label: string | null;
+type PermanentLink = PermanentMagicLink;
+
+/** "Log out every session": this browser's session ends too, so the page goes back to the login. */
+function renderSessions(): HTMLElement {
+  async function revokeAll(): Promise<void> {
+    if (!window.confirm('Déconnecter toutes les sessions, y compris celle-ci ? Chacun devra se reconnecter.')) return;
+    try {
+      await api('POST', '/api/auth/sessions/revoke-all', {});
+      window.location.assign('/login?error=sessions_revoked');
+    } catch (error) {
+      toast(errorMessage(error), 'error');
+    }
+  }
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'tools-sessions' },
+    h('h3', { id: 'tools-sessions' }, 'Sessions'),
+    h(
+      'p',
+      {},
+      'Ferme toutes les sessions ouvertes sur le tableau de bord (mot de passe et liens), sur tous les navigateurs. ' +
+        'Changer TRIGGER_PAGE_PASSWORD (puis redémarrer l’API) ferme aussi les sessions ouvertes avec l’ancien mot de passe.',
+    ),
+    h(
+      'button',
+      { type: 'button', class: 'danger', 'data-testid': 'revoke-all-sessions', onClick: () => void revokeAll() },
+      'Déconnecter toutes les sessions',
+    ),
+  );
 }
 
 async function renderMagicLinks(): Promise<HTMLElement> {
@@ -92,7 +117,8 @@ async function renderMagicLinks(): Promise<HTMLElement> {
         h(
           'li',
           {},
-          `${link.label ?? 'sans libellé'} — créé ${formatDate(link.created_at)} — dernier usage ${formatDate(link.last_used_at)} `,
+          `${link.label ?? 'sans libellé'} — créé ${formatDate(link.created_at)} — dernier usage ${formatDate(link.last_used_at)}` +
+            (link.expires_at ? ` — expire ${formatDate(link.expires_at)} ` : ' '),
           h(
             'button',
             {

@@ -1,4 +1,4 @@
-import { EnvError, loadEnv, workerEnvSchema } from '@render-signal/config';
+import { EnvError, loadEnv, weakSecretFindings, workerEnvSchema } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
 import { createRedisConnection } from '@render-signal/queue';
 import { startWorkers } from './worker';
@@ -9,6 +9,8 @@ const SHUTDOWN_GRACE_MS = 5_000;
 async function main(): Promise<void> {
   const env = loadEnv(workerEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'worker' });
+  for (const finding of weakSecretFindings({ SECRET_KEY: env.SECRET_KEY }))
+    logger.warn('config.weak_secret', { variable: finding.variable, problem: finding.message, refused_in: 'NODE_ENV=production' });
   const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-worker', logger });
   const running = await startWorkers({ env, logger, redis });
 

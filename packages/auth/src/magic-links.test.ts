@@ -51,7 +51,11 @@ describe('magic links (real Redis)', () => {
         return (await other.issue({ unlimited: false, ttlSeconds: 900 })).token;
       },
     ],
-    ['a session token', async () => (await issueSession(keys.magicLink, { subject: 'admin', via: 'password', ttlMs: 60_000 })).token],
+    [
+      'a session token',
+      async () =>
+        (await issueSession(keys.magicLink, { subject: 'admin', via: 'password', cred: 'password:test', epoch: 0, ttlMs: 60_000 })).token,
+    ],
   ])('refuses %s as invalid', async (_label, make) => {
     expect(await store.consume(await make())).toEqual({ ok: false, reason: 'invalid' });
   });
@@ -73,5 +77,33 @@ describe('magic links (real Redis)', () => {
   it('one-shot links are not listed as permanent', async () => {
     const link = await store.issue({ unlimited: false, ttlSeconds: 900 });
     expect((await store.listPermanent()).some((l) => l.id === link.id)).toBe(false);
+  });
+
+  describe('permanent links with a maximum age (MAGIC_LINK_PERMANENT_MAX_AGE)', () => {
+    const DAY = 86_400_000;
+    const aged = createMagicLinkStore({ redis, prefix: `${prefix}:aged`, key: keys.magicLink, permanentMaxAgeMs: 30 * DAY });
+
+    it('works until its maximum age, then is refused as expired; the list says when it ends', async () => {
+      const created = new Date(Date.now() - 29 * DAY);
+      const link = await aged.issue({ unlimited: true, ttlSeconds: 900, label: 'old', now: created });
+      expect(await aged.consume(link.token)).toEqual({ ok: true, id: link.id, unlimited: true });
+      expect(await aged.isActive(link.id)).toBe(true);
+      const later = new Date(created.getTime() + 30 * DAY + 1);
+      expect(await aged.consume(link.token, later)).toEqual({ ok: false, reason: 'expired' });
+      expect(await aged.isActive(link.id, later)).toBe(false);
+      const [listed] = await aged.listPermanent();
+      expect(listed).toMatchObject({ id: link.id, created_at: created.toISOString(), label: 'old' });
+      expect(listed?.expires_at).toBe(new Date(created.getTime() + 30 * DAY).toISOString());
+      expect(listed?.last_used_at).not.toBeNull();
+    });
+
+    it('without the setting a permanent link never ages out (the original behaviour)', async () => {
+      const link = await store.issue({ unlimited: true, ttlSeconds: 900, now: new Date(Date.now() - 3650 * DAY) });
+      expect(await store.consume(link.token)).toMatchObject({ ok: true });
+      expect(await store.isActive(link.id)).toBe(true);
+      expect((await store.listPermanent()).find((l) => l.id === link.id)?.expires_at).toBeNull();
+      await store.revoke(link.id);
+      expect(await store.isActive(link.id)).toBe(false);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { MAGIC_LINK_AUDIENCE, TOKEN_ISSUER } from './keys';
 
 /**
@@ -31,6 +32,8 @@ export interface PermanentMagicLink {
   id: string;
   created_at: string;
   last_used_at: string | null;
+  /** When MAGIC_LINK_PERMANENT_MAX_AGE ends it (null: until revoked). */
+  expires_at: string | null;
   label: string | null;
 }
 
@@ -39,8 +42,10 @@ export type ConsumeResult = { ok: true; id: string; unlimited: boolean } | { ok:
 export interface MagicLinkStore {
   issue(options: { unlimited: boolean; ttlSeconds: number; label?: string; now?: Date }): Promise<IssuedMagicLink>;
   consume(token: string, now?: Date): Promise<ConsumeResult>;
-  listPermanent(): Promise<PermanentMagicLink[]>;
+  listPermanent(now?: Date): Promise<PermanentMagicLink[]>;
   revoke(id: string): Promise<boolean>;
+  /** Whether a permanent link still grants access (exists, within its maximum age): checked by its sessions. */
+  isActive(id: string, now?: Date): Promise<boolean>;
 }
 
 export interface MagicLinkStoreOptions {
@@ -48,6 +53,24 @@ export interface MagicLinkStoreOptions {
   /** QUEUE_PREFIX: keys live under `<prefix>:auth:magic:…`. */
   prefix: string;
   key: Uint8Array;
+  /** MAGIC_LINK_PERMANENT_MAX_AGE: a permanent link older than this is refused (undefined: until revoked). */
+  permanentMaxAgeMs?: number | undefined;
+}
+
+/** A permanent link's stored record (a hash field per link id). */
+const permanentRecordSchema = z.object({
+  created_at: z.string().catch(''),
+  label: z.string().nullable().catch(null),
+});
+type PermanentRecord = z.infer<typeof permanentRecordSchema>;
+
+function parsePermanentRecord(raw: string): PermanentRecord {
+  try {
+    return permanentRecordSchema.parse(JSON.parse(raw));
+  } catch {
+    // A damaged record is still listed so it can be revoked.
+    return { created_at: '', label: null };
+  }
 }
 
 // Atomic one-shot consumption: of two simultaneous clicks exactly one sees 'issued'.
@@ -70,6 +93,19 @@ export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkS
   const oneShotKey = (id: string) => `${options.prefix}:auth:magic:once:${id}`;
   const permanentKey = `${options.prefix}:auth:magic:permanent`;
   const lastUsedKey = `${options.prefix}:auth:magic:permanent:last_used`;
+  const maxAge = options.permanentMaxAgeMs;
+  /** When a permanent link stops working (null: never). A record without a readable date is not aged out. */
+  const expiryOf = (record: PermanentRecord): number | null => {
+    const created = Date.parse(record.created_at);
+    return maxAge === undefined || Number.isNaN(created) ? null : created + maxAge;
+  };
+  /** 'active', 'revoked' (no record) or 'expired' (past the maximum age). */
+  async function permanentState(id: string, now: Date): Promise<'active' | 'revoked' | 'expired'> {
+    const raw = await redis.hget(permanentKey, id);
+    if (raw === null) return 'revoked';
+    const expiry = expiryOf(parsePermanentRecord(raw));
+    return expiry !== null && now.getTime() >= expiry ? 'expired' : 'active';
+  }
 
   async function verify(token: string, now: Date): Promise<{ id: string; unlimited: boolean } | MagicLinkFailure> {
     try {
@@ -113,7 +149,8 @@ export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkS
       const verified = await verify(token, now);
       if (typeof verified === 'string') return { ok: false, reason: verified };
       if (verified.unlimited) {
-        if (!(await redis.hexists(permanentKey, verified.id))) return { ok: false, reason: 'revoked' };
+        const state = await permanentState(verified.id, now);
+        if (state !== 'active') return { ok: false, reason: state };
         await redis.hset(lastUsedKey, verified.id, now.toISOString());
         return { ok: true, id: verified.id, unlimited: true };
       }
@@ -126,15 +163,21 @@ export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkS
       const [records, lastUsed] = await Promise.all([redis.hgetall(permanentKey), redis.hgetall(lastUsedKey)]);
       return Object.entries(records)
         .map(([id, raw]) => {
-          let parsed: { created_at?: string; label?: string | null } = {};
-          try {
-            parsed = JSON.parse(raw) as typeof parsed;
-          } catch {
-            // A damaged record is still listed so it can be revoked.
-          }
-          return { id, created_at: parsed.created_at ?? '', last_used_at: lastUsed[id] ?? null, label: parsed.label ?? null };
+          const record = parsePermanentRecord(raw);
+          const expiry = expiryOf(record);
+          return {
+            id,
+            created_at: record.created_at,
+            last_used_at: lastUsed[id] ?? null,
+            expires_at: expiry === null ? null : new Date(expiry).toISOString(),
+            label: record.label,
+          };
         })
         .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    },
+
+    async isActive(id, now = new Date()) {
+      return (await permanentState(id, now)) === 'active';
     },
 
     async revoke(id) {

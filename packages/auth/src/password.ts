@@ -1,6 +1,9 @@
 import { pbkdf2, scrypt } from 'node:crypto';
 import { promisify } from 'node:util';
+import { isWerkzeugHash } from '@render-signal/config';
 import { constantTimeEqual } from './csrf';
+
+export { isWerkzeugHash };
 
 const pbkdf2Async = promisify(pbkdf2);
 const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen: number, options: object) => Promise<Buffer>;
@@ -8,11 +11,6 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: string, keylen
 /** Hash names werkzeug's pbkdf2 may carry, with their digest sizes (werkzeug keeps the default dklen). */
 const PBKDF2_DIGESTS: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
-
-/** The original's rule: a configured password containing `$` and at least 20 characters long is a werkzeug hash. */
-export function isWerkzeugHash(value: string): boolean {
-  return value.includes('$') && value.length >= 20;
-}
 
 /**
  * Checks a password against a werkzeug hash: `pbkdf2:<hash>:<iterations>$<salt>$<hex>` (werkzeug < 3)

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { envBoolean } from './booleans';
-import { envDuration, envDurationList } from './durations';
+import { envDuration, envDurationList, parseDuration } from './durations';
+import { weakSecretFindings, type SecretInputs } from './secrets';
+import { envTrustProxy } from './trust-proxy';
 
 /**
  * The only module that reads process.env. Each app declares its schema here, built from shared pieces,
@@ -37,6 +39,11 @@ const dedupWindowDays = z.coerce.number().positive().max(365).default(30);
 
 /** Settings every process needs. */
 export const commonEnvSchema = z.object({
+  /** `production` turns unsafe settings (weak secrets, …) into start-up errors; anything else only warns. */
+  NODE_ENV: z
+    .string()
+    .default('development')
+    .transform((v) => v.trim().toLowerCase()),
   REDIS_URL: redisUrl,
   /** BullMQ key prefix and config-store namespace: lets deployments or test runs share one Redis. */
   QUEUE_PREFIX: z
@@ -134,7 +141,8 @@ export const commonEnvSchema = z.object({
     }, 'must be an IANA time zone such as Europe/Paris'),
 });
 
-export const apiEnvSchema = commonEnvSchema.extend({
+/** The API's fields without the cross-field checks: CLIs `.pick()` from it (zod cannot pick from a refined schema). */
+export const apiEnvFields = commonEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PROCESS_API_TOKEN: z
     .string({ error: 'is required: the bearer token the Apps Script sends' })
@@ -146,13 +154,24 @@ export const apiEnvSchema = commonEnvSchema.extend({
     )
     .refine((tokens) => tokens.length > 0, 'must hold at least one token')
     .refine((tokens) => tokens.every((t) => t.length >= 8), 'each token must be at least 8 characters'),
+  /** Signs sessions and magic links. Production needs ≥ 32 varied characters (secrets.ts); elsewhere ≥ 16. */
   SECRET_KEY: z.string({ error: 'is required (FLASK_SECRET_KEY is accepted too)' }).min(16, 'must be at least 16 characters'),
+  /**
+   * Which proxies may set X-Forwarded-For/-Proto (Express "trust proxy"): `false` (default: none, the
+   * socket's address is the client), a hop count, `loopback`/`linklocal`/`uniquelocal`, IPs/CIDRs, or `true`.
+   */
+  TRUST_PROXY: envTrustProxy(),
   /** Largest ingress body accepted, in MB (Gmail HTML bodies can be large). */
   INGRESS_MAX_BODY_MB: z.coerce.number().positive().max(100).default(10),
   /** How long an email id stays "seen": a re-sent email inside the window is answered already_processed. */
   DEDUP_WINDOW_DAYS: dedupWindowDays,
-  /** Bearer token for GET /metrics; when unset /metrics is open (keep it on a private network then). */
+  /**
+   * Bearer token for GET /metrics. Unset in production: /metrics answers 401 to everyone unless
+   * METRICS_PUBLIC=true; unset elsewhere: open.
+   */
   METRICS_TOKEN: optionalString,
+  /** Serve /metrics without a token in production too (only on a private network). */
+  METRICS_PUBLIC: envBoolean(false),
   /** /health reports `degraded` when the dead-letter (failed) count of any queue exceeds this. */
   HEALTH_DEAD_LETTER_THRESHOLD: z.coerce.number().int().min(0).default(100),
   /** Upper bound on how long the ingress waits for Redis before answering 503. */
@@ -168,9 +187,25 @@ export const apiEnvSchema = commonEnvSchema.extend({
     .min(60)
     .max(30 * 86_400)
     .default(900),
+  /**
+   * Longest life of a permanent magic link, counted from its creation (e.g. `90d`). Unset: until revoked,
+   * as the original's permanent links. Past it the link and the sessions it opened stop working.
+   */
+  MAGIC_LINK_PERMANENT_MAX_AGE: optionalString.transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    const ms = parseDuration(raw);
+    if (!Number.isFinite(ms) || ms < 60_000) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at least 1m such as "90d", got "${raw}"` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
   /** Dashboard session lifetime (the original: 8 h). */
   SESSION_TTL: envDuration('8h').refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1m and 30d'),
-  /** Absolute origin used in magic links, e.g. https://signal.example.com (else taken from the request). */
+  /**
+   * Absolute origin used in magic links, e.g. https://signal.example.com. Required in production to create
+   * a link; elsewhere the request's origin is used when unset.
+   */
   PUBLIC_BASE_URL: optionalString.refine(
     (v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v),
     'must be an origin like https://signal.example.com',
@@ -196,6 +231,17 @@ export const apiEnvSchema = commonEnvSchema.extend({
   GOOGLE_OIDC_JWKS_URL: z.string().url().default('https://www.googleapis.com/oauth2/v3/certs'),
   GOOGLE_OIDC_ISSUER: z.string().default('https://accounts.google.com'),
 });
+
+/** Production refuses weak secrets (the message names the variable and a command that makes a good one). */
+function checkSecretStrength(env: SecretInputs & { NODE_ENV: string }, ctx: z.RefinementCtx): void {
+  if (!isProduction(env)) return;
+  for (const finding of weakSecretFindings(env))
+    ctx.addIssue({ code: 'custom', path: [finding.variable], message: `${finding.message} (refused with NODE_ENV=production)` });
+}
+
+export const isProduction = (env: { NODE_ENV: string }): boolean => env.NODE_ENV === 'production';
+
+export const apiEnvSchema = apiEnvFields.superRefine(checkSecretStrength);
 
 const workerEnvBase = commonEnvSchema.extend({
   /** Parallel deliveries per worker process; webhook delivery is I/O bound. */
@@ -287,6 +333,7 @@ export const cliEnvSchema = commonEnvSchema;
 export const workerEnvSchema = workerEnvBase.superRefine((env, ctx) => {
   checkOffloadSettings(env, ctx);
   checkGmailSettings(env, ctx);
+  checkSecretStrength({ NODE_ENV: env.NODE_ENV, SECRET_KEY: env.SECRET_KEY }, ctx);
 });
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;

@@ -13,6 +13,7 @@ export interface CredentialCipher {
 }
 
 const VERSION = 'v1';
+const TAG_BYTES = 16;
 
 export function deriveCredentialKey(secretKey: string): Buffer {
   return Buffer.from(
@@ -26,7 +27,7 @@ export function createCredentialCipher(secretKey: string): CredentialCipher {
   return {
     encrypt(plaintext, mailbox) {
       const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       cipher.setAAD(aad(mailbox));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       return [VERSION, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
@@ -34,7 +35,8 @@ export function createCredentialCipher(secretKey: string): CredentialCipher {
     decrypt(blob, mailbox) {
       const [version, iv, ciphertext, tag] = blob.split('.');
       if (version !== VERSION || !iv || ciphertext === undefined || !tag) throw new Error('unreadable credential blob');
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      // authTagLength pins the tag to 16 bytes: without it Node accepts a truncated tag (4+ bytes), a forgery shortcut.
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
       decipher.setAAD(aad(mailbox));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');

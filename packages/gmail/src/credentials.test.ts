@@ -13,6 +13,13 @@ function flipCiphertextBit(blob: string): string {
   return parts.join('.');
 }
 
+/** Keeps only the first `bytes` of the GCM tag. */
+function truncateTag(blob: string, bytes: number): string {
+  const parts = blob.split('.');
+  parts[3] = Buffer.from(parts[3]!, 'base64url').subarray(0, bytes).toString('base64url');
+  return parts.join('.');
+}
+
 describe('credential cipher', () => {
   const cipher = createCredentialCipher('secret-key-0123456789');
   it('round-trips and never stores the plaintext', () => {
@@ -28,6 +35,9 @@ describe('credential cipher', () => {
       () => createCredentialCipher('another-secret-key-000').decrypt(cipher.encrypt('t', 'a@example.org'), 'a@example.org'),
     ],
     ['a tampered blob', () => cipher.decrypt(flipCiphertextBit(cipher.encrypt('t', 'a@example.org')), 'a@example.org')],
+    // A truncated tag is a forgery shortcut (a 4-byte tag falls to 2^32 tries): only the full 16 bytes are accepted.
+    ['a tag truncated to 4 bytes', () => cipher.decrypt(truncateTag(cipher.encrypt('t', 'a@example.org'), 4), 'a@example.org')],
+    ['a tag truncated to 12 bytes', () => cipher.decrypt(truncateTag(cipher.encrypt('t', 'a@example.org'), 12), 'a@example.org')],
   ])('refuses a blob read for %s', (_label, read) => {
     expect(read).toThrow();
   });

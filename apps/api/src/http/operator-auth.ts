@@ -1,10 +1,14 @@
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import {
+  boundMagicLinkId,
   createMagicLinkStore,
   createSessionRevocations,
   csrfTokensMatch,
   deriveAuthKeys,
   issueSession,
+  magicLinkCredential,
+  passwordCredential,
+  sessionBindingHolds,
   verifySession,
   type AuthKeys,
   type Credentials,
@@ -29,17 +33,25 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** What granted a new session: the password, or a magic link (its id; permanent ones stay checked). */
+export type SessionGrant = { via: 'password' } | { via: 'magic_link'; linkId: string; permanent: boolean };
+
 export interface OperatorAuth {
   keys: AuthKeys;
   credentials: Credentials;
   revocations: SessionRevocations;
   magicLinks: MagicLinkStore;
-  /** Issues a session and sets both cookies on the response. */
-  startSession(req: Request, res: Response, via: SessionClaims['via']): Promise<SessionClaims>;
-  /** The request's session if its cookie is valid and not revoked (throws when Redis cannot answer). */
+  /** Issues a session bound to its grant and sets both cookies on the response. */
+  startSession(req: Request, res: Response, grant: SessionGrant): Promise<SessionClaims>;
+  /**
+   * The request's session if its cookie is valid, not logged out, of the current "log out every session"
+   * generation and its credential still stands (throws when Redis cannot answer).
+   */
   readSession(req: Request): Promise<SessionClaims | null>;
   /** Revokes the request's session (if any) and clears the cookies. */
   endSession(req: Request, res: Response): Promise<void>;
+  /** Clears the session cookies on the response (nothing in Redis). */
+  clearCookies(req: Request, res: Response): void;
 }
 
 /**
@@ -50,7 +62,17 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
   const { env } = deps;
   const keys = deriveAuthKeys(env.SECRET_KEY);
   const revocations = createSessionRevocations({ redis: deps.redis, prefix: env.QUEUE_PREFIX });
-  const magicLinks = createMagicLinkStore({ redis: deps.redis, prefix: env.QUEUE_PREFIX, key: keys.magicLink });
+  const magicLinks = createMagicLinkStore({
+    redis: deps.redis,
+    prefix: env.QUEUE_PREFIX,
+    key: keys.magicLink,
+    permanentMaxAgeMs: env.MAGIC_LINK_PERMANENT_MAX_AGE,
+  });
+  // The configured password's generation: a changed TRIGGER_PAGE_PASSWORD (at the next start) ends older sessions.
+  const currentPasswordCredential =
+    env.TRIGGER_PAGE_PASSWORD === undefined
+      ? undefined
+      : passwordCredential(keys.session, env.TRIGGER_PAGE_USER, env.TRIGGER_PAGE_PASSWORD);
 
   const cookieOptions = (req: Request): CookieOptions => ({
     sameSite: 'strict',
@@ -63,8 +85,17 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
     credentials: { user: env.TRIGGER_PAGE_USER, password: env.TRIGGER_PAGE_PASSWORD },
     revocations,
     magicLinks,
-    async startSession(req, res, via) {
-      const { token, claims } = await issueSession(keys.session, { subject: env.TRIGGER_PAGE_USER, via, ttlMs: env.SESSION_TTL });
+    async startSession(req, res, grant) {
+      const cred =
+        grant.via === 'password' ? (currentPasswordCredential ?? 'password:unset') : magicLinkCredential(grant.linkId, grant.permanent);
+      const epoch = await revocations.currentEpoch();
+      const { token, claims } = await issueSession(keys.session, {
+        subject: env.TRIGGER_PAGE_USER,
+        via: grant.via,
+        cred,
+        epoch,
+        ttlMs: env.SESSION_TTL,
+      });
       const base = { ...cookieOptions(req), maxAge: env.SESSION_TTL };
       res.cookie(SESSION_COOKIE, token, { ...base, httpOnly: true });
       res.cookie(CSRF_COOKIE, claims.csrf, { ...base, httpOnly: false });
@@ -73,13 +104,29 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
     async readSession(req) {
       const claims = await verifySession(keys.session, readCookie(req, SESSION_COOKIE));
       if (!claims) return null;
-      return (await revocations.isRevoked(claims.jti)) ? null : claims;
+      // Checked on every request, no cache: one round trip (the commands are sent together).
+      const linkId = boundMagicLinkId(claims);
+      const [revoked, currentEpoch, linkActive] = await Promise.all([
+        revocations.isRevoked(claims.jti),
+        revocations.currentEpoch(),
+        linkId === undefined ? Promise.resolve(undefined) : magicLinks.isActive(linkId),
+      ]);
+      const facts = {
+        revoked,
+        currentEpoch,
+        passwordCredential: currentPasswordCredential,
+        ...(linkActive === undefined ? {} : { linkActive }),
+      };
+      return sessionBindingHolds(claims, facts) ? claims : null;
     },
     async endSession(req, res) {
       const claims = await verifySession(keys.session, readCookie(req, SESSION_COOKIE));
+      context.clearCookies(req, res);
+      if (claims) await revocations.revoke(claims);
+    },
+    clearCookies(req, res) {
       res.clearCookie(SESSION_COOKIE, { ...cookieOptions(req), httpOnly: true });
       res.clearCookie(CSRF_COOKIE, cookieOptions(req));
-      if (claims) await revocations.revoke(claims);
     },
   };
   return context;
@@ -121,11 +168,22 @@ export interface OperatorGuardOptions {
   csrf?: 'token' | 'same-origin';
 }
 
-function isSameOrigin(req: Request): boolean {
+/**
+ * The origins this API answers as: the request's own (`protocol://host`, as TRUST_PROXY lets Express see
+ * them) and PUBLIC_BASE_URL's, so a proxy that is not trusted does not break same-origin checks.
+ */
+export function ownOrigins(env: Pick<AppDeps['env'], 'PUBLIC_BASE_URL'>, req: Request): string[] {
+  const origins = [`${req.protocol}://${req.get('host')}`];
+  if (env.PUBLIC_BASE_URL) origins.push(new URL(env.PUBLIC_BASE_URL).origin);
+  return origins;
+}
+
+/** A request the browser says (Sec-Fetch-Site) or shows (Origin) comes from our own pages. */
+export function isSameOrigin(env: Pick<AppDeps['env'], 'PUBLIC_BASE_URL'>, req: Request): boolean {
   const site = req.get('sec-fetch-site');
   if (site) return site === 'same-origin';
   const origin = req.get('origin');
-  return origin !== undefined && origin === `${req.protocol}://${req.get('host')}`;
+  return origin !== undefined && ownOrigins(env, req).includes(origin);
 }
 
 export function operatorGuard(deps: AppDeps, options: OperatorGuardOptions = {}): RequestHandler {
@@ -145,7 +203,7 @@ export function operatorGuard(deps: AppDeps, options: OperatorGuardOptions = {})
       return res.redirect(303, `/login${nextPath}`);
     }
     if (STATE_CHANGING.has(req.method)) {
-      const ok = csrfMode === 'same-origin' ? isSameOrigin(req) : csrfTokensMatch(claims.csrf, req.get(CSRF_HEADER));
+      const ok = csrfMode === 'same-origin' ? isSameOrigin(deps.env, req) : csrfTokensMatch(claims.csrf, req.get(CSRF_HEADER));
       if (!ok) {
         deps.logger.warn('auth.csrf_failed', { method: req.method, path: req.originalUrl.split('?')[0] });
         return next(new ApiError(403, 'csrf_failed', 'Jeton CSRF manquant ou invalide.'));

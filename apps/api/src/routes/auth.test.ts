@@ -37,7 +37,11 @@ describe('operator auth (real API, real Redis)', () => {
   let world: World;
   let api: ReturnType<typeof request>;
   beforeAll(async () => {
-    world = await startWorld({ workers: false, env: { TRIGGER_PAGE_PASSWORD: PASSWORD, LOGIN_RATE_LIMIT_MAX: '3' } });
+    // The tests play several clients through a proxy on loopback (X-Forwarded-For), as behind Render's.
+    world = await startWorld({
+      workers: false,
+      env: { TRIGGER_PAGE_PASSWORD: PASSWORD, LOGIN_RATE_LIMIT_MAX: '3', TRUST_PROXY: 'loopback' },
+    });
     api = request(world.apiUrl);
   });
   afterAll(async () => {
@@ -248,15 +252,95 @@ describe('operator auth (real API, real Redis)', () => {
     });
   });
 
-  describe('logout', () => {
-    it.each(['get', 'post'] as const)('%s /logout revokes the session (deny-list) and clears the cookies', async (method) => {
+  describe('logout (same-origin POST only)', () => {
+    const stillIn = async (session: Session) => (await api.get('/api/webhooks/config').set('Cookie', session.cookie)).status === 200;
+
+    it('POST /logout from our own page revokes the session (deny-list) and clears the cookies', async () => {
       const session = await login(world);
-      const res = await api[method]('/logout').set('Cookie', session.cookie);
+      const res = await api.post('/logout').set('Cookie', session.cookie).set('Origin', world.apiUrl);
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe('/login');
       expect(setCookies(res).get('rs_session')?.value).toBe('');
-      const after = await api.get('/api/webhooks/config').set('Cookie', session.cookie);
-      expect(after.status).toBe(401);
+      expect(await stillIn(session)).toBe(false);
+    });
+
+    it('Sec-Fetch-Site: same-origin, or the session’s CSRF token (form field or header), also log out', async () => {
+      const a = await login(world);
+      expect((await api.post('/logout').set('Cookie', a.cookie).set('Sec-Fetch-Site', 'same-origin')).status).toBe(303);
+      expect(await stillIn(a)).toBe(false);
+      const b = await login(world);
+      expect((await api.post('/logout').set('Cookie', b.cookie).type('form').send({ csrf_token: b.csrf })).status).toBe(303);
+      expect(await stillIn(b)).toBe(false);
+      const c = await login(world);
+      expect((await api.post('/logout').set('Cookie', c.cookie).set('X-CSRF-Token', c.csrf)).status).toBe(303);
+      expect(await stillIn(c)).toBe(false);
+    });
+
+    it.each([
+      ['Origin of another site', { Origin: 'https://evil.example' }],
+      ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' }],
+      ['no Origin and no token', {}],
+      ['a wrong CSRF token', { 'X-CSRF-Token': 'guess' }],
+    ])('refuses a logout with %s (403), the session stays', async (_label, headers) => {
+      const session = await login(world);
+      const res = await api.post('/logout').set('Cookie', session.cookie).set(headers);
+      expect(res.status).toBe(403);
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(await stillIn(session)).toBe(true);
+    });
+
+    it('GET /logout (a cross-site link, an old bookmark) logs nobody out: it shows a button that posts', async () => {
+      const session = await login(world);
+      const res = await api.get('/logout').set('Cookie', session.cookie).set('Sec-Fetch-Site', 'cross-site');
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('<form method="post" action="/logout"');
+      expect(res.text).toContain(`name="csrf_token" value="${session.csrf}"`);
+      expect(res.text).toContain('Se déconnecter');
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(await stillIn(session)).toBe(true);
+    });
+  });
+
+  describe('/login?error= shows fixed messages for fixed codes only', () => {
+    it.each([
+      ['session_expired', 'Session expirée. Reconnectez-vous.'],
+      ['invalid_credentials', 'Identifiants invalides.'],
+      ['magic_link_used', 'Lien déjà utilisé.'],
+    ])('%s → %s', async (code, message) => {
+      const res = await api.get(`/login?error=${code}`);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain(message);
+    });
+
+    it.each(['Votre compte est suspendu : appelez le +33 1 23 45 67 89', '<script>alert(1)</script>', 'constructor', '__proto__'])(
+      'never prints attacker-chosen text (%j)',
+      async (text) => {
+        const res = await api.get('/login').query({ error: text });
+        expect(res.status).toBe(200);
+        expect(res.text).not.toContain('role="alert"');
+        expect(res.text).not.toContain('suspendu');
+        expect(res.text).not.toContain('alert(1)');
+      },
+    );
+  });
+
+  describe('sessions are bound to what granted them', () => {
+    it('"log out every session" (dashboard API) ends every session, this one included; new logins work', async () => {
+      const a = await login(world);
+      const b = await login(world);
+      const res = await api.post('/api/auth/sessions/revoke-all').set('Cookie', a.cookie).set('X-CSRF-Token', a.csrf).send({});
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ success: true, revoked: true });
+      expect(setCookies(res).get('rs_session')?.value).toBe('');
+      for (const s of [a, b]) expect((await api.get('/api/webhooks/config').set('Cookie', s.cookie)).status).toBe(401);
+      const fresh = await login(world);
+      expect((await api.get('/api/webhooks/config').set('Cookie', fresh.cookie)).status).toBe(200);
+    });
+
+    it('"log out every session" needs the CSRF token', async () => {
+      const a = await login(world);
+      expect((await api.post('/api/auth/sessions/revoke-all').set('Cookie', a.cookie).send({})).status).toBe(403);
+      expect((await api.get('/api/webhooks/config').set('Cookie', a.cookie)).status).toBe(200);
     });
   });
 
@@ -363,10 +447,28 @@ describe('operator auth (real API, real Redis)', () => {
       expect(refused.text).toContain('Lien révoqué.');
     });
 
+    it('revoking a permanent link ends the sessions it opened (not the others)', async () => {
+      const operator = await login(world);
+      const link = await createLink(operator, { unlimited: true, label: 'kiosk' });
+      const opened = await api.get(pathOf(link.magic_link));
+      expect(opened.status).toBe(303);
+      const cookie = `rs_session=${setCookies(opened).get('rs_session')?.value}`;
+      expect((await api.get('/api/webhooks/config').set('Cookie', cookie)).status).toBe(200);
+      const listed = await api.get('/api/auth/magic-links').set('Cookie', operator.cookie);
+      const entry = (listed.body.links as Array<Record<string, unknown>>).find((l) => l.id === link.id);
+      expect(entry).toMatchObject({ label: 'kiosk', expires_at: null });
+      expect(typeof entry?.created_at).toBe('string');
+      expect(typeof entry?.last_used_at).toBe('string');
+      await api.delete(`/api/auth/magic-links/${link.id}`).set('Cookie', operator.cookie).set('X-CSRF-Token', operator.csrf);
+      expect((await api.get('/api/webhooks/config').set('Cookie', cookie)).status).toBe(401);
+      expect((await api.get('/api/webhooks/config').set('Cookie', operator.cookie)).status).toBe(200);
+    });
+
     it('the magic-link endpoints need a session', async () => {
       expect((await api.post('/api/auth/magic-link').send({})).status).toBe(401);
       expect((await api.get('/api/auth/magic-links')).status).toBe(401);
       expect((await api.delete('/api/auth/magic-links/x')).status).toBe(401);
+      expect((await api.post('/api/auth/sessions/revoke-all').send({})).status).toBe(401);
     });
   });
 
@@ -424,5 +526,66 @@ describe('without TRIGGER_PAGE_PASSWORD', () => {
     const res = await request(world.apiUrl).post('/login').type('form').send({ password });
     expect(res.status).toBe(401);
     expect(res.headers['set-cookie']).toBeUndefined();
+  });
+});
+
+describe('login rate limit without a trusted proxy (the default)', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ workers: false, env: { TRIGGER_PAGE_PASSWORD: PASSWORD } });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('counts the real client: 12 wrong passwords under 12 forged X-Forwarded-For values get 429s', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const res = await request(world.apiUrl)
+        .post('/login')
+        .set('X-Forwarded-For', `198.51.100.${i + 1}`)
+        .type('form')
+        .send({ password: `wrong-${i}` });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual(Array(7).fill(429));
+  });
+});
+
+describe('magic links with PUBLIC_BASE_URL, and a maximum age for permanent ones', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({
+      workers: false,
+      env: { TRIGGER_PAGE_PASSWORD: PASSWORD, PUBLIC_BASE_URL: 'https://signal.example.com', MAGIC_LINK_PERMANENT_MAX_AGE: '30d' },
+    });
+  });
+  afterAll(async () => {
+    await world.close();
+  });
+
+  it('writes PUBLIC_BASE_URL in the link whatever the Host header says, and lists when a permanent link ends', async () => {
+    const session = await login(world);
+    const res = await request(world.apiUrl)
+      .post('/api/auth/magic-link')
+      .set('Cookie', session.cookie)
+      .set('X-CSRF-Token', session.csrf)
+      .set('Host', 'evil.example')
+      .send({ unlimited: true });
+    expect(res.status).toBe(201);
+    expect(res.body.magic_link).toMatch(/^https:\/\/signal\.example\.com\/login\/magic\//);
+    const listed = await request(world.apiUrl).get('/api/auth/magic-links').set('Cookie', session.cookie);
+    const entry = (listed.body.links as Array<{ id: string; created_at: string; expires_at: string }>).find((l) => l.id === res.body.id);
+    expect(Date.parse(entry!.expires_at) - Date.parse(entry!.created_at)).toBe(30 * 86_400_000);
+  });
+
+  it('a login form posted from PUBLIC_BASE_URL’s origin is same-origin (a TLS proxy that is not trusted)', async () => {
+    const res = await request(world.apiUrl)
+      .post('/login')
+      .set('Origin', 'https://signal.example.com')
+      .type('form')
+      .send({ password: PASSWORD });
+    expect(res.status).toBe(303);
   });
 });

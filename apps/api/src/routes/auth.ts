@@ -1,18 +1,38 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import { checkCredentials, MAGIC_LINK_FAILURE_MESSAGES, safeNextPath, type MagicLinkFailure } from '@render-signal/auth';
+import { checkCredentials, csrfTokensMatch, MAGIC_LINK_FAILURE_MESSAGES, safeNextPath, type MagicLinkFailure } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
 import type { AppDeps } from '../app';
-import { operatorAuth } from '../http/operator-auth';
+import { CSRF_HEADER, isSameOrigin, operatorAuth, ownOrigins } from '../http/operator-auth';
 
 /**
- * Login pages (spec §1.3, §8): GET/POST /login (password), GET /login/magic/:token, GET/POST /logout.
+ * Login pages: GET/POST /login (password), GET /login/magic/:token, GET/POST /logout.
  * Answers are pages: success → 303 to the dashboard (or a same-origin `next`), refusal → the login
  * page with the message and a 4xx status, rate limit → 429 page (never the original's 500).
+ * Logout is a same-origin POST only; GET /logout (old bookmarks, the original's link) shows a button.
  */
 
 const INVALID_CREDENTIALS = 'Identifiants invalides.';
+const UNAVAILABLE = 'Service temporairement indisponible. Réessayez dans un instant.';
+
+/**
+ * `/login?error=<code>`: only these codes print a message, and only these fixed texts. Anything else in
+ * the query (the original put free text there) shows nothing: the page never echoes attacker-chosen text.
+ */
+export const LOGIN_ERROR_MESSAGES: Readonly<Record<string, string>> = {
+  invalid_credentials: INVALID_CREDENTIALS,
+  session_expired: 'Session expirée. Reconnectez-vous.',
+  sessions_revoked: 'Toutes les sessions ont été fermées. Reconnectez-vous.',
+  rate_limited: 'Trop de tentatives de connexion. Réessayez plus tard.',
+  unavailable: UNAVAILABLE,
+  ...Object.fromEntries(Object.entries(MAGIC_LINK_FAILURE_MESSAGES).map(([reason, message]) => [`magic_link_${reason}`, message])),
+};
+
+/** The fixed message of a known code; undefined (nothing shown) for anything else. */
+export function loginErrorMessage(code: unknown): string | undefined {
+  return typeof code === 'string' && Object.hasOwn(LOGIN_ERROR_MESSAGES, code) ? LOGIN_ERROR_MESSAGES[code] : undefined;
+}
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -58,6 +78,31 @@ export function renderLoginPage(options: LoginPageOptions = {}): string {
 </html>`;
 }
 
+/** GET /logout: a button that posts the logout from our own page (a cross-site GET can no longer log out). */
+function renderLogoutPage(csrf: string | undefined): string {
+  return `<!doctype html>
+<html lang="fr">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <meta name="robots" content="noindex">
+  <title>Render Signal — Déconnexion</title>
+  <link rel="stylesheet" href="/auth/login.css">
+</head>
+<body>
+  <main class="login-card">
+    <h1>Render Signal</h1>
+    <p>Se déconnecter de Render Signal ?</p>
+    <form method="post" action="/logout" class="login-form">
+      <input type="hidden" name="csrf_token" value="${escapeHtml(csrf ?? '')}">
+      <button type="submit">Se déconnecter</button>
+    </form>
+    <p><a href="/dashboard">Retour au tableau de bord</a></p>
+  </main>
+</body>
+</html>`;
+}
+
 /** A page that sends the browser on with a same-site navigation (see the magic-link route). */
 function renderContinuePage(target: string): string {
   const href = escapeHtml(target);
@@ -98,10 +143,10 @@ function wantsJson(req: Request): boolean {
 }
 
 /** A POST /login from another site is refused (login CSRF): browsers always send Origin on form posts. */
-function isCrossSiteForm(req: Request): boolean {
+function isCrossSiteForm(deps: Pick<AppDeps, 'env'>, req: Request): boolean {
   const origin = req.get('origin');
   if (!origin || origin === 'null') return req.get('sec-fetch-site') === 'cross-site';
-  return origin !== `${req.protocol}://${req.get('host')}`;
+  return !ownOrigins(deps.env, req).includes(origin);
 }
 
 const MAGIC_LINK_STATUS: Record<MagicLinkFailure, number> = { invalid: 401, unknown: 401, expired: 410, used: 410, revoked: 410 };
@@ -126,6 +171,8 @@ function loginRateLimiter(deps: AppDeps): RequestHandler {
     // The original counted every POST; only failures count here, so an operator who logs in often is never locked out.
     skipSuccessfulRequests: true,
     store,
+    // Reported below as one structured line instead of the library's console error.
+    validate: { xForwardedForHeader: false },
     handler: (req, res, _next, options) => {
       const minutes = Math.max(1, Math.ceil(windowMs / 60_000));
       const message = `Trop de tentatives de connexion. Réessayez dans ${minutes} minute${minutes > 1 ? 's' : ''}.`;
@@ -137,12 +184,22 @@ function loginRateLimiter(deps: AppDeps): RequestHandler {
       sendPage(res, options.statusCode, renderLoginPage({ error: message, next: safeNextPath(req.body?.next, '') }));
     },
   });
+  // X-Forwarded-For on a request while no proxy is trusted: either a client making addresses up (ignored,
+  // as it should be) or a proxy in front that TRUST_PROXY does not name (then every client shares its address).
+  let forwardedWarned = deps.env.TRUST_PROXY !== false;
   // A store failure (Redis down) must not become a 500 or an open door: answer 503.
   return (req, res, next) => {
+    if (!forwardedWarned && req.headers['x-forwarded-for'] !== undefined) {
+      forwardedWarned = true;
+      deps.logger.warn('auth.forwarded_for_ignored', {
+        ip: req.ip,
+        hint: 'X-Forwarded-For is ignored because TRUST_PROXY=false; if a proxy sits in front, set TRUST_PROXY to it (docs/security.md)',
+      });
+    }
     limiter(req, res, (error?: unknown) => {
       if (!error) return next();
       deps.logger.warn('auth.login_rate_limit_unavailable', describeError(error));
-      sendPage(res, 503, renderLoginPage({ error: 'Service temporairement indisponible. Réessayez dans un instant.' }));
+      sendPage(res, 503, renderLoginPage({ error: UNAVAILABLE }));
     });
   };
 }
@@ -166,14 +223,14 @@ export function authRouter(deps: AppDeps): Router {
     } catch {
       // Redis trouble: show the form anyway; the POST will say what is wrong.
     }
-    const error = typeof req.query.error === 'string' ? req.query.error.slice(0, 200) : undefined;
-    sendPage(res, 200, renderLoginPage({ error, next: safeNextPath(req.query.next, '') }));
+    const error = loginErrorMessage(req.query.error);
+    sendPage(res, 200, renderLoginPage({ ...(error ? { error } : {}), next: safeNextPath(req.query.next, '') }));
   });
 
   router.post('/login', express.urlencoded({ extended: false, limit: '16kb' }), loginRateLimiter(deps), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const nextPath = safeNextPath(body.next);
-    if (isCrossSiteForm(req)) {
+    if (isCrossSiteForm(deps, req)) {
       deps.logger.warn('auth.login_cross_site_refused', { origin: req.get('origin') ?? null });
       return sendPage(res, 403, renderLoginPage({ error: 'Requête refusée (origine inconnue).' }));
     }
@@ -190,7 +247,7 @@ export function authRouter(deps: AppDeps): Router {
       deps.logger.warn('auth.login_failed', { ip: req.ip });
       return sendPage(res, 401, renderLoginPage({ error: INVALID_CREDENTIALS, next: nextPath === '/dashboard' ? '' : nextPath, username }));
     }
-    await auth.startSession(req, res, 'password');
+    await auth.startSession(req, res, { via: 'password' });
     deps.logger.info('auth.login', { via: 'password', ip: req.ip });
     res.redirect(303, nextPath);
   });
@@ -201,11 +258,7 @@ export function authRouter(deps: AppDeps): Router {
       result = await auth.magicLinks.consume(token);
     } catch (error) {
       deps.logger.warn('auth.magic_link_unavailable', describeError(error));
-      return sendPage(
-        res,
-        503,
-        renderLoginPage({ error: 'Service temporairement indisponible. Réessayez dans un instant.', showForm: false }),
-      );
+      return sendPage(res, 503, renderLoginPage({ error: UNAVAILABLE, showForm: false }));
     }
     if (!result.ok) {
       deps.logger.warn('auth.magic_link_refused', { reason: result.reason, ip: req.ip });
@@ -215,7 +268,7 @@ export function authRouter(deps: AppDeps): Router {
         renderLoginPage({ error: MAGIC_LINK_FAILURE_MESSAGES[result.reason], showForm: false }),
       );
     }
-    await auth.startSession(req, res, 'magic_link');
+    await auth.startSession(req, res, { via: 'magic_link', linkId: result.id, permanent: result.unlimited });
     deps.logger.info('auth.login', { via: 'magic_link', magic_link_id: result.id, unlimited: result.unlimited, ip: req.ip });
     // A link clicked in a mail client is a cross-site navigation: a redirect would arrive without the new
     // SameSite=Strict cookie. A page that navigates on is same-site, so the cookie goes along.
@@ -227,7 +280,34 @@ export function authRouter(deps: AppDeps): Router {
     await consumeMagicLink(req, res, String(req.params.token), safeNextPath(req.query.next));
   });
 
-  const logout: RequestHandler = async (req, res) => {
+  // GET never logs out (a link or image on another site could): it shows a button that posts from here.
+  router.get('/logout', async (req, res) => {
+    let csrf: string | undefined;
+    try {
+      csrf = (await auth.readSession(req))?.csrf;
+    } catch {
+      // Redis trouble: the page still posts; POST clears the cookies either way.
+    }
+    sendPage(res, 200, renderLogoutPage(csrf));
+  });
+
+  // POST logs out when it comes from our own pages: same origin (Origin / Sec-Fetch-Site), or the
+  // session's CSRF token (form field `csrf_token` or the X-CSRF-Token header) for clients without Origin.
+  router.post('/logout', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const presented = typeof body.csrf_token === 'string' ? body.csrf_token : req.get(CSRF_HEADER);
+    let allowed = isSameOrigin(deps.env, req);
+    if (!allowed && presented) {
+      try {
+        allowed = csrfTokensMatch((await auth.readSession(req))?.csrf, presented);
+      } catch {
+        allowed = false;
+      }
+    }
+    if (!allowed) {
+      deps.logger.warn('auth.logout_cross_site_refused', { origin: req.get('origin') ?? null, site: req.get('sec-fetch-site') ?? null });
+      return sendPage(res, 403, renderLoginPage({ error: 'Requête refusée (origine inconnue).', showForm: false }));
+    }
     try {
       await auth.endSession(req, res);
     } catch (error) {
@@ -236,8 +316,6 @@ export function authRouter(deps: AppDeps): Router {
     }
     deps.logger.info('auth.logout', {});
     res.redirect(303, '/login');
-  };
-  router.get('/logout', logout);
-  router.post('/logout', logout);
+  });
   return router;
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { readSettings, resolveDefaultTarget } from '@render-signal/config-store';
+import { isProduction } from '@render-signal/config';
 import { liveWorkerCount, renderMetrics, RENDER_SIGNAL_VERSION } from '@render-signal/observability';
 import type { Mailbox } from '@render-signal/gmail';
 import type { AppDeps } from '../app';
@@ -11,12 +12,140 @@ function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T
   return Promise.race([promise.catch(() => fallback), new Promise<T>((resolve) => setTimeout(() => resolve(fallback), ms).unref())]);
 }
 
+/** Longest age of the /health facts: a burst of probes costs one Redis read per this period. */
+export const HEALTH_CACHE_MS = 2_000;
+
+/** What /health reports, read from Redis (queues, workers, webhook log, config, mailboxes). */
+export interface HealthFacts {
+  redisOk: boolean;
+  queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }>;
+  workers: number;
+  webhook: { error_rate_24h: number; active_webhooks: number; last_webhook: string | null };
+  /** A default webhook or at least one routing rule exists (else every email fails with no_target). */
+  hasTarget: boolean;
+  mailboxes: Mailbox[];
+}
+
+/** Reads the facts; the one costly step (the webhook log) runs at most once per HEALTH_CACHE_MS (see healthCache). */
+export async function gatherHealthFacts(
+  deps: Pick<AppDeps, 'env' | 'redis' | 'settings' | 'queues' | 'webhookLog' | 'gmail'>,
+  now = Date.now(),
+): Promise<HealthFacts> {
+  const redisOk = await withTimeout(
+    deps.redis.ping().then(() => true),
+    1_000,
+    false,
+  );
+  if (!redisOk)
+    return {
+      redisOk,
+      queues: {},
+      workers: 0,
+      webhook: { error_rate_24h: 0, active_webhooks: 0, last_webhook: null },
+      hasTarget: true,
+      mailboxes: [],
+    };
+  const settings = await readSettings(deps.settings);
+  const hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
+  const [counts, workers, logs, mailboxes] = await Promise.all([
+    Promise.all(
+      deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const),
+    ),
+    liveWorkerCount(deps.redis, deps.env.QUEUE_PREFIX),
+    deps.webhookLog.list({ days: 1, limit: 5_000 }),
+    deps.gmail.mailboxes.list(),
+  ]);
+  const queues = Object.fromEntries(
+    counts.map(([name, c]) => [
+      name,
+      { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 },
+    ]),
+  );
+  const attempts = logs.filter((l) => l.status !== 'skipped');
+  const errors = attempts.filter((l) => l.status === 'error').length;
+  const webhook = {
+    error_rate_24h: attempts.length ? Math.round((errors / attempts.length) * 1000) / 10 : 0,
+    active_webhooks: logs.filter((l) => l.status === 'success' && now - Date.parse(l.timestamp) < HOUR_MS).length,
+    last_webhook: logs.find((l) => l.status === 'success')?.timestamp ?? null,
+  };
+  return { redisOk, queues, workers, webhook, hasTarget, mailboxes };
+}
+
+export interface HealthContext {
+  gmailPushEnabled: boolean;
+  deadLetterThreshold: number;
+  now: number;
+  startedAt: number;
+  memoryRssBytes: number;
+}
+
+/** Pure: what needs attention. Each check adds its code; a new check is one more line here. */
+export function healthProblems(facts: HealthFacts, context: Pick<HealthContext, 'gmailPushEnabled' | 'deadLetterThreshold' | 'now'>) {
+  const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
+  return [
+    ...(facts.redisOk ? [] : ['redis_unavailable']),
+    ...(facts.redisOk && facts.workers === 0 ? ['no_workers'] : []),
+    ...(facts.hasTarget ? [] : ['no_webhook_target']),
+    ...(deadLetters > context.deadLetterThreshold ? ['dead_letters_growing'] : []),
+    ...gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now).problems,
+  ];
+}
+
+/** Pure: the /health document (the seed's fields, plus problems, queues and the Gmail section) and its status code. */
+export function buildHealthDocument(facts: HealthFacts, context: HealthContext) {
+  const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
+  const problems = healthProblems(facts, context);
+  return {
+    httpStatus: facts.redisOk ? 200 : 503,
+    body: {
+      status: problems.length === 0 ? 'ok' : 'degraded',
+      problems,
+      timestamp: new Date(context.now).toISOString(),
+      version: RENDER_SIGNAL_VERSION,
+      uptime: Math.round((context.now - context.startedAt) / 1000),
+      services: {
+        redis: { status: facts.redisOk ? 'ok' : 'down', connected: facts.redisOk },
+        background_tasks: { status: facts.workers > 0 ? 'running' : 'stopped', workers: facts.workers },
+      },
+      metrics: {
+        memory_usage_mb: Math.round(context.memoryRssBytes / 1024 / 1024),
+        ...facts.webhook,
+        dead_letters: deadLetters,
+      },
+      queues: facts.queues,
+      gmail: gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now).section,
+    },
+  };
+}
+
+/**
+ * Keeps the last facts for `ttlMs`; concurrent callers past that share one refresh (single flight), so
+ * /health costs about what /healthz does however often it is probed.
+ */
+export function healthCache(load: () => Promise<HealthFacts>, ttlMs = HEALTH_CACHE_MS, clock: () => number = Date.now) {
+  let cached: { facts: HealthFacts; at: number } | undefined;
+  let inFlight: Promise<HealthFacts> | undefined;
+  return async (): Promise<HealthFacts> => {
+    if (cached && clock() - cached.at < ttlMs) return cached.facts;
+    inFlight ??= load()
+      .then((facts) => {
+        cached = { facts, at: clock() };
+        return facts;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
+
 /**
  * - `/healthz`: liveness, never touches Redis (a Redis outage must not get the API restarted).
  * - `/readyz`: 200 only when Redis answers (load balancers stop sending traffic otherwise).
- * - `/health`: the seed's status document for people and monitors. Public: it holds counts and
- *   timestamps only, never a URL, token or email content.
- * - `/metrics`: Prometheus text (API + every live worker), behind METRICS_TOKEN when set.
+ * - `/health`: the status document for people and monitors, from facts at most HEALTH_CACHE_MS old.
+ *   Public: it holds counts and timestamps only, never a URL, token or email content.
+ * - `/metrics`: Prometheus text (API + every live worker). Behind METRICS_TOKEN when set; in production
+ *   without a token it answers 401 unless METRICS_PUBLIC=true.
  */
 export function healthRouter(deps: AppDeps): Router {
   const router = Router();
@@ -32,78 +161,37 @@ export function healthRouter(deps: AppDeps): Router {
     res.status(redisOk ? 200 : 503).json({ status: redisOk ? 'ready' : 'unavailable', services: { redis: redisOk ? 'ok' : 'down' } });
   });
 
+  const facts = healthCache(() => gatherHealthFacts(deps));
   router.get('/health', async (_req, res) => {
-    const redisOk = await withTimeout(
-      deps.redis.ping().then(() => true),
-      1_000,
-      false,
-    );
-    let queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }> = {};
-    let workers = 0;
-    let webhook = { error_rate_24h: 0, active_webhooks: 0, last_webhook: null as string | null };
-    let hasTarget = true;
-    if (redisOk) {
-      const settings = await readSettings(deps.settings);
-      // No default webhook and no rule: every email would fail with no_target.
-      hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
-      const counts = await Promise.all(
-        deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const),
-      );
-      queues = Object.fromEntries(
-        counts.map(([name, c]) => [
-          name,
-          { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 },
-        ]),
-      );
-      workers = await liveWorkerCount(deps.redis, deps.env.QUEUE_PREFIX);
-      const logs = await deps.webhookLog.list({ days: 1, limit: 5_000 });
-      const attempts = logs.filter((l) => l.status !== 'skipped');
-      const errors = attempts.filter((l) => l.status === 'error').length;
-      const now = Date.now();
-      webhook = {
-        error_rate_24h: attempts.length ? Math.round((errors / attempts.length) * 1000) / 10 : 0,
-        active_webhooks: logs.filter((l) => l.status === 'success' && now - Date.parse(l.timestamp) < HOUR_MS).length,
-        last_webhook: logs.find((l) => l.status === 'success')?.timestamp ?? null,
-      };
-    }
-    const deadLetters = Object.values(queues).reduce((sum, q) => sum + q.failed, 0);
-    const mailboxes = redisOk ? await deps.gmail.mailboxes.list() : [];
-    const gmail = gmailHealth(deps.env.GMAIL_PUSH_ENABLED, mailboxes);
-    const problems = [
-      ...(redisOk ? [] : ['redis_unavailable']),
-      ...(redisOk && workers === 0 ? ['no_workers'] : []),
-      ...(hasTarget ? [] : ['no_webhook_target']),
-      ...(deadLetters > deps.env.HEALTH_DEAD_LETTER_THRESHOLD ? ['dead_letters_growing'] : []),
-      ...gmail.problems,
-    ];
-    res.status(redisOk ? 200 : 503).json({
-      status: problems.length === 0 ? 'ok' : 'degraded',
-      problems,
-      timestamp: new Date().toISOString(),
-      version: RENDER_SIGNAL_VERSION,
-      uptime: Math.round((Date.now() - deps.startedAt) / 1000),
-      services: {
-        redis: { status: redisOk ? 'ok' : 'down', connected: redisOk },
-        background_tasks: { status: workers > 0 ? 'running' : 'stopped', workers },
-      },
-      metrics: {
-        memory_usage_mb: Math.round(process.memoryUsage().rss / 1024 / 1024),
-        ...webhook,
-        dead_letters: deadLetters,
-      },
-      queues,
-      gmail: gmail.section,
+    const { httpStatus, body } = buildHealthDocument(await facts(), {
+      gmailPushEnabled: deps.env.GMAIL_PUSH_ENABLED,
+      deadLetterThreshold: deps.env.HEALTH_DEAD_LETTER_THRESHOLD,
+      now: Date.now(),
+      startedAt: deps.startedAt,
+      memoryRssBytes: process.memoryUsage.rss(),
     });
+    res.status(httpStatus).json(body);
   });
 
   const metricsToken = deps.env.METRICS_TOKEN ? createHash('sha256').update(deps.env.METRICS_TOKEN).digest() : undefined;
+  const metricsOpen = !metricsToken && (deps.env.METRICS_PUBLIC || !isProduction(deps.env));
   router.get('/metrics', async (req, res) => {
-    if (metricsToken) {
+    if (!metricsOpen) {
       const presented = createHash('sha256')
         .update((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''))
         .digest();
-      if (!timingSafeEqual(presented, metricsToken)) {
-        res.status(401).json({ success: false, code: 'unauthorized', message: 'Unauthorized' });
+      // No token configured in production: nothing matches, every scrape is refused until one is set.
+      if (!metricsToken || !timingSafeEqual(presented, metricsToken)) {
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer realm="metrics"')
+          .json({
+            success: false,
+            code: 'unauthorized',
+            message: metricsToken
+              ? 'Unauthorized'
+              : 'Unauthorized: METRICS_TOKEN is not set (production); set it and send it as a Bearer token, or set METRICS_PUBLIC=true',
+          });
         return;
       }
     }
