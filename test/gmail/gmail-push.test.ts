@@ -81,10 +81,12 @@ describe('Gmail push ingress', () => {
     await g.sink.waitFor(before + 2, 5_000);
     await settle(800);
     expect(g.google.calls.history.length).toBeGreaterThan(historyCalls);
-    // The bounded resync: messages.list limited in count and to the dedup window, with the label filter.
+    // The full resync: messages.list with the label filter, since the mailbox was connected (epoch seconds).
     expect(g.google.calls.messagesList).toHaveLength(1);
-    const listed = new URLSearchParams(g.google.calls.messagesList[0]);
-    expect(Object.fromEntries(listed)).toMatchObject({ maxResults: '100', q: 'newer_than:30d', labelIds: 'INBOX' });
+    const listed = Object.fromEntries(new URLSearchParams(g.google.calls.messagesList[0]));
+    expect(listed).toMatchObject({ maxResults: '500', labelIds: 'INBOX' });
+    const connectedAt = (await g.mailboxes.get(alice))!.connectedAt;
+    expect(listed.q).toBe(`after:${Math.floor(connectedAt / 1000)}`);
     const ids = deliveredMessageIds(g.sink);
     expect(ids.slice(before).sort()).toEqual(missed.map((m) => m.id).sort());
     expect(new Set(ids).size).toBe(ids.length);
