@@ -42,6 +42,8 @@ interface FakeMailbox {
   labels: Array<{ id: string; name: string }>;
   /** users.watch answers this error until cleared. */
   watchFailure: number | undefined;
+  /** Every Gmail call answers this error until cleared (a Google outage for this mailbox). */
+  outage: number | undefined;
 }
 
 export interface FakeGoogle {
@@ -78,6 +80,10 @@ export interface FakeGoogle {
   rateLimit(count: number, retryAfter?: number): void;
   /** users.watch answers this HTTP error (or works again with undefined). */
   failWatch(address: string, status: number | undefined): void;
+  /** Every Gmail call for the mailbox answers this HTTP error (or works again with undefined). */
+  outage(address: string, status: number | undefined): void;
+  /** Gmail may return fewer results than maxResults: list pages hold at most this many (history and messages). */
+  capPages(size: number | undefined): void;
   /** The refresh token grant answers this OAuth error (e.g. unauthorized_client) for the mailbox. */
   refuseRefresh(address: string, error: string): void;
   historyId(address: string): string;
@@ -166,6 +172,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   const refusals = new Map<string, string>();
   const codes = new Map<string, { address: string; modify: boolean }>();
   let rateLimits: { count: number; retryAfter: number | undefined } = { count: 0, retryAfter: undefined };
+  let pageCap: number | undefined;
   const calls: FakeGoogle['calls'] = {
     watch: [],
     stop: [],
@@ -308,6 +315,8 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     }
     const mailbox = mailboxOf(access.address);
     const path = url.pathname.replace(/^\/gmail\/v1\/users\/me/, '');
+    if (mailbox.outage)
+      return send(res, mailbox.outage, gmailError(mailbox.outage, 'backendError', 'UNAVAILABLE', 'The service is currently unavailable.'));
     const labelExists = (id: string) => SYSTEM_LABELS.includes(id) || mailbox.labels.some((l) => l.id === id);
     if (req.method === 'GET' && path === '/profile') {
       return send(res, 200, {
@@ -347,7 +356,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       if (label && !labelExists(label)) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
       if (!Number.isFinite(start) || start < mailbox.oldestHistoryId)
         return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
-      const maxResults = Number(url.searchParams.get('maxResults') ?? 100);
+      const maxResults = Math.min(pageCap ?? 500, Number(url.searchParams.get('maxResults') ?? 100));
       const offset = Number(url.searchParams.get('pageToken') ?? 0);
       const involves = (r: FakeHistoryRecord) =>
         (r.messagesAdded ?? []).some((a) => a.message.labelIds.includes(label!)) ||
@@ -372,7 +381,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     }
     if (req.method === 'GET' && path === '/messages') {
       calls.messagesList.push(url.search);
-      const max = Math.min(500, Number(url.searchParams.get('maxResults') ?? 100));
+      const max = Math.min(pageCap ?? 500, Number(url.searchParams.get('maxResults') ?? 100));
       const offset = Number(url.searchParams.get('pageToken') ?? 0);
       const labels = url.searchParams.getAll('labelIds');
       if (labels.some((l) => !labelExists(l)))
@@ -381,7 +390,9 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       const q = url.searchParams.get('q') ?? '';
       const after = /after:(\d+)/.exec(q)?.[1];
       const newerThanDays = /newer_than:(\d+)d/.exec(q)?.[1];
+      // Newest first (ties: the later delivery first), as Gmail lists.
       const newest = [...mailbox.messages]
+        .reverse()
         .sort((a, b) => Number(b.internalDate) - Number(a.internalDate))
         .filter((m) => !m.labelIds.includes('SPAM') && !m.labelIds.includes('TRASH'))
         .filter((m) => labels.every((l) => m.labelIds.includes(l)))
@@ -474,6 +485,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         history: [],
         labels: [],
         watchFailure: undefined,
+        outage: undefined,
       });
     },
     issueCode(address, options = {}) {
@@ -494,6 +506,12 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     },
     failWatch(address, status) {
       mailboxOf(address).watchFailure = status;
+    },
+    outage(address, status) {
+      mailboxOf(address).outage = status;
+    },
+    capPages(size) {
+      pageCap = size;
     },
     refuseRefresh(address, error) {
       refusals.set(address.toLowerCase(), error);
