@@ -256,7 +256,7 @@ describe('Gmail push: nothing lost (default label filter INBOX)', () => {
     // Waited inside the call: the sync job itself never failed an attempt.
     const syncs = (await queue.getJobs(['completed'])).filter((j) => j.name === 'sync' && j.data?.email_address === ivan);
     expect(syncs.length).toBeGreaterThan(0);
-    expect(syncs.every((j) => j.stacktrace.length === 0)).toBe(true);
+    expect(syncs.every((j) => (j.stacktrace ?? []).length === 0)).toBe(true);
   });
 
   it("accepts push tokens with either of Google's issuer forms", async () => {

@@ -11,8 +11,9 @@ import { normalizeAddress } from './mailbox-store';
  *   not; it comes back through labelAdded if it ever reaches the inbox);
  * - `labelsAdded` that add the watched label: mail moved out of spam into the inbox, a snoozed
  *   message returning, a message labelled later by hand or by a filter.
- * Without a label filter every added message counts (label changes then bring nothing new).
- * Drafts, spam, trash and the account's own sent mail are left out, as the Apps Script does.
+ * Without a label filter every added message counts, and labelAdded INBOX brings back what was
+ * skipped on arrival (spam, trash). Drafts, spam, trash and the account's own sent mail are left
+ * out, as the Apps Script does; the seen set and the email-id dedup drop what was already taken.
  */
 export function historyCandidates(page: HistoryPage, options: { labelId: string | undefined; sendOwnMessages?: boolean }): string[] {
   const { labelId } = options;
@@ -28,9 +29,9 @@ export function historyCandidates(page: HistoryPage, options: { labelId: string 
       if (labelId && message.labelIds && !message.labelIds.includes(labelId)) continue;
       keep(message.id, message.labelIds);
     }
-    if (!labelId) continue;
+    const watched = labelId ?? 'INBOX';
     for (const added of record.labelsAdded ?? []) {
-      if (!(added.labelIds ?? []).includes(labelId)) continue;
+      if (!(added.labelIds ?? []).includes(watched)) continue;
       keep(added.message.id, added.message.labelIds);
     }
   }
