@@ -105,6 +105,8 @@ redis.call('HSET', KEYS[1], 'history_id', proposed, 'last_sync_at', ARGV[2])
 return 1
 `;
 
+const SEEN_CHUNK = 1_000;
+
 const HISTORY_ID = /^[1-9][0-9]{0,19}$/;
 
 export function isHistoryId(value: string): boolean {
@@ -255,14 +257,19 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       await setIfExists(address, { state: 'needs_reauth', last_error: reason });
     },
     async seenMessages(address, ids) {
-      if (ids.length === 0) return new Set();
-      const scores = await redis.zmscore(seenKeyOf(address), ...ids);
-      return new Set(ids.filter((_, i) => scores[i] !== null));
+      const seen = new Set<string>();
+      // A full resync may ask about thousands of ids: in chunks, one round trip each.
+      for (let i = 0; i < ids.length; i += SEEN_CHUNK) {
+        const chunk = ids.slice(i, i + SEEN_CHUNK);
+        const scores = await redis.zmscore(seenKeyOf(address), ...chunk);
+        chunk.forEach((id, j) => scores[j] !== null && seen.add(id));
+      }
+      return seen;
     },
     async rememberMessages(address, ids, keepMs, now = Date.now()) {
       const key = seenKeyOf(address);
       const multi = redis.multi().zremrangebyscore(key, '-inf', String(now - keepMs));
-      if (ids.length > 0) multi.zadd(key, ...ids.flatMap((id) => [String(now), id]));
+      for (let i = 0; i < ids.length; i += SEEN_CHUNK) multi.zadd(key, ...ids.slice(i, i + SEEN_CHUNK).flatMap((id) => [String(now), id]));
       await multi.pexpire(key, keepMs).exec();
     },
     async remove(address) {
