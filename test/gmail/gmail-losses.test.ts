@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectOAuthMailbox } from '@render-signal/gmail';
+import { replayFailedJobs } from '@render-signal/queue';
 import { operatorRequest, waitUntil } from '../helpers/world';
 import {
   deliveredMessageIds,
@@ -194,6 +195,18 @@ describe('Gmail push: nothing lost (default label filter INBOX)', () => {
     await waitDelivered(g, [later.id]);
     expect(countOf(g, bad.id)).toBe(0);
     expect((await queue.getFailed()).filter((j) => j.data?.message_id === bad.id)).toHaveLength(1);
+    // The replay CLI's path (`npm run replay -- <job-id> --queue gmail`): read again, still unreadable, failed again.
+    const firstFinish = job.finishedOn!;
+    expect(await replayFailedJobs(queue, { ids: [job.id!] })).toBe(1);
+    await waitUntil(
+      async () => {
+        const again = await queue.getJob(job.id!);
+        return (await again?.getState()) === 'failed' && (again?.finishedOn ?? 0) > firstFinish;
+      },
+      10_000,
+      'replayed import-message failed again',
+    );
+    expect(countOf(g, bad.id)).toBe(0);
   });
 
   it('with disable_email_id_dedup on, a resync does not re-send what the sync already sent', async () => {
