@@ -163,6 +163,19 @@ describe('Gmail push: nothing lost (default label filter INBOX)', () => {
     expect(countOf(g, spam.id)).toBe(1);
   });
 
+  it('delivers a snoozed message when it comes back to the inbox', async () => {
+    const fred = 'fred.snooze@example.org';
+    await g.connect(fred);
+    // Snoozed before any sync saw it in the inbox: Gmail's history shows it without INBOX.
+    const snoozed = g.google.deliver(fred, { subject: 'Snoozed until Monday', html: linkHtml('snoozed'), labelIds: ['SNOOZED'] });
+    expect(await g.push(fred, snoozed.historyId)).toBe(204);
+    await settle(600);
+    expect(countOf(g, snoozed.id)).toBe(0);
+    g.google.relabel(fred, snoozed.id, { add: ['INBOX', 'UNREAD'], remove: ['SNOOZED'] });
+    expect(await g.push(fred, g.google.historyId(fred))).toBe(204);
+    await waitDelivered(g, [snoozed.id]);
+  });
+
   it('records an unconvertible message as failed (dead letter with its Gmail id, error label) and goes on with the next ones', async () => {
     const frank = 'frank.broken@example.org';
     await g.connect(frank, { modify: true });
