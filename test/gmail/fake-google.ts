@@ -21,13 +21,29 @@ export interface FakeMessage {
   raw: string;
 }
 
+type MessageRef = { id: string; threadId: string; labelIds: string[] };
+interface FakeHistoryRecord {
+  id: string;
+  messagesAdded?: Array<{ message: MessageRef }>;
+  labelsAdded?: Array<{ message: MessageRef; labelIds: string[] }>;
+  labelsRemoved?: Array<{ message: MessageRef; labelIds: string[] }>;
+}
+
+const SYSTEM_LABELS = ['INBOX', 'SPAM', 'TRASH', 'UNREAD', 'STARRED', 'IMPORTANT', 'SENT', 'DRAFT', 'CATEGORY_PERSONAL', 'SNOOZED'];
+
 interface FakeMailbox {
   address: string;
   historyId: number;
   /** history.list with a startHistoryId below this answers 404 (Gmail keeps about a week). */
   oldestHistoryId: number;
   messages: FakeMessage[];
-  history: Array<{ id: string; messagesAdded: Array<{ message: { id: string; threadId: string; labelIds: string[] } }> }>;
+  history: FakeHistoryRecord[];
+  /** User labels (system labels are implicit). */
+  labels: Array<{ id: string; name: string }>;
+  /** users.watch answers this error until cleared. */
+  watchFailure: number | undefined;
+  /** Every Gmail call answers this error until cleared (a Google outage for this mailbox). */
+  outage: number | undefined;
 }
 
 export interface FakeGoogle {
@@ -43,13 +59,33 @@ export interface FakeGoogle {
     history: string[];
     messagesList: string[];
     messagesGet: string[];
+    modify: Array<{ address: string; id: string; addLabelIds: string[] }>;
+    rateLimited: number;
     unauthorized: number;
   };
   addMailbox(address: string): void;
-  /** An authorization code the consent screen would hand out for this mailbox. */
-  issueCode(address: string): string;
+  /** An authorization code the consent screen would hand out for this mailbox (`modify`: gmail.modify granted too). */
+  issueCode(address: string, options?: { modify?: boolean }): string;
   /** A new message in the mailbox: a history record with messageAdded, the history id moves on. */
-  deliver(address: string, mail: { subject: string; from?: string; html?: string; text?: string; labelIds?: string[] }): FakeMessage;
+  deliver(
+    address: string,
+    mail: { subject: string; from?: string; to?: string; html?: string; text?: string; labelIds?: string[]; receivedAt?: number },
+  ): FakeMessage;
+  /** Labels change on a message (spam → inbox, a snooze ending, a label applied later): labelAdded/labelRemoved history. */
+  relabel(address: string, messageId: string, change: { add?: string[]; remove?: string[] }): void;
+  /** A user label (Gmail gives it an id like Label_12); answers the id. */
+  createUserLabel(address: string, name: string): string;
+  labelsOf(address: string, messageId: string): string[];
+  /** The next `count` Gmail calls answer 429 (with `Retry-After: retryAfter` seconds when given). */
+  rateLimit(count: number, retryAfter?: number): void;
+  /** users.watch answers this HTTP error (or works again with undefined). */
+  failWatch(address: string, status: number | undefined): void;
+  /** Every Gmail call for the mailbox answers this HTTP error (or works again with undefined). */
+  outage(address: string, status: number | undefined): void;
+  /** Gmail may return fewer results than maxResults: list pages hold at most this many (history and messages). */
+  capPages(size: number | undefined): void;
+  /** The refresh token grant answers this OAuth error (e.g. unauthorized_client) for the mailbox. */
+  refuseRefresh(address: string, error: string): void;
   historyId(address: string): string;
   /** Every access token issued so far stops working (401), as when it expired. */
   expireAccessTokens(): void;
@@ -131,21 +167,64 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
 
   const mailboxes = new Map<string, FakeMailbox>();
-  const accessTokens = new Map<string, { address: string; expired: boolean }>();
-  const refreshTokens = new Map<string, { address: string; revoked: boolean }>();
-  const codes = new Map<string, string>();
-  const calls: FakeGoogle['calls'] = { watch: [], stop: [], token: [], history: [], messagesList: [], messagesGet: [], unauthorized: 0 };
+  const accessTokens = new Map<string, { address: string; expired: boolean; modify: boolean }>();
+  const refreshTokens = new Map<string, { address: string; revoked: boolean; modify: boolean }>();
+  const refusals = new Map<string, string>();
+  const codes = new Map<string, { address: string; modify: boolean }>();
+  let rateLimits: { count: number; retryAfter: number | undefined } = { count: 0, retryAfter: undefined };
+  let pageCap: number | undefined;
+  const calls: FakeGoogle['calls'] = {
+    watch: [],
+    stop: [],
+    token: [],
+    history: [],
+    messagesList: [],
+    messagesGet: [],
+    modify: [],
+    rateLimited: 0,
+    unauthorized: 0,
+  };
+  const MODIFY_SCOPE = 'https://www.googleapis.com/auth/gmail.modify';
+  const READONLY_SCOPE = 'https://www.googleapis.com/auth/gmail.readonly';
 
   const mailboxOf = (address: string) => {
     const mailbox = mailboxes.get(address.toLowerCase());
     if (!mailbox) throw new Error(`fake google: no mailbox ${address}`);
     return mailbox;
   };
-  const issueAccessToken = (address: string) => {
+  const issueAccessToken = (address: string, modify = false) => {
     const token = `ya29.${randomBytes(16).toString('base64url')}`;
-    accessTokens.set(token, { address, expired: false });
+    accessTokens.set(token, { address, expired: false, modify });
     return token;
   };
+  const scopeOf = (modify: boolean) => (modify ? MODIFY_SCOPE : READONLY_SCOPE);
+
+  let labelSequence = 0;
+  let historyStep = 0;
+  const nextHistoryId = (mailbox: FakeMailbox) => {
+    mailbox.historyId += 1 + (historyStep++ % 3);
+    return String(mailbox.historyId);
+  };
+  function createUserLabel(mailbox: FakeMailbox, name: string): string {
+    const existing = mailbox.labels.find((l) => l.name === name);
+    if (existing) return existing.id;
+    labelSequence += 1;
+    const id = `Label_${labelSequence}`;
+    mailbox.labels.push({ id, name });
+    return id;
+  }
+  function relabel(mailbox: FakeMailbox, message: FakeMessage, change: { add?: string[]; remove?: string[] }) {
+    const add = (change.add ?? []).filter((l) => !message.labelIds.includes(l));
+    const remove = (change.remove ?? []).filter((l) => message.labelIds.includes(l));
+    message.labelIds = [...message.labelIds.filter((l) => !remove.includes(l)), ...add];
+    const ref = () => ({ id: message.id, threadId: message.threadId, labelIds: [...message.labelIds] });
+    const id = nextHistoryId(mailbox);
+    mailbox.history.push({
+      id,
+      ...(add.length ? { labelsAdded: [{ message: ref(), labelIds: add }] } : {}),
+      ...(remove.length ? { labelsRemoved: [{ message: ref(), labelIds: remove }] } : {}),
+    });
+  }
 
   async function handleToken(req: IncomingMessage, res: ServerResponse) {
     const form = new URLSearchParams(await readBody(req));
@@ -159,8 +238,18 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
           audience: `${url}/token`,
         });
         const address = String(payload.sub).toLowerCase();
-        if (payload.scope !== 'https://www.googleapis.com/auth/gmail.readonly' || !mailboxes.has(address)) throw new Error('not delegated');
-        return send(res, 200, { access_token: issueAccessToken(address), expires_in: 3599, token_type: 'Bearer' });
+        if (![READONLY_SCOPE, MODIFY_SCOPE].includes(String(payload.scope)) || !mailboxes.has(address)) throw new Error('not delegated');
+        const refusal = refusals.get(address);
+        if (refusal)
+          return send(res, 401, {
+            error: refusal,
+            error_description: 'Client is unauthorized to retrieve access tokens using this method.',
+          });
+        return send(res, 200, {
+          access_token: issueAccessToken(address, payload.scope === MODIFY_SCOPE),
+          expires_in: 3599,
+          token_type: 'Bearer',
+        });
       } catch {
         return send(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
       }
@@ -169,16 +258,16 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       return send(res, 401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
     }
     if (grant === 'authorization_code') {
-      const address = codes.get(form.get('code') ?? '');
-      if (!address) return send(res, 400, { error: 'invalid_grant', error_description: 'Malformed auth code.' });
+      const grant = codes.get(form.get('code') ?? '');
+      if (!grant) return send(res, 400, { error: 'invalid_grant', error_description: 'Malformed auth code.' });
       codes.delete(form.get('code')!);
       const refreshToken = `1//${randomBytes(24).toString('base64url')}`;
-      refreshTokens.set(refreshToken, { address, revoked: false });
+      refreshTokens.set(refreshToken, { address: grant.address, revoked: false, modify: grant.modify });
       return send(res, 200, {
-        access_token: issueAccessToken(address),
+        access_token: issueAccessToken(grant.address, grant.modify),
         expires_in: 3599,
         refresh_token: refreshToken,
-        scope: 'https://www.googleapis.com/auth/gmail.readonly',
+        scope: scopeOf(grant.modify),
         token_type: 'Bearer',
       });
     }
@@ -186,10 +275,12 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       const entry = refreshTokens.get(form.get('refresh_token') ?? '');
       if (!entry || entry.revoked)
         return send(res, 400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
+      const refusal = refusals.get(entry.address);
+      if (refusal) return send(res, 401, { error: refusal, error_description: 'Unauthorized client or scope in request.' });
       return send(res, 200, {
-        access_token: issueAccessToken(entry.address),
+        access_token: issueAccessToken(entry.address, entry.modify),
         expires_in: 3599,
-        scope: 'https://www.googleapis.com/auth/gmail.readonly',
+        scope: scopeOf(entry.modify),
         token_type: 'Bearer',
       });
     }
@@ -212,8 +303,21 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         ),
       );
     }
+    if (rateLimits.count > 0) {
+      rateLimits.count -= 1;
+      calls.rateLimited += 1;
+      res.writeHead(429, {
+        'content-type': 'application/json; charset=UTF-8',
+        ...(rateLimits.retryAfter !== undefined ? { 'retry-after': String(rateLimits.retryAfter) } : {}),
+      });
+      res.end(JSON.stringify(gmailError(429, 'rateLimitExceeded', 'RESOURCE_EXHAUSTED', 'Too many concurrent requests for user.')));
+      return;
+    }
     const mailbox = mailboxOf(access.address);
     const path = url.pathname.replace(/^\/gmail\/v1\/users\/me/, '');
+    if (mailbox.outage)
+      return send(res, mailbox.outage, gmailError(mailbox.outage, 'backendError', 'UNAVAILABLE', 'The service is currently unavailable.'));
+    const labelExists = (id: string) => SYSTEM_LABELS.includes(id) || mailbox.labels.some((l) => l.id === id);
     if (req.method === 'GET' && path === '/profile') {
       return send(res, 200, {
         emailAddress: mailbox.address,
@@ -223,9 +327,17 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       });
     }
     if (req.method === 'POST' && path === '/watch') {
-      const body = JSON.parse((await readBody(req)) || '{}') as { topicName?: string };
+      const body = JSON.parse((await readBody(req)) || '{}') as { topicName?: string; labelIds?: string[] };
       calls.watch.push({ address: mailbox.address, body });
+      if (mailbox.watchFailure)
+        return send(
+          res,
+          mailbox.watchFailure,
+          gmailError(mailbox.watchFailure, 'backendError', 'UNAVAILABLE', 'The service is currently unavailable.'),
+        );
       if (!body.topicName) return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'Invalid topicName'));
+      if ((body.labelIds ?? []).some((l) => !labelExists(l)))
+        return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'Invalid label'));
       return send(res, 200, { historyId: String(mailbox.historyId), expiration: String(Date.now() + 7 * 86_400_000) });
     }
     if (req.method === 'POST' && path === '/stop') {
@@ -236,16 +348,29 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     if (req.method === 'GET' && path === '/history') {
       const start = Number(url.searchParams.get('startHistoryId'));
       calls.history.push(mailbox.address);
-      if (url.searchParams.get('historyTypes') !== 'messageAdded')
+      const types = url.searchParams.getAll('historyTypes');
+      if (!types.includes('messageAdded'))
         return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects historyTypes=messageAdded'));
+      const label = url.searchParams.get('labelId');
+      // What Gmail does with a label name (not an id): "Requested entity was not found", like an expired history id.
+      if (label && !labelExists(label)) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
       if (!Number.isFinite(start) || start < mailbox.oldestHistoryId)
         return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
-      const label = url.searchParams.get('labelId');
-      const maxResults = Number(url.searchParams.get('maxResults') ?? 100);
+      const maxResults = Math.min(pageCap ?? 500, Number(url.searchParams.get('maxResults') ?? 100));
       const offset = Number(url.searchParams.get('pageToken') ?? 0);
+      const involves = (r: FakeHistoryRecord) =>
+        (r.messagesAdded ?? []).some((a) => a.message.labelIds.includes(label!)) ||
+        (r.labelsAdded ?? []).some((a) => a.message.labelIds.includes(label!) || a.labelIds.includes(label!));
       const records = mailbox.history
         .filter((h) => Number(h.id) > start)
-        .filter((h) => !label || h.messagesAdded.some((a) => a.message.labelIds.includes(label)));
+        .map((h) => ({
+          id: h.id,
+          ...(types.includes('messageAdded') && h.messagesAdded ? { messagesAdded: h.messagesAdded } : {}),
+          ...(types.includes('labelAdded') && h.labelsAdded ? { labelsAdded: h.labelsAdded } : {}),
+          ...(types.includes('labelRemoved') && h.labelsRemoved ? { labelsRemoved: h.labelsRemoved } : {}),
+        }))
+        .filter((h) => Object.keys(h).length > 1)
+        .filter((h) => !label || involves(h));
       const page = records.slice(offset, offset + maxResults);
       const next = offset + maxResults < records.length ? String(offset + maxResults) : undefined;
       return send(res, 200, {
@@ -256,13 +381,68 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     }
     if (req.method === 'GET' && path === '/messages') {
       calls.messagesList.push(url.search);
-      const max = Number(url.searchParams.get('maxResults') ?? 100);
+      const max = Math.min(pageCap ?? 500, Number(url.searchParams.get('maxResults') ?? 100));
+      const offset = Number(url.searchParams.get('pageToken') ?? 0);
       const labels = url.searchParams.getAll('labelIds');
-      const newest = [...mailbox.messages].reverse().filter((m) => labels.every((l) => m.labelIds.includes(l)));
+      if (labels.some((l) => !labelExists(l)))
+        return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'Invalid label: ' + labels.join(',')));
+      // The few search operators the ingress uses: after:<epoch seconds>, newer_than:<n>d.
+      const q = url.searchParams.get('q') ?? '';
+      const after = /after:(\d+)/.exec(q)?.[1];
+      const newerThanDays = /newer_than:(\d+)d/.exec(q)?.[1];
+      // Newest first (ties: the later delivery first), as Gmail lists.
+      const newest = [...mailbox.messages]
+        .reverse()
+        .sort((a, b) => Number(b.internalDate) - Number(a.internalDate))
+        .filter((m) => !m.labelIds.includes('SPAM') && !m.labelIds.includes('TRASH'))
+        .filter((m) => labels.every((l) => m.labelIds.includes(l)))
+        .filter((m) => !after || Number(m.internalDate) > Number(after) * 1000)
+        .filter((m) => !newerThanDays || Number(m.internalDate) > Date.now() - Number(newerThanDays) * 86_400_000);
+      const page = newest.slice(offset, offset + max);
       return send(res, 200, {
-        messages: newest.slice(0, max).map((m) => ({ id: m.id, threadId: m.threadId })),
+        ...(page.length ? { messages: page.map((m) => ({ id: m.id, threadId: m.threadId })) } : {}),
+        ...(offset + max < newest.length ? { nextPageToken: String(offset + max) } : {}),
         resultSizeEstimate: newest.length,
       });
+    }
+    if (req.method === 'GET' && path === '/labels') {
+      return send(res, 200, {
+        labels: [...SYSTEM_LABELS.map((id) => ({ id, name: id, type: 'system' })), ...mailbox.labels.map((l) => ({ ...l, type: 'user' }))],
+      });
+    }
+    const labelPath = /^\/labels\/([^/]+)$/.exec(path)?.[1];
+    if (req.method === 'GET' && labelPath) {
+      const id = decodeURIComponent(labelPath);
+      if (SYSTEM_LABELS.includes(id)) return send(res, 200, { id, name: id, type: 'system' });
+      const user = mailbox.labels.find((l) => l.id === id);
+      if (!user) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
+      return send(res, 200, { ...user, type: 'user' });
+    }
+    if (req.method === 'POST' && path === '/labels') {
+      if (!access.modify)
+        return send(
+          res,
+          403,
+          gmailError(403, 'insufficientPermissions', 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.'),
+        );
+      const body = JSON.parse((await readBody(req)) || '{}') as { name?: string };
+      const id = createUserLabel(mailbox, String(body.name));
+      return send(res, 200, { id, name: body.name, type: 'user' });
+    }
+    const modifyId = /^\/messages\/([^/]+)\/modify$/.exec(path)?.[1];
+    if (req.method === 'POST' && modifyId) {
+      if (!access.modify)
+        return send(
+          res,
+          403,
+          gmailError(403, 'insufficientPermissions', 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.'),
+        );
+      const body = JSON.parse((await readBody(req)) || '{}') as { addLabelIds?: string[] };
+      const message = mailbox.messages.find((m) => m.id === modifyId);
+      if (!message) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
+      calls.modify.push({ address: mailbox.address, id: modifyId, addLabelIds: body.addLabelIds ?? [] });
+      relabel(mailbox, message, { add: body.addLabelIds ?? [] });
+      return send(res, 200, { id: message.id, threadId: message.threadId, labelIds: message.labelIds });
     }
     const messageId = /^\/messages\/([^/]+)$/.exec(path)?.[1];
     if (req.method === 'GET' && messageId) {
@@ -303,18 +483,45 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         oldestHistoryId: 1,
         messages: [],
         history: [],
+        labels: [],
+        watchFailure: undefined,
+        outage: undefined,
       });
     },
-    issueCode(address) {
+    issueCode(address, options = {}) {
       const code = `4/${randomBytes(12).toString('base64url')}`;
-      codes.set(code, address.toLowerCase());
+      codes.set(code, { address: address.toLowerCase(), modify: options.modify ?? false });
       return code;
+    },
+    relabel(address, messageId, change) {
+      const mailbox = mailboxOf(address);
+      const message = mailbox.messages.find((m) => m.id === messageId);
+      if (!message) throw new Error(`fake google: no message ${messageId}`);
+      relabel(mailbox, message, change);
+    },
+    createUserLabel: (address, name) => createUserLabel(mailboxOf(address), name),
+    labelsOf: (address, messageId) => [...(mailboxOf(address).messages.find((m) => m.id === messageId)?.labelIds ?? [])],
+    rateLimit(count, retryAfter) {
+      rateLimits = { count, retryAfter };
+    },
+    failWatch(address, status) {
+      mailboxOf(address).watchFailure = status;
+    },
+    outage(address, status) {
+      mailboxOf(address).outage = status;
+    },
+    capPages(size) {
+      pageCap = size;
+    },
+    refuseRefresh(address, error) {
+      refusals.set(address.toLowerCase(), error);
     },
     deliver(address, mail) {
       const mailbox = mailboxOf(address);
       sequence += 1;
-      mailbox.historyId += 1 + Math.floor(Math.random() * 3);
+      nextHistoryId(mailbox);
       const id = `18f${Date.now().toString(16)}${sequence.toString(16).padStart(4, '0')}`;
+      const receivedAt = mail.receivedAt ?? Date.now();
       const labelIds = mail.labelIds ?? ['INBOX', 'UNREAD', 'CATEGORY_PERSONAL'];
       const message: FakeMessage = {
         id,
@@ -322,19 +529,19 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         labelIds,
         snippet: (mail.text ?? mail.subject).slice(0, 100),
         historyId: String(mailbox.historyId),
-        internalDate: String(Date.now()),
+        internalDate: String(receivedAt),
         raw: rawRfc822({
           subject: mail.subject,
           from: mail.from ?? 'Alice Example <alice@example.org>',
-          to: mailbox.address,
+          to: mail.to ?? mailbox.address,
           messageId: `<${randomUUID()}@mail.example.org>`,
-          date: new Date(),
+          date: new Date(receivedAt),
           ...(mail.html !== undefined ? { html: mail.html } : {}),
           ...(mail.text !== undefined ? { text: mail.text } : {}),
         }),
       };
       mailbox.messages.push(message);
-      mailbox.history.push({ id: String(mailbox.historyId), messagesAdded: [{ message: { id, threadId: id, labelIds } }] });
+      mailbox.history.push({ id: String(mailbox.historyId), messagesAdded: [{ message: { id, threadId: id, labelIds: [...labelIds] } }] });
       return message;
     },
     historyId: (address) => String(mailboxOf(address).historyId),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HEALTH_CACHE_MS } from '../../apps/api/src/routes/health';
 import { waitUntil } from '../helpers/world';
 import { deliveredMessageIds, linkHtml, PUSH_AUDIENCE, PUSH_SERVICE_ACCOUNT, startGmailWorld, type GmailWorld } from './gmail-world';
 
@@ -81,10 +82,12 @@ describe('Gmail push ingress', () => {
     await g.sink.waitFor(before + 2, 5_000);
     await settle(800);
     expect(g.google.calls.history.length).toBeGreaterThan(historyCalls);
-    // The bounded resync: messages.list limited in count and to the dedup window, with the label filter.
+    // The full resync: messages.list with the label filter, since the mailbox was connected (epoch seconds).
     expect(g.google.calls.messagesList).toHaveLength(1);
-    const listed = new URLSearchParams(g.google.calls.messagesList[0]);
-    expect(Object.fromEntries(listed)).toMatchObject({ maxResults: '100', q: 'newer_than:30d', labelIds: 'INBOX' });
+    const listed = Object.fromEntries(new URLSearchParams(g.google.calls.messagesList[0]));
+    expect(listed).toMatchObject({ maxResults: '500', labelIds: 'INBOX' });
+    const connectedAt = (await g.mailboxes.get(alice))!.connectedAt;
+    expect(listed.q).toBe(`after:${Math.floor(connectedAt / 1000)}`);
     const ids = deliveredMessageIds(g.sink);
     expect(ids.slice(before).sort()).toEqual(missed.map((m) => m.id).sort());
     expect(new Set(ids).size).toBe(ids.length);
@@ -172,6 +175,7 @@ describe('Gmail push ingress', () => {
     const message = g.google.deliver(bob, { subject: 'Never sent', html: linkHtml('revoked') });
     expect(await g.push(bob, message.historyId)).toBe(204);
     await waitUntil(async () => (await g.mailboxes.get(bob))?.state === 'needs_reauth', 5_000, 'needs_reauth');
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_CACHE_MS + 100)); // /health's facts turn over
     const health = (await (await fetch(`${g.world.apiUrl}/health`)).json()) as { problems: string[]; gmail: Record<string, unknown> };
     expect(health.problems).toContain('gmail_needs_reauth');
     expect(health.gmail).toMatchObject({ enabled: true, connected: 3, active: 2, needs_reauth: 1 });

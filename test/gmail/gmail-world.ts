@@ -3,6 +3,7 @@ import {
   connectOAuthMailbox,
   createCredentialCipher,
   createMailboxStore,
+  type ConnectedMailbox,
   type MailboxStore,
 } from '@render-signal/gmail';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
@@ -39,8 +40,14 @@ export interface GmailWorld {
   google: FakeGoogle;
   sink: WebhookSink;
   mailboxes: MailboxStore;
-  /** Consent (fake code) → refresh token → users.watch → stored, exactly as gmail:connect does. */
-  connect(address: string): Promise<void>;
+  /**
+   * Consent (fake code) → refresh token → users.watch → stored, exactly as gmail:connect does. `before`
+   * runs once the fake mailbox exists (mail received before the connection, user labels); `modify`:
+   * the consent grants gmail.modify (`--label-errors`).
+   */
+  connect(address: string, options?: { before?: () => void; modify?: boolean }): Promise<ConnectedMailbox>;
+  /** gmail:connect again for a known mailbox (after needs_reauth): a new consent, the same fake mailbox. */
+  reconnect(address: string): Promise<ConnectedMailbox>;
   /** Workspace domain-wide delegation, as `gmail:connect -- --service-account` does. */
   connectDelegated(address: string): Promise<void>;
   /** POSTs a push as Pub/Sub does, signed by the push service account unless told otherwise. */
@@ -55,22 +62,27 @@ export async function startGmailWorld(
   const sink = await startWebhookSink();
   const world = await startWorld({ ...options.world, env: { WEBHOOK_URL: sink.url, ...gmailEnv(google, options.env) } });
   const mailboxes = createMailboxStore({ redis: world.workerRedis, prefix: world.prefix, cipher: createCredentialCipher(TEST_SECRET_KEY) });
+  const labelFilter = world.workerEnv.GMAIL_LABEL_FILTER;
+  const consent = (address: string, modify: boolean) =>
+    connectOAuthMailbox({
+      address,
+      code: google.issueCode(address, { modify }),
+      redirectUri: 'http://localhost',
+      oauth: { tokenUrl: google.tokenUrl, clientId: 'test-client-id', clientSecret: 'test-client-secret' },
+      watch: { gmailBaseUrl: google.url, topicName: TEST_TOPIC, labelIds: labelFilter ? [labelFilter] : [] },
+      mailboxes,
+    });
   return {
     world,
     google,
     sink,
     mailboxes,
-    async connect(address) {
+    async connect(address, connectOptions = {}) {
       google.addMailbox(address);
-      await connectOAuthMailbox({
-        address,
-        code: google.issueCode(address),
-        redirectUri: 'http://localhost',
-        oauth: { tokenUrl: google.tokenUrl, clientId: 'test-client-id', clientSecret: 'test-client-secret' },
-        watch: { gmailBaseUrl: google.url, topicName: TEST_TOPIC, labelIds: ['INBOX'] },
-        mailboxes,
-      });
+      connectOptions.before?.();
+      return consent(address, connectOptions.modify ?? false);
     },
+    reconnect: (address) => consent(address, false),
     async connectDelegated(address) {
       google.addMailbox(address);
       await connectDelegatedMailbox({

@@ -1,7 +1,10 @@
-// npm run gmail:connect -- <email>                    connect a mailbox (OAuth consent, users.watch)
+// npm run gmail:connect -- <email>                    connect (or reconnect) a mailbox (OAuth consent, users.watch)
 // npm run gmail:connect -- --service-account <email>  connect a Workspace mailbox by domain-wide delegation
 // npm run gmail:connect -- --disconnect <email>       users.stop, forget the mailbox and its credentials
 // npm run gmail:connect -- --list                     connected mailboxes and their state
+// npm run gmail:connect -- --labels <email>           the mailbox's labels, name → id (GMAIL_LABEL_FILTER wants the id)
+// Add --label-errors to a connect to grant gmail.modify: unreadable messages then get the error label in Gmail.
+// A reconnect (e.g. after needs_reauth) resumes from the stored history id: mail received meanwhile is synced.
 // Needs the API's SECRET_KEY (refresh tokens are stored encrypted with a key derived from it) and Redis.
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
@@ -14,13 +17,17 @@ import {
   createCredentialCipher,
   createMailboxStore,
   disconnectMailbox,
+  gmailClientForMailbox,
+  syncJobOptions,
+  type ConnectedMailbox,
   type Mailbox,
 } from '@render-signal/gmail';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createProducer, createRedisConnection, gmailQueue } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
-const USAGE = 'usage: npm run gmail:connect -- <email> | --service-account <email> | --disconnect <email> | --list';
+const USAGE =
+  'usage: npm run gmail:connect -- [--label-errors] <email> | [--label-errors] --service-account <email> | --disconnect <email> | --labels <email> | --list';
 
 const gmailCliEnvSchema = apiEnvFields.pick({
   REDIS_URL: true,
@@ -49,14 +56,34 @@ function readCode(input: string, expectedState: string): string {
 }
 
 function describe(mailbox: Mailbox): string {
-  const expires = mailbox.watchExpiresAt ? new Date(mailbox.watchExpiresAt).toISOString() : 'unknown';
-  return `${mailbox.address}  ${mailbox.state}  auth=${mailbox.auth}  history_id=${mailbox.historyId ?? '-'}  watch_expires=${expires}${mailbox.lastError ? `  (${mailbox.lastError})` : ''}`;
+  const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : 'never');
+  const notes = [
+    mailbox.lastError,
+    mailbox.watchError ? `watch renewal failed: ${mailbox.watchError}` : undefined,
+    mailbox.syncError,
+    mailbox.resyncTruncatedAt ? `resync cut short at ${iso(mailbox.resyncTruncatedAt)}` : undefined,
+  ].filter(Boolean);
+  return (
+    `${mailbox.address}  ${mailbox.state}  auth=${mailbox.auth}  history_id=${mailbox.historyId ?? '-'}  ` +
+    `watch_expires=${iso(mailbox.watchExpiresAt)}  last_sync=${iso(mailbox.lastSyncAt)}  label_errors=${mailbox.labelErrors}` +
+    (notes.length ? `  (${notes.join('; ')})` : '')
+  );
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(rawArgv: string[]): Promise<number> {
+  const labelErrors = rawArgv.includes('--label-errors');
+  const argv = rawArgv.filter((a) => a !== '--label-errors');
   const [first, second] = argv;
   const mode =
-    first === '--list' ? 'list' : first === '--disconnect' ? 'disconnect' : first === '--service-account' ? 'service_account' : 'oauth';
+    first === '--list'
+      ? 'list'
+      : first === '--disconnect'
+        ? 'disconnect'
+        : first === '--labels'
+          ? 'labels'
+          : first === '--service-account'
+            ? 'service_account'
+            : 'oauth';
   const address = (mode === 'oauth' ? first : second)?.trim().toLowerCase();
   if (argv.includes('--help') || (mode !== 'list' && (!address || !address.includes('@') || address.startsWith('--')))) {
     console.error(USAGE);
@@ -79,6 +106,16 @@ async function main(argv: string[]): Promise<number> {
       console.log(all.length ? all.map(describe).join('\n') : 'no mailbox connected');
       return 0;
     }
+    if (mode === 'labels') {
+      if (!(await mailboxes.get(address!))) {
+        console.error(`${address} is not connected`);
+        return 1;
+      }
+      const tokens = createAccessTokenSource({ mailboxes, ...(oauth ? { oauth } : {}), ...(serviceAccount ? { serviceAccount } : {}) });
+      const labels = await gmailClientForMailbox(address!, tokens, { baseUrl: env.GMAIL_API_BASE_URL }).listLabels();
+      console.log(labels.map((l) => `${l.id}\t${l.name}`).join('\n'));
+      return 0;
+    }
     if (mode === 'disconnect') {
       const tokens = createAccessTokenSource({ mailboxes, ...(oauth ? { oauth } : {}), ...(serviceAccount ? { serviceAccount } : {}) });
       const result = await disconnectMailbox({ address: address!, tokens, gmailBaseUrl: env.GMAIL_API_BASE_URL, mailboxes });
@@ -97,15 +134,15 @@ async function main(argv: string[]): Promise<number> {
       topicName: env.GMAIL_PUBSUB_TOPIC,
       labelIds: env.GMAIL_LABEL_FILTER ? [env.GMAIL_LABEL_FILTER] : [],
     };
-    let mailbox: Mailbox;
+    let mailbox: ConnectedMailbox;
     if (mode === 'service_account') {
       if (!serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set');
-      mailbox = await connectDelegatedMailbox({ address: address!, serviceAccount, watch, mailboxes });
+      mailbox = await connectDelegatedMailbox({ address: address!, serviceAccount, watch, mailboxes, labelErrors });
     } else {
       if (!oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET are not set');
       const state = randomBytes(12).toString('hex');
       console.log(
-        `1. Open this address, signed in as ${address}, and allow read-only access:\n\n${consentUrl({ clientId: oauth.clientId, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, loginHint: address!, state })}\n`,
+        `1. Open this address, signed in as ${address}, and allow read-only access:\n\n${consentUrl({ clientId: oauth.clientId, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, loginHint: address!, state, labelErrors })}\n`,
       );
       console.log(`2. The browser then lands on ${env.GMAIL_OAUTH_REDIRECT_URI}?…&code=… (the page may not load: that is expected).`);
       const prompt = createInterface({ input: process.stdin, output: process.stdout });
@@ -115,7 +152,14 @@ async function main(argv: string[]): Promise<number> {
       if (!code) throw new Error('no code given');
       mailbox = await connectOAuthMailbox({ address: address!, code, redirectUri: env.GMAIL_OAUTH_REDIRECT_URI, oauth, watch, mailboxes });
     }
-    console.log(`connected: ${describe(mailbox)}`);
+    // A sync now rather than at the next notification or poll: a reconnect catches up at once.
+    const producer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+    await producer.add('sync', { email_address: mailbox.address, trigger: 'connect' }, syncJobOptions(mailbox.address));
+    await producer.close();
+    console.log(`${mailbox.resumed ? 'reconnected' : 'connected'}: ${describe(mailbox)}`);
+    if (mailbox.resumed) console.log('Syncing resumes from the stored history id: mail received while disconnected is read now.');
+    if (labelErrors && !mailbox.labelErrors)
+      console.log('gmail.modify was not granted: unreadable messages will not be labelled in Gmail.');
     console.log('New mail now reaches the pipeline through Pub/Sub; the worker renews the watch daily.');
     return 0;
   } finally {

@@ -1,11 +1,11 @@
-// npm run replay -- <job-id> [<job-id>…] | --all-failed [--queue delivery|email]
+// npm run replay -- <job-id> [<job-id>…] | --all-failed [--queue delivery|email|gmail]
 // Moves dead-lettered jobs back to waiting with a fresh attempt budget (same job id, same webhook-id).
 import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
 import { createProducer, createRedisConnection, QUEUE_CATALOG, replayFailedJobs } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
-const USAGE = 'usage: npm run replay -- <job-id>… | --all-failed [--queue delivery|email]';
+const USAGE = 'usage: npm run replay -- <job-id>… | --all-failed [--queue delivery|email|gmail]';
 
 async function main(argv: string[]): Promise<number> {
   const queueFlag = argv.indexOf('--queue');

@@ -105,6 +105,8 @@ export const commonEnvSchema = z.object({
     (v) => v === undefined || /^projects\/[^/]+\/topics\/[^/]+$/.test(v),
     'must look like projects/<project>/topics/<topic>',
   ),
+  /** Backup history poll of every mailbox (worker); /health flags a mailbox not synced for 3 of these (API). */
+  GMAIL_POLL_INTERVAL: envDuration('3m').refine((ms) => ms >= 100, 'must be at least 100ms'),
   /** Only messages with this label are synced and notified (a label id such as INBOX); empty = all mail. */
   GMAIL_LABEL_FILTER: z
     .string()
@@ -229,6 +231,7 @@ export const apiEnvFields = commonEnvSchema.extend({
   /** With GMAIL_PUSH_AUTH=token: the `?token=` value of the push endpoint URL (≥ 32 characters). */
   GMAIL_PUSH_VERIFICATION_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   GOOGLE_OIDC_JWKS_URL: z.string().url().default('https://www.googleapis.com/oauth2/v3/certs'),
+  /** Either Google form (`https://accounts.google.com` or `accounts.google.com`) accepts both, as Google's samples do. */
   GOOGLE_OIDC_ISSUER: z.string().default('https://accounts.google.com'),
 });
 
@@ -287,12 +290,21 @@ const workerEnvBase = commonEnvSchema.extend({
   DEDUP_WINDOW_DAYS: dedupWindowDays,
   /** Decrypts mailbox refresh tokens (same value as the API's); required with GMAIL_PUSH_ENABLED. */
   SECRET_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters'),
-  /** Backup history poll of every mailbox (Google may delay or drop notifications). */
-  GMAIL_POLL_INTERVAL: envDuration('3m').refine((ms) => ms >= 100, 'must be at least 100ms'),
   /** users.watch renewal period (a watch lapses after 7 days; Google recommends daily). */
   GMAIL_WATCH_RENEW_INTERVAL: envDuration('1d').refine((ms) => ms >= 100 && ms <= 6 * 86_400_000, 'must be between 100ms and 6d'),
-  /** When the stored history id is too old (404), the newest messages re-read, at most this many. */
-  GMAIL_RESYNC_MAX_MESSAGES: positiveInt(100, 500),
+  /**
+   * When the stored history id is too old (404): the full resync pages through the messages received
+   * since the mailbox was connected, newest first, at most this many (a cut-short resync is logged and
+   * shown in /health).
+   */
+  GMAIL_RESYNC_MAX_MESSAGES: positiveInt(1_000, 100_000),
+  /** The Apps Script's error label: put on a message the sync cannot read, when the mailbox granted gmail.modify. Empty = never. */
+  GMAIL_ERROR_LABEL: z
+    .string()
+    .default('A_TRANSFERER_WEBHOOK/ERREUR')
+    .transform((v) => v.trim() || undefined),
+  /** Also send mail the account sent itself when it lands in the inbox (mail to yourself), like the Apps Script's SEND_OWN_MESSAGES. */
+  GMAIL_SEND_OWN_MESSAGES: envBoolean(false),
 });
 
 /** Offload settings must be complete when offload is on: list what is missing instead of failing later. */

@@ -1,4 +1,11 @@
-import { delegatedAccessToken, refreshAccessToken, type AccessToken, type OAuthClientConfig, type ServiceAccountKey } from './google-oauth';
+import {
+  delegatedAccessToken,
+  GMAIL_MODIFY_SCOPE,
+  refreshAccessToken,
+  type AccessToken,
+  type OAuthClientConfig,
+  type ServiceAccountKey,
+} from './google-oauth';
 import { normalizeAddress, type MailboxStore } from './mailbox-store';
 
 /**
@@ -33,7 +40,11 @@ export function createAccessTokenSource(options: AccessTokenSourceOptions): Acce
     if (!mailbox) throw new Error(`mailbox ${address} is not connected`);
     if (mailbox.auth === 'service_account') {
       if (!options.serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set: cannot act for a service_account mailbox');
-      return delegatedAccessToken({ ...options.serviceAccount, subject: address });
+      return delegatedAccessToken({
+        ...options.serviceAccount,
+        subject: address,
+        ...(mailbox.labelErrors ? { scope: GMAIL_MODIFY_SCOPE } : {}),
+      });
     }
     if (!options.oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET are not set');
     return refreshAccessToken(options.oauth, await options.mailboxes.refreshToken(address));

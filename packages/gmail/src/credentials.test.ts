@@ -86,4 +86,41 @@ describe('mailbox store', () => {
     expect(await store.remove('erin@example.org')).toBe(true);
     expect(await store.list()).toEqual([]);
   });
+
+  it('a reconnect keeps the history position and first connection time, and clears the errors', async () => {
+    const address = 'Fay@Example.org';
+    const first = await store.connect({ address, auth: 'oauth', refreshToken: '1//a', historyId: '500', watchExpiresAt: 1, now: 1_000 });
+    expect(first).toMatchObject({ resumed: false, historyId: '500', connectedAt: 1_000, lastConnectAt: 1_000 });
+    await store.advanceHistoryId(address, '520', 2_000);
+    await store.markNeedsReauth(address, 'invalid_grant');
+    await store.recordWatchFailure(address, '503 backendError', 3_000);
+    await store.setSyncError(address, 'label');
+    const again = await store.connect({ address, auth: 'oauth', refreshToken: '1//b', historyId: '900', watchExpiresAt: 2, now: 5_000 });
+    expect(again).toMatchObject({
+      resumed: true,
+      state: 'active',
+      historyId: '520',
+      connectedAt: 1_000,
+      lastConnectAt: 5_000,
+      lastError: undefined,
+      watchFailedAt: undefined,
+      syncError: undefined,
+    });
+    expect(await store.refreshToken(address)).toBe('1//b');
+    await store.recordWatchFailure(address, '503 backendError', 6_000);
+    expect(await store.get(address)).toMatchObject({ watchFailedAt: 6_000, watchError: '503 backendError' });
+    await store.recordWatch(address, 99);
+    expect(await store.get(address)).toMatchObject({ watchFailedAt: undefined, watchExpiresAt: 99 });
+    await store.remove(address);
+  });
+
+  it('remembers the message ids the sync took in, for the dedup window', async () => {
+    const address = 'gus@example.org';
+    await store.rememberMessages(address, ['m1', 'm2'], 60_000, 1_000);
+    expect(await store.seenMessages(address, ['m1', 'm3', 'm2'])).toEqual(new Set(['m1', 'm2']));
+    // Past the window, old ids are trimmed on the next write.
+    await store.rememberMessages(address, ['m4'], 60_000, 100_000);
+    expect(await store.seenMessages(address, ['m1', 'm4'])).toEqual(new Set(['m4']));
+    expect(await redis.pttl(`${prefix}:gmail:seen:gus@example.org`)).toBeGreaterThan(0);
+  });
 });

@@ -5,7 +5,10 @@ import type { AccessTokenSource } from './access-tokens';
 /**
  * The few Gmail REST calls the push ingress needs, over got (no googleapis dependency). Every call
  * is for `users/me`: the access token says which mailbox. A 401 (access token expired or revoked
- * early) refreshes the token once and retries; any other error is a GmailApiError for the caller.
+ * early) refreshes the token once and retries. A rate limit (429, or 403 rateLimitExceeded /
+ * userRateLimitExceeded, as Gmail answers either) is waited out as Google asks: `Retry-After` when
+ * given, else exponential backoff with jitter, within a bounded total wait. Any other error is a
+ * GmailApiError for the caller.
  */
 export class GmailApiError extends Error {
   constructor(
@@ -25,8 +28,15 @@ export interface HistoryMessageRef {
   labelIds?: string[];
 }
 
+export interface HistoryRecord {
+  id: string;
+  messagesAdded?: Array<{ message: HistoryMessageRef }>;
+  /** The labels added to a message (e.g. INBOX when it leaves spam or a snooze ends). */
+  labelsAdded?: Array<{ message: HistoryMessageRef; labelIds?: string[] }>;
+}
+
 export interface HistoryPage {
-  history?: Array<{ id: string; messagesAdded?: Array<{ message: HistoryMessageRef }> }>;
+  history?: HistoryRecord[];
   nextPageToken?: string;
   /** The mailbox's current history id. */
   historyId: string;
@@ -54,15 +64,31 @@ export interface WatchResponse {
   expiration: string;
 }
 
+export interface GmailLabel {
+  id: string;
+  name: string;
+  type?: 'system' | 'user';
+}
+
 export interface GmailClient {
   getProfile(): Promise<{ emailAddress: string; historyId: string }>;
   watch(request: { topicName: string; labelIds?: string[] }): Promise<WatchResponse>;
   stop(): Promise<void>;
-  /** users.history.list, messageAdded only. A 404 (GmailApiError status 404) means the start id is too old. */
+  /**
+   * users.history.list, messageAdded and labelAdded records. A 404 (GmailApiError status 404) means the
+   * start id is too old, or the label filter is not a label id of this mailbox.
+   */
   listHistory(request: { startHistoryId: string; labelId?: string; pageToken?: string; maxResults?: number }): Promise<HistoryPage>;
   /** users.messages.get?format=raw; null when the message is gone (deleted since the notification). */
   getRawMessage(id: string): Promise<RawMessage | null>;
   listMessages(request: { q?: string; labelIds?: string[]; maxResults?: number; pageToken?: string }): Promise<MessageListPage>;
+  /** users.labels.get; null when no label has this id. */
+  getLabel(id: string): Promise<GmailLabel | null>;
+  listLabels(): Promise<GmailLabel[]>;
+  /** users.labels.create (needs gmail.modify or gmail.labels). */
+  createLabel(name: string): Promise<GmailLabel>;
+  /** users.messages.modify, adding labels (needs gmail.modify). */
+  addLabels(messageId: string, labelIds: string[]): Promise<void>;
 }
 
 export interface GmailClientOptions {
@@ -70,6 +96,22 @@ export interface GmailClientOptions {
   baseUrl: string;
   token: { get(): Promise<string>; invalidate(): void };
   timeoutMs?: number;
+  /** Rate limits: the longest total wait per call before giving up with the GmailApiError (default 40 s, under the sync lock's TTL). */
+  maxRateLimitWaitMs?: number;
+  /** First backoff delay when Google gives no Retry-After (default 1 s, doubled each time). */
+  rateLimitBaseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'RESOURCE_EXHAUSTED']);
+
+/** `Retry-After` as seconds or an HTTP date → ms to wait; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
 interface GoogleErrorBody {
@@ -80,8 +122,13 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
   const base = `${options.baseUrl.replace(/\/$/, '')}/gmail/v1/users/me`;
   const timeoutMs = options.timeoutMs ?? 30_000;
 
+  const maxWait = options.maxRateLimitWaitMs ?? 40_000;
+  const baseDelay = options.rateLimitBaseDelayMs ?? 1_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   async function call<T>(method: Method, path: string, init: { searchParams?: URLSearchParams; json?: unknown } = {}): Promise<T> {
-    for (let attempt = 0; ; attempt += 1) {
+    let refreshed = false;
+    let waited = 0;
+    for (let rateLimited = 0; ;) {
       const token = await options.token.get();
       const response = await got(`${base}${path}`, {
         method,
@@ -94,7 +141,8 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
         retry: { limit: 0 },
         timeout: { request: timeoutMs },
       });
-      if (response.statusCode === 401 && attempt === 0) {
+      if (response.statusCode === 401 && !refreshed) {
+        refreshed = true;
         options.token.invalidate();
         continue;
       }
@@ -106,6 +154,16 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
         // not JSON: keep the status
       }
       const reason = body.error?.errors?.[0]?.reason ?? body.error?.status ?? 'unknown';
+      if (response.statusCode === 429 || (response.statusCode === 403 && RATE_LIMIT_REASONS.has(reason))) {
+        const asked = retryAfterMs(response.headers['retry-after']);
+        const delay = asked ?? Math.round(baseDelay * 2 ** rateLimited * (0.75 + Math.random() * 0.5));
+        if (waited + delay <= maxWait) {
+          rateLimited += 1;
+          waited += delay;
+          await sleep(delay);
+          continue;
+        }
+      }
       throw new GmailApiError(
         response.statusCode,
         reason,
@@ -113,7 +171,6 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
       );
     }
   }
-
   return {
     getProfile: () => call('GET', '/profile'),
     watch: (request) =>
@@ -129,9 +186,10 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
     listHistory: (request) => {
       const searchParams = new URLSearchParams({
         startHistoryId: request.startHistoryId,
-        historyTypes: 'messageAdded',
         maxResults: String(request.maxResults ?? 100),
       });
+      searchParams.append('historyTypes', 'messageAdded');
+      searchParams.append('historyTypes', 'labelAdded');
       if (request.labelId) searchParams.set('labelId', request.labelId);
       if (request.pageToken) searchParams.set('pageToken', request.pageToken);
       return call('GET', '/history', { searchParams });
@@ -152,6 +210,20 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
       for (const label of request.labelIds ?? []) searchParams.append('labelIds', label);
       if (request.pageToken) searchParams.set('pageToken', request.pageToken);
       return call('GET', '/messages', { searchParams });
+    },
+    getLabel: async (id) => {
+      try {
+        return await call<GmailLabel>('GET', `/labels/${encodeURIComponent(id)}`);
+      } catch (error) {
+        // Gmail answers 404 for an unknown id; some ids that are not ids at all (names with '/') get 400.
+        if (error instanceof GmailApiError && (error.status === 404 || error.status === 400)) return null;
+        throw error;
+      }
+    },
+    listLabels: async () => (await call<{ labels?: GmailLabel[] }>('GET', '/labels')).labels ?? [],
+    createLabel: (name) => call('POST', '/labels', { json: { name, labelListVisibility: 'labelShow', messageListVisibility: 'show' } }),
+    addLabels: async (messageId, labelIds) => {
+      await call('POST', `/messages/${encodeURIComponent(messageId)}/modify`, { json: { addLabelIds: labelIds } });
     },
   };
 }

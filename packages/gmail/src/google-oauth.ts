@@ -18,10 +18,33 @@ export interface AccessToken {
   expiresAt: number;
 }
 
+/** gmail.modify: read, and label messages (the error label on unreadable ones); asked for with `--label-errors`. */
+export const GMAIL_MODIFY_SCOPE = 'https://www.googleapis.com/auth/gmail.modify';
+
+/**
+ * Token endpoint error codes that retrying cannot fix: the grant or the client's right to it is gone.
+ * `invalid_grant`: refresh token revoked or expired (password change, 7-day Testing app, delegation
+ * JWT refused). `unauthorized_client`: the client may not use this grant (Workspace delegation removed,
+ * scope no longer authorised). `access_denied`, `invalid_scope`, `admin_policy_enforced`: an admin or
+ * the user withdrew access. `invalid_client` (wrong client id/secret) is a deployment error: it is
+ * retried, fixing the env is enough.
+ */
+export const DEAD_GRANT_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_grant',
+  'unauthorized_client',
+  'access_denied',
+  'invalid_scope',
+  'admin_policy_enforced',
+]);
+
 /** The refresh token (or delegation) no longer works: someone must reconnect the mailbox. */
 export class TokenRevokedError extends Error {
-  constructor(readonly reason: string) {
-    super(`Google refused the credential: ${reason}`);
+  constructor(
+    readonly reason: string,
+    /** The token endpoint's `error` code (one of DEAD_GRANT_ERRORS). */
+    readonly code = 'invalid_grant',
+  ) {
+    super(`Google refused the credential: ${code}: ${reason}`);
     this.name = 'TokenRevokedError';
   }
 }
@@ -47,13 +70,15 @@ export function consentUrl(options: {
   loginHint?: string;
   state?: string;
   authUrl?: string;
+  /** Ask gmail.modify instead of gmail.readonly (to label unreadable messages in Gmail). */
+  labelErrors?: boolean;
 }): string {
   const url = new URL(options.authUrl ?? GOOGLE_CONSENT_URL);
   url.search = new URLSearchParams({
     client_id: options.clientId,
     redirect_uri: options.redirectUri,
     response_type: 'code',
-    scope: GMAIL_READONLY_SCOPE,
+    scope: options.labelErrors ? GMAIL_MODIFY_SCOPE : GMAIL_READONLY_SCOPE,
     access_type: 'offline',
     prompt: 'consent',
     include_granted_scopes: 'true',
@@ -67,6 +92,8 @@ interface TokenResponse {
   access_token?: string;
   expires_in?: number;
   refresh_token?: string;
+  /** Space-separated scopes granted (the user may untick some on the consent screen). */
+  scope?: string;
   error?: string;
   error_description?: string;
 }
@@ -81,7 +108,7 @@ async function postTokenRequest(
   form: Record<string, string>,
   timeoutMs = 15_000,
   now = Date.now,
-): Promise<AccessToken & { refreshToken?: string }> {
+): Promise<AccessToken & { refreshToken?: string; scope?: string }> {
   let response;
   try {
     response = await got.post(tokenUrl, {
@@ -100,7 +127,7 @@ async function postTokenRequest(
   } catch {
     // handled below
   }
-  if (body.error === 'invalid_grant') throw new TokenRevokedError(body.error_description ?? 'invalid_grant');
+  if (body.error && DEAD_GRANT_ERRORS.has(body.error)) throw new TokenRevokedError(body.error_description ?? body.error, body.error);
   if (response.statusCode !== 200 || !body.access_token) {
     throw new TokenEndpointError(
       response.statusCode,
@@ -111,6 +138,7 @@ async function postTokenRequest(
     token: body.access_token,
     expiresAt: now() + (body.expires_in ?? 3_600) * 1000,
     ...(body.refresh_token ? { refreshToken: body.refresh_token } : {}),
+    ...(body.scope ? { scope: body.scope } : {}),
   };
 }
 
@@ -149,7 +177,7 @@ export async function delegatedAccessToken(options: {
   scope?: string;
   timeoutMs?: number;
   now?: number;
-}): Promise<AccessToken> {
+}): Promise<AccessToken & { scope?: string }> {
   const issuedAt = Math.floor((options.now ?? Date.now()) / 1000);
   const signingKey = await importPKCS8(options.key.private_key, 'RS256');
   const assertion = await new SignJWT({ scope: options.scope ?? GMAIL_READONLY_SCOPE })

@@ -7,3 +7,4 @@ export * from './message-to-ingress';
 export * from './pubsub-push';
 export * from './mailbox-connection';
 export * from './sync-jobs';
+export * from './sync-policy';

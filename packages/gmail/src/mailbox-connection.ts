@@ -2,6 +2,7 @@ import { createGmailClient, type GmailClient } from './gmail-client';
 import {
   delegatedAccessToken,
   exchangeAuthorizationCode,
+  GMAIL_MODIFY_SCOPE,
   TokenRevokedError,
   type OAuthClientConfig,
   type ServiceAccountKey,
@@ -9,6 +10,7 @@ import {
 import { normalizeAddress, type Mailbox, type MailboxStore } from './mailbox-store';
 import type { AccessTokenSource } from './access-tokens';
 import { gmailClientForMailbox } from './gmail-client';
+import { labelFilterProblem } from './sync-policy';
 
 /** Connecting and disconnecting a mailbox (the gmail:connect CLI). */
 export interface WatchSettings {
@@ -19,28 +21,42 @@ export interface WatchSettings {
   labelIds: string[];
 }
 
+/** A connected mailbox; `resumed`: it was known before, its sync goes on from its stored history id. */
+export type ConnectedMailbox = Mailbox & { resumed: boolean };
+
 async function watchAndStore(
   client: GmailClient,
   address: string,
   settings: WatchSettings,
   mailboxes: MailboxStore,
   credential: { auth: 'oauth'; refreshToken: string } | { auth: 'service_account' },
-): Promise<Mailbox> {
+  labelErrors: boolean,
+): Promise<ConnectedMailbox> {
   // The token must be for the mailbox named on the command line, not whichever account clicked "Allow".
   const profile = await client.getProfile();
   if (normalizeAddress(profile.emailAddress) !== normalizeAddress(address)) {
     throw new Error(`the consent was given for ${profile.emailAddress}, not ${address}: sign in to the right account and try again`);
   }
+  // Label ids only: a label name would make every sync fail (Gmail answers it like an expired history id).
+  for (const labelId of settings.labelIds) {
+    const problem = await labelFilterProblem(client, labelId);
+    if (problem) throw new Error(problem);
+  }
   const watch = await client.watch({ topicName: settings.topicName, labelIds: settings.labelIds });
+  // A reconnect keeps the stored history id: what arrived while the mailbox was disconnected is read next.
   return mailboxes.connect({
     address,
     ...credential,
     historyId: watch.historyId,
     watchExpiresAt: Number(watch.expiration),
+    labelErrors,
   });
 }
 
-/** Consent code → refresh token (stored encrypted) → users.watch → the mailbox, syncing from the watch's history id. */
+/**
+ * Consent code → refresh token (stored encrypted) → users.watch → the mailbox, syncing from the
+ * watch's history id (first connection) or from where it stood (reconnection).
+ */
 export async function connectOAuthMailbox(options: {
   address: string;
   code: string;
@@ -48,13 +64,22 @@ export async function connectOAuthMailbox(options: {
   oauth: OAuthClientConfig;
   watch: WatchSettings;
   mailboxes: MailboxStore;
-}): Promise<Mailbox> {
+}): Promise<ConnectedMailbox> {
   const tokens = await exchangeAuthorizationCode(options.oauth, options.code, options.redirectUri);
   if (!tokens.refreshToken) {
     throw new Error('Google returned no refresh token (the consent URL must carry access_type=offline and prompt=consent)');
   }
+  // The consent screen lets the user untick a scope: label errors only when gmail.modify was really granted.
+  const labelErrors = (tokens.scope ?? '').split(/\s+/).includes(GMAIL_MODIFY_SCOPE);
   const client = createGmailClient({ baseUrl: options.watch.gmailBaseUrl, token: { get: async () => tokens.token, invalidate: () => {} } });
-  return watchAndStore(client, options.address, options.watch, options.mailboxes, { auth: 'oauth', refreshToken: tokens.refreshToken });
+  return watchAndStore(
+    client,
+    options.address,
+    options.watch,
+    options.mailboxes,
+    { auth: 'oauth', refreshToken: tokens.refreshToken },
+    labelErrors,
+  );
 }
 
 /** Workspace domain-wide delegation: no consent screen, the service account acts as the mailbox. */
@@ -63,10 +88,23 @@ export async function connectDelegatedMailbox(options: {
   serviceAccount: { key: ServiceAccountKey; tokenUrl: string };
   watch: WatchSettings;
   mailboxes: MailboxStore;
-}): Promise<Mailbox> {
-  const token = await delegatedAccessToken({ ...options.serviceAccount, subject: normalizeAddress(options.address) });
+  /** Act with gmail.modify (must be authorised for the service account in the Admin console) to label unreadable messages. */
+  labelErrors?: boolean;
+}): Promise<ConnectedMailbox> {
+  const token = await delegatedAccessToken({
+    ...options.serviceAccount,
+    subject: normalizeAddress(options.address),
+    ...(options.labelErrors ? { scope: GMAIL_MODIFY_SCOPE } : {}),
+  });
   const client = createGmailClient({ baseUrl: options.watch.gmailBaseUrl, token: { get: async () => token.token, invalidate: () => {} } });
-  return watchAndStore(client, options.address, options.watch, options.mailboxes, { auth: 'service_account' });
+  return watchAndStore(
+    client,
+    options.address,
+    options.watch,
+    options.mailboxes,
+    { auth: 'service_account' },
+    options.labelErrors ?? false,
+  );
 }
 
 /**

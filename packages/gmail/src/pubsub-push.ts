@@ -61,7 +61,8 @@ export type PushAuthConfig =
   | {
       mode: 'oidc';
       jwksUrl: string;
-      issuer: string;
+      /** Accepted `iss` values (see oidcIssuers). */
+      issuer: string | string[];
       /** The audience set on the push subscription. */
       audience: string;
       /** The service account the subscription signs as. */
@@ -73,6 +74,17 @@ export type PushVerdict = { ok: true } | { ok: false; reason: string };
 
 export interface PushVerifier {
   verify(request: { authorization: string | undefined; queryToken: string | undefined }): Promise<PushVerdict>;
+}
+
+const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
+
+/**
+ * Google signs ID tokens with either issuer form, `https://accounts.google.com` or
+ * `accounts.google.com`, and its own verification samples accept both: either configured value
+ * accepts both. Any other value (a test or private issuer) is taken as is.
+ */
+export function oidcIssuers(configured: string): string[] {
+  return GOOGLE_ISSUERS.includes(configured.replace(/\/$/, '')) ? GOOGLE_ISSUERS : [configured];
 }
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();

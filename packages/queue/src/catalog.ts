@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import {
   deliverWebhookJobSchema,
+  importMessageJobSchema,
   offloadLinkJobSchema,
   pollMailboxesJobSchema,
   processEmailJobSchema,
@@ -71,12 +72,18 @@ export const offloadQueue = defineQueue({
 
 /**
  * Gmail push ingress: `sync` (one mailbox from its history id), `renew-watch` and `poll` (job
- * schedulers with fixed ids, so one run per period across every worker). Sync jobs carry a
+ * schedulers with fixed ids, so one run per period across every worker), `import-message` (one
+ * message the sync could not read: its failed jobs are the Gmail dead letter). Sync jobs carry a
  * per-mailbox deduplication id (set by the producer): a burst of notifications collapses into one.
  */
 export const gmailQueue = defineQueue({
   name: 'gmail',
-  jobs: { sync: syncMailboxJobSchema, 'renew-watch': renewWatchJobSchema, poll: pollMailboxesJobSchema },
+  jobs: {
+    sync: syncMailboxJobSchema,
+    'renew-watch': renewWatchJobSchema,
+    poll: pollMailboxesJobSchema,
+    'import-message': importMessageJobSchema,
+  },
   defaultJobOptions: {
     // Gmail 429/5xx and token endpoint blips: a sync resumes from the stored history id, so retrying is safe.
     attempts: 5,

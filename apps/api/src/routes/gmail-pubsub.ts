@@ -4,6 +4,7 @@ import {
   createPushVerifier,
   decodeGmailNotification,
   isLaterHistoryId,
+  oidcIssuers,
   PushFormatError,
   syncJobOptions,
   type PushAuthConfig,
@@ -23,7 +24,7 @@ export function pushAuthConfig(env: ApiEnv): PushAuthConfig {
   return {
     mode: 'oidc',
     jwksUrl: env.GOOGLE_OIDC_JWKS_URL,
-    issuer: env.GOOGLE_OIDC_ISSUER,
+    issuer: oidcIssuers(env.GOOGLE_OIDC_ISSUER),
     audience: env.GMAIL_PUSH_AUDIENCE,
     serviceAccountEmail: env.GMAIL_PUSH_SERVICE_ACCOUNT,
   };

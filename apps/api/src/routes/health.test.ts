@@ -12,6 +12,7 @@ const facts = (overrides: Partial<HealthFacts> = {}): HealthFacts => ({
   ...overrides,
 });
 const context = {
+  gmailStaleAfterMs: 9 * 60_000,
   gmailPushEnabled: false,
   deadLetterThreshold: 10,
   now: Date.parse('2026-03-01T10:00:00Z'),

@@ -7,6 +7,10 @@ import type { Mailbox } from '@render-signal/gmail';
 import type { AppDeps } from '../app';
 
 const HOUR_MS = 3_600_000;
+/** A mailbox not synced for this many backup-poll intervals is flagged stale. */
+const GMAIL_STALE_POLLS = 3;
+/** A resync cut short by its bound keeps /health degraded this long (the operator must know mail was skipped). */
+const RESYNC_TRUNCATED_NOTICE_MS = 24 * HOUR_MS;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise.catch(() => fallback), new Promise<T>((resolve) => setTimeout(() => resolve(fallback), ms).unref())]);
@@ -73,6 +77,8 @@ export async function gatherHealthFacts(
 
 export interface HealthContext {
   gmailPushEnabled: boolean;
+  /** A mailbox with no successful sync for this long is flagged stale (GMAIL_STALE_POLLS × GMAIL_POLL_INTERVAL). */
+  gmailStaleAfterMs: number;
   deadLetterThreshold: number;
   now: number;
   startedAt: number;
@@ -80,14 +86,17 @@ export interface HealthContext {
 }
 
 /** Pure: what needs attention. Each check adds its code; a new check is one more line here. */
-export function healthProblems(facts: HealthFacts, context: Pick<HealthContext, 'gmailPushEnabled' | 'deadLetterThreshold' | 'now'>) {
+export function healthProblems(
+  facts: HealthFacts,
+  context: Pick<HealthContext, 'gmailPushEnabled' | 'gmailStaleAfterMs' | 'deadLetterThreshold' | 'now'>,
+) {
   const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
   return [
     ...(facts.redisOk ? [] : ['redis_unavailable']),
     ...(facts.redisOk && facts.workers === 0 ? ['no_workers'] : []),
     ...(facts.hasTarget ? [] : ['no_webhook_target']),
     ...(deadLetters > context.deadLetterThreshold ? ['dead_letters_growing'] : []),
-    ...gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now).problems,
+    ...gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now, context.gmailStaleAfterMs).problems,
   ];
 }
 
@@ -113,7 +122,7 @@ export function buildHealthDocument(facts: HealthFacts, context: HealthContext) 
         dead_letters: deadLetters,
       },
       queues: facts.queues,
-      gmail: gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now).section,
+      gmail: gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now, context.gmailStaleAfterMs).section,
     },
   };
 }
@@ -165,6 +174,7 @@ export function healthRouter(deps: AppDeps): Router {
   router.get('/health', async (_req, res) => {
     const { httpStatus, body } = buildHealthDocument(await facts(), {
       gmailPushEnabled: deps.env.GMAIL_PUSH_ENABLED,
+      gmailStaleAfterMs: GMAIL_STALE_POLLS * deps.env.GMAIL_POLL_INTERVAL,
       deadLetterThreshold: deps.env.HEALTH_DEAD_LETTER_THRESHOLD,
       now: Date.now(),
       startedAt: deps.startedAt,
@@ -219,24 +229,66 @@ function maskAddress(address: string): string {
   return at > 0 ? `${address[0]}***${address.slice(at)}` : '***';
 }
 
-/** The Gmail push section: per mailbox its state and timestamps (never a token), and what needs attention. */
-export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now = Date.now()) {
+/**
+ * The Gmail push section: per mailbox its state and timestamps (never a token), and what needs
+ * attention: `needs_reauth` (token refused: run gmail:connect again), `renewal_failed` (the last
+ * users.watch renewal failed, shown at once, before the watch lapses), `stale_sync` (no successful
+ * sync for `staleAfterMs`), `resync_truncated` (a full resync stopped at GMAIL_RESYNC_MAX_MESSAGES
+ * in the last 24 h), `sync_error` (a sync fails for a reason retrying cannot fix, e.g. a label name
+ * in GMAIL_LABEL_FILTER).
+ */
+export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now = Date.now(), staleAfterMs = 9 * 60_000) {
   const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
-  const needsReauth = mailboxes.filter((m) => m.state === 'needs_reauth').length;
-  const watchLapsed = mailboxes.filter((m) => m.state === 'active' && m.watchExpiresAt !== undefined && m.watchExpiresAt < now).length;
+  const rows = mailboxes.map((m) => {
+    const active = m.state === 'active';
+    return {
+      mailbox: m,
+      watchLapsed: active && m.watchExpiresAt !== undefined && m.watchExpiresAt < now,
+      renewalFailed: active && m.watchFailedAt !== undefined,
+      staleSync: enabled && active && now - Math.max(m.lastSyncAt ?? 0, m.lastConnectAt) > staleAfterMs,
+      resyncTruncated: m.resyncTruncatedAt !== undefined && now - m.resyncTruncatedAt < RESYNC_TRUNCATED_NOTICE_MS,
+      syncError: active && m.syncError !== undefined,
+    };
+  });
+  const count = (pick: (r: (typeof rows)[number]) => boolean) => rows.filter(pick).length;
+  const needsReauth = count((r) => r.mailbox.state === 'needs_reauth');
+  const renewalFailed = count((r) => r.renewalFailed);
+  const staleSync = count((r) => r.staleSync);
+  const resyncTruncated = count((r) => r.resyncTruncated);
+  const syncFailing = count((r) => r.syncError);
   return {
-    problems: [...(needsReauth > 0 ? ['gmail_needs_reauth'] : []), ...(enabled && watchLapsed > 0 ? ['gmail_watch_expired'] : [])],
+    problems: [
+      ...(needsReauth > 0 ? ['gmail_needs_reauth'] : []),
+      ...(enabled && count((r) => r.watchLapsed) > 0 ? ['gmail_watch_expired'] : []),
+      ...(enabled && renewalFailed > 0 ? ['gmail_watch_renewal_failed'] : []),
+      ...(staleSync > 0 ? ['gmail_sync_stale'] : []),
+      ...(resyncTruncated > 0 ? ['gmail_resync_truncated'] : []),
+      ...(enabled && syncFailing > 0 ? ['gmail_sync_failing'] : []),
+    ],
     section: {
       enabled,
       connected: mailboxes.length,
       active: mailboxes.length - needsReauth,
       needs_reauth: needsReauth,
-      mailboxes: mailboxes.map((m) => ({
+      renewal_failed: renewalFailed,
+      stale_sync: staleSync,
+      resync_truncated: resyncTruncated,
+      sync_failing: syncFailing,
+      stale_after_seconds: Math.round(staleAfterMs / 1000),
+      mailboxes: rows.map(({ mailbox: m, ...r }) => ({
         mailbox: maskAddress(m.address),
         state: m.state,
         auth: m.auth,
+        last_error: m.lastError ?? null,
         watch_expires_at: iso(m.watchExpiresAt),
         last_sync_at: iso(m.lastSyncAt),
+        renewal_failed: r.renewalFailed,
+        renewal_failed_at: iso(m.watchFailedAt),
+        renewal_error: m.watchError ?? null,
+        stale_sync: r.staleSync,
+        resync_truncated: r.resyncTruncated,
+        resync_truncated_at: iso(m.resyncTruncatedAt),
+        sync_error: m.syncError ?? null,
       })),
     },
   };

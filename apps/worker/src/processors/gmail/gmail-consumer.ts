@@ -11,6 +11,7 @@ import {
 } from '@render-signal/gmail';
 import type { Logger } from '@render-signal/observability';
 import { createConsumer, createProducer, emailQueue, gmailQueue, type Producer } from '@render-signal/queue';
+import { importMessage } from './import-message';
 import { pollMailboxes } from './poll-mailboxes';
 import { renewWatches } from './renew-watch';
 import { syncMailbox, type GmailSyncContext } from './sync-mailbox';
@@ -19,7 +20,7 @@ import { syncMailbox, type GmailSyncContext } from './sync-mailbox';
 const SYNC_CONCURRENCY = 5;
 
 /**
- * The `gmail` queue's consumer (sync, renew-watch, poll) and its two job schedulers. Every worker
+ * The `gmail` queue's consumer (sync, renew-watch, poll, import-message) and its two job schedulers. Every worker
  * upserts the schedulers at startup: their ids are fixed, so Redis holds one schedule each and one
  * job per period, however many workers run (re-upserting keeps the pending slot, it does not run early).
  */
@@ -67,6 +68,9 @@ export async function startGmailConsumer(options: {
       dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000,
     },
     resyncMaxMessages: env.GMAIL_RESYNC_MAX_MESSAGES,
+    sendOwnMessages: env.GMAIL_SEND_OWN_MESSAGES,
+    gmailProducer,
+    errorLabel: env.GMAIL_ERROR_LABEL,
   };
   const worker = createConsumer(
     gmailQueue,
@@ -74,6 +78,7 @@ export async function startGmailConsumer(options: {
       sync: (job, token) => syncMailbox(job, token, ctx),
       'renew-watch': () => renewWatches({ ...ctx, topicName: env.GMAIL_PUBSUB_TOPIC! }),
       poll: () => pollMailboxes({ mailboxes, producer: gmailProducer }),
+      'import-message': (job) => importMessage(job, ctx),
     },
     { connection: redis, prefix, concurrency: SYNC_CONCURRENCY, ...options.lock },
   );
