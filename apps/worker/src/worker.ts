@@ -14,6 +14,7 @@ import {
   createWebhookDeliverer,
   createWebhookLog,
   nextRetryDelay,
+  publishRetryPolicy,
   RetryableDeliveryError,
   webhookIdFor,
   type AttemptFacts,
@@ -67,6 +68,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   await settings.start();
+  // What the dashboard shows as the retry schedule in effect.
+  await publishRetryPolicy(redis, prefix, retryPolicy).catch((error: Error) =>
+    logger.warn('worker.retry_policy_unpublished', { error: error.message }),
+  );
   const webhookLog = createWebhookLog({ redis, prefix, maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES, maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS });
   const journeys = env.JOURNEYS_ENABLED
     ? createJourneyRecorder({

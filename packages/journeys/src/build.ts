@@ -94,7 +94,12 @@ export function plannedEvent(input: {
     rules: ruleFacts(input.matches),
     stopped_by: input.stoppedBy ?? null,
     links: input.links.map((l) => ({ provider: l.provider, raw_url: l.raw_url })),
-    targets: input.targets.map((t) => ({ webhook_id: t.webhookId, target: maskUrl(t.url) ?? '***', origin: t.origin, priority: t.priority })),
+    targets: input.targets.map((t) => ({
+      webhook_id: t.webhookId,
+      target: maskUrl(t.url) ?? '***',
+      origin: t.origin,
+      priority: t.priority,
+    })),
     offloading: input.offloading,
   };
 }
@@ -148,7 +153,14 @@ export function offloadEvent(input: {
       const result = input.results.get(index);
       const provider = input.links[index]?.provider ?? 'unknown';
       if (!result) return { index, provider, outcome: 'not_finished' as const, reason: null, detail: null };
-      if (result.ok) return { index, provider, outcome: 'cached' in result && result.cached ? ('cached' as const) : ('transferred' as const), reason: null, detail: null };
+      if (result.ok)
+        return {
+          index,
+          provider,
+          outcome: 'cached' in result && result.cached ? ('cached' as const) : ('transferred' as const),
+          reason: null,
+          detail: null,
+        };
       const failed = result as { reason?: string; detail?: string };
       return { index, provider, outcome: 'failed' as const, reason: failed.reason ?? 'unknown', detail: failed.detail ?? null };
     }),
@@ -156,7 +168,13 @@ export function offloadEvent(input: {
 }
 
 export function dispatchedEvent(input: {
-  deliveries: ReadonlyArray<{ webhookId: string; jobId: string; target: DeliveryTarget; payload: Record<string, unknown>; priority: number }>;
+  deliveries: ReadonlyArray<{
+    webhookId: string;
+    jobId: string;
+    target: DeliveryTarget;
+    payload: Record<string, unknown>;
+    priority: number;
+  }>;
   now: number;
 }): EventOf<'dispatched'> {
   return {

@@ -204,7 +204,17 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
   const target = (webhookId: string): TargetView => {
     let t = targets.get(webhookId);
     if (!t) {
-      t = { webhook_id: webhookId, target: '***', origin: '', priority: null, state: 'pending', next_attempt_at: null, payload: null, job_ids: [], attempts: [] };
+      t = {
+        webhook_id: webhookId,
+        target: '***',
+        origin: '',
+        priority: null,
+        state: 'pending',
+        next_attempt_at: null,
+        payload: null,
+        job_ids: [],
+        attempts: [],
+      };
       targets.set(webhookId, t);
     }
     return t;
@@ -239,7 +249,11 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
             t.origin = planned.origin;
             t.priority = planned.priority;
           }
-          view.timeline.push({ at: iso(event.at), type: event.type, detail: { targets: event.targets.length, offloading: event.offloading } });
+          view.timeline.push({
+            at: iso(event.at),
+            type: event.type,
+            detail: { targets: event.targets.length, offloading: event.offloading },
+          });
         } else {
           view.skip = { reason: event.reason, detail: event.detail, kind: event.kind };
           view.timeline.push({ at: iso(event.at), type: event.type, detail: { reason: event.reason, detail: event.detail } });
@@ -280,7 +294,11 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
       case 'retry_scheduled': {
         const t = target(event.webhook_id);
         if (t.state === 'retrying') t.next_attempt_at = iso(event.next_attempt_at);
-        view.timeline.push({ at: iso(event.at), type: event.type, detail: { webhook_id: event.webhook_id, next_attempt_at: iso(event.next_attempt_at) } });
+        view.timeline.push({
+          at: iso(event.at),
+          type: event.type,
+          detail: { webhook_id: event.webhook_id, next_attempt_at: iso(event.next_attempt_at) },
+        });
         break;
       }
       case 'redelivered':
@@ -303,7 +321,10 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
     }
   }
   view.targets = [...targets.values()];
-  view.status = emailStatus(view.skip?.kind ?? null, view.targets.map((t) => t.state));
+  view.status = emailStatus(
+    view.skip?.kind ?? null,
+    view.targets.map((t) => t.state),
+  );
   return view;
 }
 

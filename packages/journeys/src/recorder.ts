@@ -150,7 +150,16 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     for (const [field, at] of last) args.push('L', field, String(at));
     const oldest = now() - options.maxAgeDays * DAY_MS;
     return options.redis
-      .eval(RECORD_SCRIPT, keyList.length, ...keyList, String(ttlSeconds), String(options.maxEntries), String(oldest), keys.eventsPrefix, ...args)
+      .eval(
+        RECORD_SCRIPT,
+        keyList.length,
+        ...keyList,
+        String(ttlSeconds),
+        String(options.maxEntries),
+        String(oldest),
+        keys.eventsPrefix,
+        ...args,
+      )
       .then(
         () => chunk.forEach((p) => p.settle()),
         (error: Error) => {

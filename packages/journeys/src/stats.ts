@@ -35,10 +35,16 @@ export interface StatsIncrement {
 }
 
 /** What an event adds to the hourly figures (and to the "last received / delivered" marks). */
-export function statsIncrements(event: JourneyEvent): { increments: StatsIncrement[]; last?: { field: 'received' | 'delivered'; at: number } } {
+export function statsIncrements(event: JourneyEvent): {
+  increments: StatsIncrement[];
+  last?: { field: 'received' | 'delivered'; at: number };
+} {
   switch (event.type) {
     case 'received':
-      return { increments: [{ hour: hourOf(event.accepted_at), field: 'received', by: 1 }], last: { field: 'received', at: event.accepted_at } };
+      return {
+        increments: [{ hour: hourOf(event.accepted_at), field: 'received', by: 1 }],
+        last: { field: 'received', at: event.accepted_at },
+      };
     case 'skipped':
       return { increments: [{ hour: hourOf(event.at), field: event.kind, by: 1 }] };
     case 'attempt': {
@@ -47,7 +53,8 @@ export function statsIncrements(event: JourneyEvent): { increments: StatsIncreme
       if (event.outcome === 'failed') return { increments: [{ hour, field: 'failed', by: 1 }] };
       const increments: StatsIncrement[] = [{ hour, field: 'delivered', by: 1 }];
       // Latency is the pipeline's (accepted → delivered): an operator's re-delivery days later is not.
-      if (event.end_to_end_ms !== null && !event.redelivery) increments.push({ hour, field: `l${latencyBucket(event.end_to_end_ms)}`, by: 1 });
+      if (event.end_to_end_ms !== null && !event.redelivery)
+        increments.push({ hour, field: `l${latencyBucket(event.end_to_end_ms)}`, by: 1 });
       return { increments, last: { field: 'delivered', at: event.at } };
     }
     default:

@@ -1,7 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
-import { readSettings, resolveDefaultTarget } from '@render-signal/config-store';
-import { liveWorkerCount, renderMetrics, RENDER_SIGNAL_VERSION } from '@render-signal/observability';
+import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-signal/config-store';
+import {
+  failingTargets,
+  healthProblems,
+  liveWorkerCount,
+  renderMetrics,
+  RENDER_SIGNAL_VERSION,
+  type HealthFacts,
+} from '@render-signal/observability';
+import { isWithinWindow, weekdayIn } from '@render-signal/routing';
 import type { Mailbox } from '@render-signal/gmail';
 import type { AppDeps } from '../app';
 
@@ -42,8 +50,21 @@ export function healthRouter(deps: AppDeps): Router {
     let workers = 0;
     let webhook = { error_rate_24h: 0, active_webhooks: 0, last_webhook: null as string | null };
     let hasTarget = true;
+    // Facts for the problems in words (the dashboard's overview shows them).
+    let facts: Partial<HealthFacts> = {};
     if (redisOk) {
       const settings = await readSettings(deps.settings);
+      const today = new Date();
+      const window = resolveTimeWindow(settings.webhook_config, deps.env);
+      const config = settings.webhook_config;
+      facts = {
+        ingressEnabled: settings.runtime_flags.gmail_ingress_enabled,
+        sendingEnabled: config.webhook_sending_enabled,
+        absenceToday:
+          config.absence_pause_enabled && (config.absence_pause_days as string[]).includes(weekdayIn(today, deps.env.POLLING_TIMEZONE)),
+        withinWindow: isWithinWindow(today, window.start, window.end, deps.env.POLLING_TIMEZONE),
+        window,
+      };
       // No default webhook and no rule: every email would fail with no_target.
       hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
       const counts = await Promise.all(
@@ -65,20 +86,33 @@ export function healthRouter(deps: AppDeps): Router {
         active_webhooks: logs.filter((l) => l.status === 'success' && now - Date.parse(l.timestamp) < HOUR_MS).length,
         last_webhook: logs.find((l) => l.status === 'success')?.timestamp ?? null,
       };
+      facts.failingTargets = failingTargets(logs);
     }
     const deadLetters = Object.values(queues).reduce((sum, q) => sum + q.failed, 0);
     const mailboxes = redisOk ? await deps.gmail.mailboxes.list() : [];
     const gmail = gmailHealth(deps.env.GMAIL_PUSH_ENABLED, mailboxes);
-    const problems = [
-      ...(redisOk ? [] : ['redis_unavailable']),
-      ...(redisOk && workers === 0 ? ['no_workers'] : []),
-      ...(hasTarget ? [] : ['no_webhook_target']),
-      ...(deadLetters > deps.env.HEALTH_DEAD_LETTER_THRESHOLD ? ['dead_letters_growing'] : []),
-      ...gmail.problems,
-    ];
+    const details = healthProblems({
+      redisOk,
+      workers,
+      deadLetters,
+      deadLetterThreshold: deps.env.HEALTH_DEAD_LETTER_THRESHOLD,
+      hasTarget,
+      failingTargets: [],
+      ingressEnabled: null,
+      sendingEnabled: null,
+      absenceToday: false,
+      withinWindow: null,
+      window: {},
+      gmailNeedsReauth: gmail.problems.includes('gmail_needs_reauth') ? gmail.section.needs_reauth : 0,
+      gmailWatchExpired: gmail.problems.includes('gmail_watch_expired') ? 1 : 0,
+      ...facts,
+    });
+    const problems = details.filter((p) => p.degrades).map((p) => p.code);
     res.status(redisOk ? 200 : 503).json({
       status: problems.length === 0 ? 'ok' : 'degraded',
       problems,
+      /** Every problem and notice in words, degrading or not (the dashboard's overview). */
+      problem_details: details.map(({ code, severity, message }) => ({ code, severity, message })),
       timestamp: new Date().toISOString(),
       version: RENDER_SIGNAL_VERSION,
       uptime: Math.round((Date.now() - deps.startedAt) / 1000),

@@ -79,7 +79,13 @@ export async function processEmail(
     const { skip } = plan;
     void journeys?.record(
       data.email_id,
-      skippedEvent({ detection: plan.detection, reason: skip.reason, detail: skip.detail, matches: plan.routing?.matches, now: now.getTime() }),
+      skippedEvent({
+        detection: plan.detection,
+        reason: skip.reason,
+        detail: skip.detail,
+        matches: plan.routing?.matches,
+        now: now.getTime(),
+      }),
     );
     log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', {
       ...detected,
@@ -183,7 +189,10 @@ async function mergeOffloadResults(
     offloadEvent({
       links,
       results: byIndex,
-      offloaded: links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers)).map((l) => l.index),
+      offloaded: links
+        .map((link, index) => ({ link, index }))
+        .filter(({ link }) => isOffloadable(link, deps.providers))
+        .map((l) => l.index),
       now: deps.now?.() ?? Date.now(),
     }),
   );
@@ -217,7 +226,13 @@ async function enqueueDeliveries(
   void deps.journeys?.record(
     job.data.email_id,
     dispatchedEvent({
-      deliveries: deliveries.map((d) => ({ webhookId: d.webhookId, jobId: d.webhookId, target: d.target, payload: d.payload, priority: d.priority })),
+      deliveries: deliveries.map((d) => ({
+        webhookId: d.webhookId,
+        jobId: d.webhookId,
+        target: d.target,
+        payload: d.payload,
+        priority: d.priority,
+      })),
       now: deps.now?.() ?? Date.now(),
     }),
   );
