@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
+import { operatorRequest, sampleEmail, startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
 /**
@@ -18,7 +18,7 @@ const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
 const DASHBOARD = join(ROOT, 'apps/dashboard');
 const SCREENSHOTS = join(tmpdir(), 'render-signal-screenshots');
 const DOCS_SCREENSHOTS = process.env.DOCS_SCREENSHOTS === '1';
-const PASSWORD = 'console-test-password';
+const PASSWORD = TEST_DASHBOARD_PASSWORD;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 function newestMtime(dir: string): number {
@@ -77,7 +77,7 @@ describe('operator console in a real browser', () => {
     ensureDashboardBuilt();
     sink = await startWebhookSink();
     world = await startWorld({
-      env: { WEBHOOK_URL: `${sink.url}`, TRIGGER_PAGE_PASSWORD: PASSWORD, DELIVERY_RETRY_SCHEDULE: '200ms,5s', DELIVERY_RETRY_JITTER: '0' },
+      env: { WEBHOOK_URL: `${sink.url}`, DELIVERY_RETRY_SCHEDULE: '200ms,5s', DELIVERY_RETRY_JITTER: '0' },
     });
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
     context = await browser.newContext({ baseURL: world.apiUrl, viewport: { width: 1280, height: 900 } });
@@ -89,7 +89,19 @@ describe('operator console in a real browser', () => {
     page.on('pageerror', (error) => consoleErrors.push(error.message));
     page.on('dialog', (dialog) => void dialog.accept());
 
-    // Some traffic: one email whose target answers 500 then 200, two delivered, one filtered (no link).
+    // A rule for invoices (also sent to the default target): the journey shows why it did not match.
+    const rules = await operatorRequest(world, 'POST', '/api/routing_rules', {
+      rules: [
+        {
+          id: 'factures',
+          name: 'Factures',
+          conditions: [{ field: 'subject', operator: 'contains', value: 'facture', case_sensitive: false }],
+          actions: { webhook_url: `${sink.url.replace(/\/hook$/, '')}/factures`, priority: 'high', stop_processing: false },
+        },
+      ],
+    });
+    expect(rules.status).toBe(200);
+    // Some traffic: one email whose target answers 500 then 200, an invoice to two targets, one more, one filtered (no link).
     sink.script.push({ status: 500, body: '{"error":"temporarily down"}' });
     const posted = await world.post(sampleEmail({ subject: `Livraison ${word} lot 7`, sender: 'Studio Lumière <studio@example.org>' }));
     emailId = String(posted.json.email_id);
@@ -97,7 +109,7 @@ describe('operator console in a real browser', () => {
     await world.post(sampleEmail({ subject: 'Facture novembre' }));
     await world.post(sampleEmail({ subject: 'Photos du shooting' }));
     await world.post(sampleEmail({ subject: 'Sans lien', body: '<p>Bonjour, rien à télécharger.</p>' }));
-    await sink.waitFor(3);
+    await sink.waitFor(4);
   }, 120_000);
 
   afterAll(async () => {
@@ -122,11 +134,13 @@ describe('operator console in a real browser', () => {
       await page.getByTestId(id).locator('canvas').waitFor();
     await expect(page.getByTestId('chart-24h-counts').getAttribute('data-points')).resolves.toBe('24');
     await expect(page.getByTestId('chart-7d-counts').getAttribute('data-points')).resolves.toBe('168');
-    // The received line (blue) and the p50 line (violet) are painted: the charts hold data.
-    await waitUntil(async () => (await paintedPixels(page, 'chart-24h-counts', [37, 99, 235])) > 20, 10_000, 'the received line');
+    // The received (blue) / delivered (green, drawn over it when equal) lines and the p50 points (violet) are painted.
+    const countLines = async () =>
+      (await paintedPixels(page, 'chart-24h-counts', [37, 99, 235])) + (await paintedPixels(page, 'chart-24h-counts', [22, 163, 74]));
+    await waitUntil(async () => (await countLines()) > 20, 10_000, 'the received and delivered lines');
     await waitUntil(async () => (await paintedPixels(page, 'chart-24h-latency', [124, 58, 237])) > 5, 10_000, 'the latency line');
     await waitUntil(
-      async () => /4 reçus, 3 livrés, 0 échecs, 1 ignorés\/filtrés/.test((await page.getByTestId('totals-24h').textContent()) ?? ''),
+      async () => /4 reçus, 4 livrés, 0 échecs, 1 ignorés\/filtrés/.test((await page.getByTestId('totals-24h').textContent()) ?? ''),
       15_000,
       'the 24 h totals',
     );
@@ -173,8 +187,7 @@ describe('operator console in a real browser', () => {
     await page.getByText('Payload copié.').waitFor();
     const first = sink.received.find((r) => r.body.includes(word))!;
     await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(first.body);
-    await page.screenshot({ path: join(SCREENSHOTS, 'console-journey.png'), fullPage: true });
-    if (DOCS_SCREENSHOTS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-journey.png'), fullPage: true });
+    await expect(journey.getByTestId('journey-rules').textContent()).resolves.toContain('subject contient « facture » → faux');
 
     const before = sink.received.length;
     await journey.getByRole('button', { name: 'Renvoyer à toutes les cibles' }).click();
@@ -183,6 +196,9 @@ describe('operator console in a real browser', () => {
     expect(sink.received.at(-1)!.headers['webhook-id']).toBe(first.headers['webhook-id']);
     await waitUntil(async () => (await attempts.count()) === 3, 15_000, 'the re-delivery in the journey');
     await expect(attempts.nth(2).textContent()).resolves.toContain('(renvoi)');
+    await journey.getByText('Payload exact (corps signé et envoyé)').click();
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-journey.png'), fullPage: true });
+    if (DOCS_SCREENSHOTS) await page.screenshot({ path: join(ROOT, 'docs/dashboard-journey.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
   }, 60_000);
 
