@@ -40,6 +40,13 @@ function ensureDashboardBuilt(): void {
   });
 }
 
+/** Runs in the page: does leaving it ask for confirmation (a beforeunload listener prevented the default)? */
+const BEFORE_UNLOAD_PREVENTED = `(() => {
+  const event = new Event('beforeunload', { cancelable: true });
+  window.dispatchEvent(event);
+  return event.defaultPrevented;
+})()`;
+
 /** Pixels of a chart's canvas painted in a series colour (the line drawn from the data). */
 async function paintedPixels(page: Page, testid: string, rgb: [number, number, number]): Promise<number> {
   return page.getByTestId(testid).evaluate((el, colour) => {
@@ -186,7 +193,7 @@ describe('operator console in a real browser', () => {
     await journey.getByRole('button', { name: 'Copier le payload signé' }).click();
     await page.getByText('Payload copié.').waitFor();
     const first = sink.received.find((r) => r.body.includes(word))!;
-    await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(first.body);
+    await expect(page.evaluate('navigator.clipboard.readText()')).resolves.toBe(first.body);
     await expect(journey.getByTestId('journey-rules').textContent()).resolves.toContain('subject contient « facture » → faux');
 
     const before = sink.received.length;
@@ -232,11 +239,7 @@ describe('operator console in a real browser', () => {
     const recadrage = page.getByLabel('Mots-clés exclus — détecteur recadrage');
     await recadrage.fill('annulé\nbrouillon');
     await page.getByTestId('prefs-unsaved').waitFor();
-    const warned = await page.evaluate(() => {
-      const event = new Event('beforeunload', { cancelable: true });
-      window.dispatchEvent(event);
-      return event.defaultPrevented;
-    });
+    const warned = await page.evaluate(BEFORE_UNLOAD_PREVENTED);
     expect(warned).toBe(true);
     await page.getByLabel('Nombre de réessais (réessais)').fill('1');
     await page.getByRole('button', { name: 'Enregistrer les préférences' }).click();
@@ -246,11 +249,7 @@ describe('operator console in a real browser', () => {
     const stored = await world.api.settings.get('processing_prefs');
     expect(stored.exclude_keywords_recadrage).toEqual(['annulé', 'brouillon']);
     expect(stored.retry_count).toBe(1);
-    const stillWarned = await page.evaluate(() => {
-      const event = new Event('beforeunload', { cancelable: true });
-      window.dispatchEvent(event);
-      return event.defaultPrevented;
-    });
+    const stillWarned = await page.evaluate(BEFORE_UNLOAD_PREVENTED);
     expect(stillWarned).toBe(false);
     await page.screenshot({ path: join(SCREENSHOTS, 'console-preferences.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);

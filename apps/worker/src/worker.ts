@@ -213,7 +213,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     deliveryWorker.on('failed', (job) => {
       if (!job || job.data.kind !== 'email' || job.attemptsMade >= (job.opts.attempts ?? 1) || !(job.delay > 0)) return;
       const at = Date.now();
-      void journeys.record(job.data.email_id, {
+      journeys.record(job.data.email_id, {
         type: 'retry_scheduled',
         at,
         webhook_id: job.data.webhook_id,

@@ -168,13 +168,7 @@ export function offloadEvent(input: {
 }
 
 export function dispatchedEvent(input: {
-  deliveries: ReadonlyArray<{
-    webhookId: string;
-    jobId: string;
-    target: DeliveryTarget;
-    payload: Record<string, unknown>;
-    priority: number;
-  }>;
+  deliveries: ReadonlyArray<{ webhookId: string; jobId: string; target: Pick<DeliveryTarget, 'url' | 'origin'>; priority: number }>;
   now: number;
 }): EventOf<'dispatched'> {
   return {
@@ -183,9 +177,8 @@ export function dispatchedEvent(input: {
     deliveries: input.deliveries.map((d) => ({
       webhook_id: d.webhookId,
       job_id: d.jobId,
-      target: d.target,
-      // The exact body the delivery job signs and sends (JSON.stringify of the same object).
-      body: JSON.stringify(d.payload),
+      target: maskUrl(d.target.url) ?? '***',
+      origin: d.target.origin,
       priority: d.priority,
     })),
   };

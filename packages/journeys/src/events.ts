@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARRIVAL_SOURCES, deliveryTargetSchema, type ArrivalSource } from '@render-signal/contracts';
+import { ARRIVAL_SOURCES, type ArrivalSource } from '@render-signal/contracts';
 
 /**
  * An email's journey is a list of events, appended as the pipeline runs (worker) or as an operator acts
@@ -101,7 +101,10 @@ export const offloadEventSchema = z.object({
   ),
 });
 
-/** The exact bytes signed and sent to one target, and the target itself (its real URL: never returned by the API). */
+/**
+ * The delivery jobs queued (one per target). The payload and the real target URL stay in the delivery job
+ * (BullMQ keeps it as long as a journey, see the catalog): the journey never copies an email's body.
+ */
 export const dispatchedEventSchema = z.object({
   type: z.literal('dispatched'),
   at,
@@ -109,8 +112,9 @@ export const dispatchedEventSchema = z.object({
     z.object({
       webhook_id: z.string(),
       job_id: z.string(),
-      target: deliveryTargetSchema,
-      body: z.string(),
+      /** Masked. */
+      target: z.string(),
+      origin: z.string(),
       priority: z.number().int(),
     }),
   ),

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { maskUrl } from '@render-signal/observability';
 import type { ArrivalSource, EventOf, JourneyEvent, RuleFact } from './events';
 
 /**
@@ -269,10 +268,9 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
       case 'dispatched':
         for (const d of event.deliveries) {
           const t = target(d.webhook_id);
-          t.payload = d.body;
-          t.origin = t.origin || d.target.origin;
+          t.origin = t.origin || d.origin;
           t.priority ??= d.priority;
-          if (t.target === '***') t.target = maskUrl(d.target.url) ?? '***';
+          if (t.target === '***') t.target = d.target;
           addJob(t, d.job_id);
         }
         view.timeline.push({ at: iso(event.at), type: event.type, detail: { deliveries: event.deliveries.length } });

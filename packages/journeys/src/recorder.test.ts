@@ -19,9 +19,9 @@ describe('journey recorder and store (real Redis)', () => {
     }) as typeof redis.eval;
     const now = Date.now();
     await Promise.all([
-      recorder.record('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now })),
-      recorder.record('e2', receivedEvent({ jobId: 'j2', acceptedAt: now + 1, source: 'gmail_push', subject: 'Deux', sender: 's', now })),
-      recorder.record(
+      recorder.append('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now })),
+      recorder.append('e2', receivedEvent({ jobId: 'j2', acceptedAt: now + 1, source: 'gmail_push', subject: 'Deux', sender: 's', now })),
+      recorder.append(
         'e1',
         attemptEvent({
           webhookId: 'w',
@@ -66,12 +66,12 @@ describe('journey recorder and store (real Redis)', () => {
     const recorder = createJourneyRecorder({ redis, prefix: p, maxAgeDays: 1, maxEntries: 3 });
     const now = Date.now();
     // One too old (2 days), then five recent: the 3 newest stay.
-    await recorder.record(
+    await recorder.append(
       'old',
       receivedEvent({ jobId: undefined, acceptedAt: now - 2 * 86_400_000, source: undefined, subject: '', sender: '', now }),
     );
     for (let i = 0; i < 5; i++)
-      await recorder.record(
+      await recorder.append(
         `n${i}`,
         receivedEvent({ jobId: undefined, acceptedAt: now + i, source: undefined, subject: '', sender: '', now }),
       );
@@ -87,7 +87,7 @@ describe('journey recorder and store (real Redis)', () => {
     const now = Date.now();
     await Promise.all(
       ['a', 'b', 'c', 'd', 'e'].map((id) =>
-        recorder.record(id, receivedEvent({ jobId: undefined, acceptedAt: now, source: undefined, subject: '', sender: '', now })),
+        recorder.append(id, receivedEvent({ jobId: undefined, acceptedAt: now, source: undefined, subject: '', sender: '', now })),
       ),
     );
     const seen: string[] = [];

@@ -11,7 +11,7 @@ import { journeyKeys } from './keys';
  * one script, like the webhook log: events, summaries, index, hourly figures, in one round trip.
  */
 export interface JourneyRecorder {
-  record(emailId: string, event: JourneyEvent): Promise<void>;
+  record(emailId: string, event: JourneyEvent): void;
   /** Like record, but rejects when Redis refused the write (the API's operator actions). */
   append(emailId: string, event: JourneyEvent): Promise<void>;
   /** Resolves when every event recorded so far is stored. */
@@ -33,13 +33,16 @@ export interface JourneyRecorderOptions extends JourneyRetention {
 }
 
 const DAY_MS = 86_400_000;
+const ignore = () => {};
 /** Events per script call (its argument list stays small). */
 const CHUNK = 200;
 
 /**
  * KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
  * ARGV[1] ttl (s), ARGV[2] max journeys, ARGV[3] oldest arrival kept (ms), ARGV[4] journey key prefix, then ops:
- * E <events key> <summary key> <line> <n> (<field> <value>)×n   — `?field` HSETNX
+ * E <events key> <summary key> <n> <line>×n <m> (<field> <value>)×m <k> (<field> <value>)×k
+ *     one per email and batch: its lines appended, m fields set, k fields set only when absent (HSETNX);
+ *     a journey's keys get their TTL when created (its age counts from its first event)
  * I <score> <email_id>                                            — index
  * S <hour key> <n> (<field> <by>)×n                               — hourly counters
  * L <field> <ms>                                                  — "last" mark, kept at its maximum
@@ -52,20 +55,19 @@ while i <= #ARGV do
   if op == 'E' then
     local ek = KEYS[tonumber(ARGV[i + 1])]
     local sk = KEYS[tonumber(ARGV[i + 2])]
-    redis.call('RPUSH', ek, ARGV[i + 3])
-    redis.call('EXPIRE', ek, ttl)
-    local n = tonumber(ARGV[i + 4])
-    i = i + 5
-    for j = 0, n - 1 do
-      local f = ARGV[i + 2 * j]
-      if string.sub(f, 1, 1) == '?' then
-        redis.call('HSETNX', sk, string.sub(f, 2), ARGV[i + 2 * j + 1])
-      else
-        redis.call('HSET', sk, f, ARGV[i + 2 * j + 1])
-      end
+    local n = tonumber(ARGV[i + 3])
+    local len = redis.call('RPUSH', ek, unpack(ARGV, i + 4, i + 3 + n))
+    i = i + 4 + n
+    local m = tonumber(ARGV[i])
+    if m > 0 then redis.call('HSET', sk, unpack(ARGV, i + 1, i + 2 * m)) end
+    i = i + 1 + 2 * m
+    local k = tonumber(ARGV[i])
+    for j = 0, k - 1 do redis.call('HSETNX', sk, ARGV[i + 1 + 2 * j], ARGV[i + 2 + 2 * j]) end
+    i = i + 1 + 2 * k
+    if len == n then
+      redis.call('EXPIRE', ek, ttl)
+      redis.call('EXPIRE', sk, ttl)
     end
-    redis.call('EXPIRE', sk, ttl)
-    i = i + 2 * n
   elseif op == 'I' then
     redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
     indexed = true
@@ -130,11 +132,22 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     const args: string[] = [];
     const hours = new Map<number, Map<string, number>>();
     const last = new Map<string, number>();
+    // One E op per email of the batch (its events in order), so a journey costs one RPUSH and one HSET.
+    const perEmail = new Map<string, { lines: string[]; set: Map<string, string>; setIfAbsent: Map<string, string> }>();
+    const indexed: Array<[number, string]> = [];
     for (const { emailId, line, event } of chunk) {
-      const fields = summaryFields(event);
-      args.push('E', keyRef(keys.events(emailId)), keyRef(keys.summary(emailId)), line, String(fields.length));
-      for (const [field, value] of fields) args.push(field, value);
-      if (event.type === 'received') args.push('I', String(event.accepted_at), emailId);
+      let entry = perEmail.get(emailId);
+      if (!entry) {
+        entry = { lines: [], set: new Map(), setIfAbsent: new Map() };
+        perEmail.set(emailId, entry);
+      }
+      entry.lines.push(line);
+      for (const [field, value] of summaryFields(event)) {
+        if (field.charCodeAt(0) === 63 /* ? */) {
+          if (!entry.setIfAbsent.has(field.slice(1))) entry.setIfAbsent.set(field.slice(1), value);
+        } else entry.set.set(field, value);
+      }
+      if (event.type === 'received') indexed.push([event.accepted_at, emailId]);
       const stats = statsIncrements(event);
       for (const { hour, field, by } of stats.increments) {
         const counters = hours.get(hour) ?? new Map<string, number>();
@@ -143,6 +156,16 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
       }
       if (stats.last) last.set(stats.last.field, Math.max(last.get(stats.last.field) ?? 0, stats.last.at));
     }
+    for (const [emailId, entry] of perEmail) {
+      args.push('E', keyRef(keys.events(emailId)), keyRef(keys.summary(emailId)), String(entry.lines.length), ...entry.lines);
+      args.push(String(entry.set.size));
+      for (const [field, value] of entry.set) args.push(field, value);
+      // A field set in this batch needs no set-if-absent (the batch's own later value already won).
+      const absent = [...entry.setIfAbsent].filter(([field]) => !entry.set.has(field));
+      args.push(String(absent.length));
+      for (const [field, value] of absent) args.push(field, value);
+    }
+    for (const [score, emailId] of indexed) args.push('I', String(score), emailId);
     for (const [hour, counters] of hours) {
       args.push('S', keyRef(keys.hour(hour)), String(counters.size));
       for (const [field, by] of counters) args.push(field, String(by));
@@ -190,7 +213,7 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
   return {
     // Typed by the builders; the schemas check each line when it is read back (no parse on the hot path).
     record(emailId, event) {
-      return new Promise<void>((resolve) => enqueue({ emailId, event, line: JSON.stringify(event), settle: () => resolve() }));
+      enqueue({ emailId, event, line: JSON.stringify(event), settle: ignore });
     },
     append(emailId, event) {
       return new Promise<void>((resolve, reject) =>

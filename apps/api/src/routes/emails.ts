@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { EMAIL_STATUSES, foldJourney, parseQueryWords, storedDeliveries } from '@render-signal/journeys';
+import type { Job } from 'bullmq';
+import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
+import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
 import { deliveryQueue } from '@render-signal/queue';
 import type { AppDeps } from '../app';
@@ -95,10 +97,32 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     res.json({ success: true, ...page, count: page.emails.length, retention_days: deps.env.JOURNEY_MAX_AGE_DAYS });
   });
 
+  /**
+   * The delivery job holding a target's payload and real URL: its newest job still kept by BullMQ (the
+   * catalog keeps completed deliveries 7 days, failed ones 30), else null.
+   */
+  const deliveryJobOf = async (target: TargetView): Promise<Job<DeliverWebhookJob> | null> => {
+    const queue = deliveryHandle();
+    for (const jobId of [...target.job_ids].reverse()) {
+      const job = (await queue.getJob(jobId)) as Job<DeliverWebhookJob> | undefined;
+      const data = job ? deliverWebhookJobSchema.safeParse(job.data) : undefined;
+      if (job && data?.success) {
+        job.data = data.data;
+        return job;
+      }
+    }
+    return null;
+  };
+
   router.get('/api/emails/:email_id', async (req, res) => {
     const emailId = emailIdOf(req);
     const { events, invalid } = await loadEvents(emailId);
     const journey = foldJourney(emailId, events);
+    // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
+    for (const target of journey.targets) {
+      const job = await deliveryJobOf(target);
+      target.payload = job ? JSON.stringify(job.data.payload) : null;
+    }
     res.json({
       success: true,
       journey,
@@ -115,28 +139,37 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const emailId = emailIdOf(req);
     const body = parse(redeliverBodySchema, req.body ?? {});
     const { events } = await loadEvents(emailId);
-    const stored = storedDeliveries(events);
-    if (stored.size === 0) throw new ApiError(409, 'nothing_to_redeliver', 'Cet e-mail n’a été envoyé à aucune cible : rien à renvoyer.');
-    const chosen = body.webhook_id ? [stored.get(body.webhook_id)] : [...stored.values()];
-    if (chosen[0] === undefined) throw new ApiError(404, 'unknown_webhook_id', `Aucune cible ${body.webhook_id} pour cet e-mail.`);
-    const subject = foldJourney(emailId, events).received?.subject ?? '';
+    const journey = foldJourney(emailId, events);
+    const targets = journey.targets.filter((t) => t.job_ids.length > 0);
+    if (targets.length === 0)
+      throw new ApiError(409, 'nothing_to_redeliver', 'Cet e-mail n’a été envoyé à aucune cible : rien à renvoyer.');
+    const chosen = body.webhook_id ? targets.filter((t) => t.webhook_id === body.webhook_id) : targets;
+    if (chosen.length === 0) throw new ApiError(404, 'unknown_webhook_id', `Aucune cible ${body.webhook_id} pour cet e-mail.`);
+    const sources = await Promise.all(chosen.map(deliveryJobOf));
+    const gone = chosen.filter((_, i) => sources[i] === null).map((t) => t.webhook_id);
+    if (gone.length > 0)
+      throw new ApiError(
+        410,
+        'delivery_job_gone',
+        `Le job d’envoi (payload et cible) n’est plus conservé pour ${gone.join(', ')} : renvoi impossible.`,
+      );
     const now = Date.now();
     const suffix = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
-    const jobs = chosen.map((d) => ({
-      name: 'deliver' as const,
-      data: {
-        email_id: emailId,
-        // The operator's request starts this delivery's clock (not the email's arrival days ago).
-        accepted_at: now,
-        // Same webhook-id as every earlier attempt: receivers dedup on it.
-        webhook_id: d!.webhook_id,
-        target: d!.target,
-        payload: JSON.parse(d!.body) as Record<string, unknown>,
-        subject,
-        kind: 'email' as const,
-      },
-      opts: { jobId: `${d!.webhook_id}.r${suffix}`, priority: 1 },
-    }));
+    const jobs = sources.map((source) => {
+      const data = source!.data;
+      return {
+        name: 'deliver' as const,
+        data: {
+          ...data,
+          // The operator's request starts this delivery's clock (not the email's arrival days ago).
+          accepted_at: now,
+          // Same webhook-id, target and payload as every earlier attempt: receivers dedup on the id.
+          webhook_id: data.webhook_id,
+          kind: 'email' as const,
+        },
+        opts: { jobId: `${data.webhook_id}.r${suffix}`, priority: 1 },
+      };
+    });
     await deliveryProducer.addBulk(jobs);
     const deliveries = jobs.map((j) => ({ webhook_id: j.data.webhook_id, job_id: j.opts.jobId }));
     await recorder.append(emailId, { type: 'redelivered', at: now, deliveries });

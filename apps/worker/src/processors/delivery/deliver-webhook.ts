@@ -91,7 +91,7 @@ export async function deliverWebhookJob(
     });
     const endToEndMs = (deps.now?.() ?? Date.now()) - job.data.accepted_at;
     if (deps.journeys && job.data.kind === 'email')
-      void deps.journeys.record(
+      deps.journeys.record(
         email_id,
         attemptEvent({
           webhookId: webhook_id,
@@ -122,7 +122,7 @@ export async function deliverWebhookJob(
       answeredInMs = facts.duration_ms;
       const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
       if (deps.journeys && job.data.kind === 'email')
-        void deps.journeys.record(
+        deps.journeys.record(
           email_id,
           attemptEvent({
             webhookId: webhook_id,

@@ -72,12 +72,12 @@ export async function processEmail(
       sender: data.email.sender,
       now: now.getTime(),
     });
-    void journeys.record(data.email_id, received);
+    journeys.record(data.email_id, received);
   }
 
   if (plan.skip) {
     const { skip } = plan;
-    void journeys?.record(
+    journeys?.record(
       data.email_id,
       skippedEvent({
         detection: plan.detection,
@@ -114,7 +114,7 @@ export async function processEmail(
     ? plan.links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers))
     : [];
   const willOffload = Boolean(deps.offload && offloadable.length > 0 && token);
-  void journeys?.record(
+  journeys?.record(
     data.email_id,
     plannedEvent({
       detection: plan.detection,
@@ -184,7 +184,7 @@ async function mergeOffloadResults(
     return enriched;
   });
   log.info('email.offload_merged', { links: links.length, offloaded: merged.filter((l) => l.r2_url).length });
-  void deps.journeys?.record(
+  deps.journeys?.record(
     job.data.email_id,
     offloadEvent({
       links,
@@ -223,7 +223,7 @@ async function enqueueDeliveries(
     opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
   }));
   // One target (the common case): a plain add, without addBulk's MULTI/EXEC around it.
-  void deps.journeys?.record(
+  deps.journeys?.record(
     job.data.email_id,
     dispatchedEvent({
       deliveries: deliveries.map((d) => ({
