@@ -187,13 +187,13 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
 
   const fact = (label: string, value: string, testid: string) => [h('dt', {}, label), h('dd', { 'data-testid': testid }, value)];
 
+  let workersFact = '—';
   async function refresh(): Promise<void> {
+    // /health first and on its own: with Redis down the figures fail, the problems must still show.
+    const statsLoaded = Promise.all([api<StatsAnswer>('GET', '/api/stats?hours=24'), api<StatsAnswer>('GET', '/api/stats?hours=168')]);
+    statsLoaded.catch(() => {}); // reported below, once /health is shown
     try {
-      const [health, day, week] = await Promise.all([
-        fetchHealth(),
-        api<StatsAnswer>('GET', '/api/stats?hours=24'),
-        api<StatsAnswer>('GET', '/api/stats?hours=168'),
-      ]);
+      const health = await fetchHealth();
       const details = health.problem_details ?? [];
       problems.replaceChildren(
         ...(details.length === 0 ? [h('li', { class: 'problem problem-ok' }, 'Tout fonctionne : aucun problème détecté.')] : []),
@@ -205,17 +205,6 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
             ' ',
             p.message,
           ),
-        ),
-      );
-      facts.replaceChildren(
-        ...fact('Dernier e-mail reçu', formatDate(day.last_received_at ?? week.last_received_at), 'last-received'),
-        ...fact('Dernier envoi réussi', formatDate(day.last_delivered_at ?? week.last_delivered_at), 'last-delivered'),
-        ...fact('Workers actifs', String(health.services.background_tasks.workers), 'workers'),
-        ...fact(
-          'Sur 24 h',
-          `${day.totals.received} reçus, ${day.totals.delivered} livrés, ${day.totals.failed} échecs, ${day.totals.skipped} ignorés/filtrés` +
-            (day.totals.p95_ms !== null ? ` — délai p50 ${day.totals.p50_ms} ms, p95 ${day.totals.p95_ms} ms` : ''),
-          'totals-24h',
         ),
       );
       queues.replaceChildren(
@@ -235,13 +224,30 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
           ),
         ),
       );
+      workersFact = String(health.services.background_tasks.workers);
+    } catch (error) {
+      problems.replaceChildren(h('li', { class: 'problem problem-critical' }, `État indisponible : ${errorMessage(error)}`));
+    }
+    try {
+      const [day, week] = await statsLoaded;
+      facts.replaceChildren(
+        ...fact('Dernier e-mail reçu', formatDate(day.last_received_at ?? week.last_received_at), 'last-received'),
+        ...fact('Dernier envoi réussi', formatDate(day.last_delivered_at ?? week.last_delivered_at), 'last-delivered'),
+        ...fact('Workers actifs', workersFact, 'workers'),
+        ...fact(
+          'Sur 24 h',
+          `${day.totals.received} reçus, ${day.totals.delivered} livrés, ${day.totals.failed} échecs, ${day.totals.skipped} ignorés/filtrés` +
+            (day.totals.p95_ms !== null ? ` — délai p50 ${day.totals.p50_ms} ms, p95 ${day.totals.p95_ms} ms` : ''),
+          'totals-24h',
+        ),
+      );
       plots.day.counts.update(day.hours);
       plots.day.latency.update(day.hours);
       plots.week.counts.update(week.hours);
       plots.week.latency.update(week.hours);
       info.textContent = `Mis à jour à ${new Date().toLocaleTimeString('fr-FR')} — rafraîchi toutes les ${REFRESH_MS / 1000} s.`;
     } catch (error) {
-      info.textContent = `Chargement impossible : ${errorMessage(error)}`;
+      info.textContent = `Chiffres indisponibles : ${errorMessage(error)}`;
     }
   }
 

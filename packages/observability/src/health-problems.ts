@@ -21,6 +21,7 @@ export interface HealthFacts {
   withinWindow: boolean | null;
   window: { start?: string | null | undefined; end?: string | null | undefined };
   gmailNeedsReauth: number;
+  /** Mailboxes whose watch lapsed (only whether any did is known today). */
   gmailWatchExpired: number;
 }
 
@@ -99,7 +100,7 @@ export function healthProblems(f: HealthFacts): HealthProblem[] {
     add(
       'gmail_watch_expired',
       'warning',
-      `${f.gmailWatchExpired} surveillance(s) Gmail expirée(s) : le renouvellement n’a pas eu lieu.`,
+      'La surveillance Gmail (watch) d’une boîte au moins a expiré : le renouvellement n’a pas eu lieu.',
       true,
     );
   return out;
