@@ -7,12 +7,14 @@
 //  scaling     delivered/s with 1, 2 and 4 worker processes against a 50 ms sink
 //  memory      RSS of API and worker over --memory-emails emails
 //  offload     direct-mode transfer of 200 MiB: MB/s and RSS ceiling vs the raw SDK Upload
+//  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
 import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
 import { emailBody, firstJsonLine, killAll, spawnNode, TOKEN } from './harness';
+import { benchJourneys } from './journeys';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
@@ -27,6 +29,8 @@ const SUSTAIN_SECONDS = Number(args.get('sustain-seconds') ?? 60);
 const SUSTAIN_RATES = (args.get('sustain-rates') ?? '100,200,300,400,500,750,1000').split(',').map(Number);
 const MEMORY_EMAILS = Number(args.get('memory-emails') ?? 100_000);
 const SCALING_EMAILS = Number(args.get('scaling-emails') ?? 4_000);
+const JOURNEY_EMAILS = Number(args.get('journey-emails') ?? 20_000);
+const JOURNEY_BATCH = Number(args.get('journey-batch') ?? 50);
 
 async function loadTest(url: string): Promise<autocannon.Result> {
   return autocannon({
@@ -132,6 +136,7 @@ async function main(): Promise<void> {
     if (!args.has('skip-memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
     if (!args.has('skip-offload')) await benchOffload();
+    if (!args.has('skip-journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
   } finally {
     killAll();
     await removeRedisDir(redis);

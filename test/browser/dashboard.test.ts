@@ -92,6 +92,9 @@ describe('operator dashboard in a real browser', () => {
     await page.getByRole('button', { name: 'Se connecter' }).click();
     await page.waitForURL(/\/dashboard/);
     await page.getByText('Connecté : admin').waitFor();
+    // The overview is the first tab; the rules are one click away.
+    await page.getByRole('heading', { name: 'Vue d’ensemble' }).waitFor();
+    await page.getByRole('tab', { name: 'Règles de routage' }).click();
     await page.getByRole('heading', { name: 'Règles de routage' }).waitFor();
     await shot(page, '02-rules-empty');
     expect(consoleErrors).toEqual([]);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { createLogger, type Logger } from '@render-signal/observability';
 import { startWebhookSink, type ReceivedWebhook, type WebhookSink } from '../helpers/webhook-sink';
-import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
+import { operatorRequest, sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
 
 /**
  * Issue 4 through the real ingress and workers: `email.process` adds one `offload.transfer` child per
@@ -154,6 +154,21 @@ function uniqueDropboxLink(name: string): { raw: string; normalised: string } {
   };
 }
 
+/** The offload outcome per link, as the email's journey (operator console) shows it. */
+async function journeyOffloads(world: World, emailId: string): Promise<Array<{ outcome: string; reason: string | null } | null>> {
+  let links: Array<{ offload: { outcome: string; reason: string | null } | null }> = [];
+  await waitUntil(
+    async () => {
+      const res = await operatorRequest(world, 'GET', `/api/emails/${emailId}`);
+      links = ((res.json.journey as { links?: typeof links } | undefined)?.links ?? []) as typeof links;
+      return links.length > 0 && links.every((l) => l.offload !== null);
+    },
+    5_000,
+    'the journey to show the offloads',
+  );
+  return links.map((l) => (l.offload ? { outcome: l.offload.outcome, reason: l.offload.reason } : null));
+}
+
 async function send(world: World, sink: WebhookSink, body: string): Promise<{ emailId: string; hook: ReceivedWebhook; elapsedMs: number }> {
   const sentAt = Date.now();
   const res = await world.post(sampleEmail({ body }));
@@ -297,6 +312,8 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
     expect(fake.callsFor(link.normalised)).toHaveLength(1);
     expect(fake.heads.filter((path) => path === publicPath)).toHaveLength(1);
     expect(await logLine(lines, 'offload.completed', second.emailId)).toMatchObject({ cached: true });
+    expect(await journeyOffloads(world, first.emailId)).toEqual([{ outcome: 'transferred', reason: null }]);
+    expect(await journeyOffloads(world, second.emailId)).toEqual([{ outcome: 'cached', reason: null }]);
   });
 
   it('a Google Drive link (offloadAllowed=false) is not offloaded; the Dropbox link of the same email is', async () => {
@@ -350,5 +367,6 @@ describe('offload through the pipeline: the Worker is down', () => {
     const failed = await logLine(lines, 'offload.failed', emailId);
     expect(failed).toMatchObject({ reason: 'worker_error', provider: 'dropbox', mode: 'worker' });
     expect(String(failed.detail)).toMatch(/ECONNREFUSED/);
+    expect(await journeyOffloads(world, emailId)).toEqual([{ outcome: 'failed', reason: 'worker_error' }]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HEALTH_CACHE_MS } from '../../apps/api/src/routes/health';
-import { waitUntil } from '../helpers/world';
+import { operatorRequest, waitUntil } from '../helpers/world';
 import { deliveredMessageIds, linkHtml, PUSH_AUDIENCE, PUSH_SERVICE_ACCOUNT, startGmailWorld, type GmailWorld } from './gmail-world';
 
 /** Gmail push end to end: Pub/Sub push → API → sync job → history.list/messages.get (fake) → pipeline → webhook. */
@@ -42,6 +42,16 @@ describe('Gmail push ingress', () => {
       thread_id: message.id,
     });
     expect((await g.mailboxes.get(alice))?.historyId).toBe(g.google.historyId(alice));
+    // The operator console says how it arrived.
+    const emailId = String(webhook!.json!.email_id);
+    await waitUntil(
+      async () =>
+        ((await operatorRequest(g.world, 'GET', `/api/emails/${emailId}`)).json.journey as { status?: string })?.status === 'delivered',
+      5_000,
+      'the journey',
+    );
+    const journey = (await operatorRequest(g.world, 'GET', `/api/emails/${emailId}`)).json.journey as { received: { source: string } };
+    expect(journey.received.source).toBe('gmail_push');
   });
 
   it('sends one webhook per message for duplicated and out-of-order notifications', async () => {

@@ -7,7 +7,8 @@ import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
 import type { LinkProvider } from '@render-signal/detectors';
 import type { Queue } from 'bullmq';
 import type { ApiMetrics } from '@render-signal/observability';
-import type { Producer, emailQueue, gmailQueue } from '@render-signal/queue';
+import type { Producer, deliveryQueue, emailQueue, gmailQueue } from '@render-signal/queue';
+import type { JourneyRecorder, JourneyStore } from '@render-signal/journeys';
 import type { MailboxStore } from '@render-signal/gmail';
 import { errorHandler, notFound } from './http/api-error';
 import { requireOperator } from './http/operator-auth';
@@ -15,6 +16,7 @@ import { securityHeaders } from './http/security-headers';
 import { authRouter } from './routes/auth';
 import { bullBoardRouter } from './routes/bull-board';
 import { dashboardRouter } from './routes/dashboard';
+import { emailsRouter } from './routes/emails';
 import { magicLinksRouter } from './routes/magic-links';
 import { configIoRouter } from './routes/config/config-io';
 import { preferencesRouter } from './routes/config/preferences';
@@ -44,6 +46,8 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** Gmail push ingress: sync jobs and the connected mailboxes (no credentials are read by the API). */
   gmail: { producer: Producer<typeof gmailQueue>; mailboxes: MailboxStore };
+  /** Email journeys and hourly figures (read), operator actions on them (written), re-deliveries (queued). */
+  journeys: { store: JourneyStore; recorder: JourneyRecorder; deliveryProducer: Producer<typeof deliveryQueue> };
   startedAt: number;
   /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
   loginRateLimitRedis?: Redis;
@@ -78,6 +82,7 @@ export function createApp(deps: AppDeps): Express {
     webhookLogsRouter(deps),
     configIoRouter(deps),
     webhookToolsRouter(deps),
+    emailsRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);

@@ -5,7 +5,8 @@ import { createWebhookDeliverer, createWebhookLog } from '@render-signal/deliver
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import { Queue } from 'bullmq';
-import { createProducer, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import { createProducer, deliveryQueue, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
 import type { AppDeps } from './app';
 
@@ -23,6 +24,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
     timeoutMs: 30_000,
@@ -52,6 +54,17 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
     queues,
     metrics: createApiMetrics(),
     gmail: { producer: gmailProducer, mailboxes: createMailboxStore({ redis, prefix: env.QUEUE_PREFIX }) },
+    journeys: {
+      store: createJourneyStore({ redis, prefix: env.QUEUE_PREFIX }),
+      recorder: createJourneyRecorder({
+        redis,
+        prefix: env.QUEUE_PREFIX,
+        maxAgeDays: env.JOURNEY_MAX_AGE_DAYS,
+        maxEntries: env.JOURNEY_MAX_ENTRIES,
+        onError: (error) => logger.warn('journey.write_failed', { error: error.message }),
+      }),
+      deliveryProducer,
+    },
     startedAt: Date.now(),
   };
   return {
@@ -61,6 +74,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiReso
       await settings.close();
       await emailProducer.close().catch(() => {});
       await gmailProducer.close().catch(() => {});
+      await deliveryProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();

@@ -56,7 +56,9 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
       h(
         'tr',
         {},
-        ...['Date', 'Statut', 'Cible', 'Tentative', 'Durée', 'Sujet', 'Détail', 'Job'].map((label) => h('th', { scope: 'col' }, label)),
+        ...['Date', 'Statut', 'Cible', 'Tentative', 'Durée', 'Sujet', 'Détail', 'Parcours', 'Job'].map((label) =>
+          h('th', { scope: 'col' }, label),
+        ),
       ),
     ),
     body,
@@ -68,7 +70,7 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
     try {
       const answer = await api<{ logs: LogEntry[]; count: number; days_filter: number }>('GET', `/api/webhook_logs?${params}`);
       body.replaceChildren(
-        ...(answer.logs.length === 0 ? [h('tr', {}, h('td', { colspan: 8 }, 'Aucun envoi sur la période.'))] : []),
+        ...(answer.logs.length === 0 ? [h('tr', {}, h('td', { colspan: 9 }, 'Aucun envoi sur la période.'))] : []),
         ...answer.logs.map((entry) =>
           h(
             'tr',
@@ -91,6 +93,13 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
             h('td', {}, entry.duration_ms !== undefined ? `${entry.duration_ms} ms` : '—'),
             h('td', {}, entry.subject || '—'),
             h('td', {}, entry.failure_reason ?? entry.error_message ?? ''),
+            h(
+              'td',
+              {},
+              entry.type !== 'test' && entry.email_id
+                ? h('a', { href: `#emails/${encodeURIComponent(entry.email_id)}` }, 'Voir le parcours')
+                : '—',
+            ),
             h(
               'td',
               {},

@@ -1,13 +1,16 @@
 import './style.css';
 import { api, setCsrfToken } from './api';
+import { mountEmails, type EmailsTab } from './emails';
 import { mountLogs } from './logs';
+import { mountOverview } from './overview';
 import { mountRules } from './rules';
 import { mountTools } from './tools';
 import { mountWebhooks } from './webhooks';
 
-type TabName = 'rules' | 'webhooks' | 'logs' | 'tools';
-const TABS: TabName[] = ['rules', 'webhooks', 'logs', 'tools'];
+type TabName = 'overview' | 'emails' | 'rules' | 'webhooks' | 'logs' | 'tools';
+const TABS: TabName[] = ['overview', 'emails', 'rules', 'webhooks', 'logs', 'tools'];
 const mounted = new Set<TabName>();
+let emails: EmailsTab | undefined;
 
 function panel(name: TabName): HTMLElement {
   return document.getElementById(`panel-${name}`) as HTMLElement;
@@ -17,13 +20,24 @@ function mount(name: TabName): void {
   if (mounted.has(name)) return;
   mounted.add(name);
   const el = panel(name);
+  if (name === 'overview') void mountOverview(el);
+  if (name === 'emails') emails = mountEmails(el);
   if (name === 'rules') void mountRules(el);
   if (name === 'webhooks') void mountWebhooks(el);
   if (name === 'logs') void mountLogs(el);
   if (name === 'tools') void mountTools(el);
 }
 
-function select(name: TabName, focus = false): void {
+/** `#emails/<email_id>` opens that email's journey (deep link); `#<tab>` a tab. */
+function parseHash(): { tab: TabName; emailId: string | null } {
+  const hash = window.location.hash.slice(1);
+  const slash = hash.indexOf('/');
+  const tab = (slash < 0 ? hash : hash.slice(0, slash)) as TabName;
+  if (tab === 'emails' && slash >= 0) return { tab, emailId: decodeURIComponent(hash.slice(slash + 1)) || null };
+  return { tab: TABS.includes(tab) ? tab : 'overview', emailId: null };
+}
+
+function select(name: TabName, focus = false, emailId: string | null = null): void {
   for (const tab of TABS) {
     const button = document.getElementById(`tab-${tab}`) as HTMLButtonElement;
     const active = tab === name;
@@ -33,7 +47,9 @@ function select(name: TabName, focus = false): void {
     if (active && focus) button.focus();
   }
   mount(name);
-  if (window.location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
+  if (name === 'emails') void emails?.show(emailId);
+  const wanted = name === 'emails' && emailId ? `#emails/${encodeURIComponent(emailId)}` : `#${name}`;
+  if (window.location.hash !== wanted) history.replaceState(null, '', wanted);
 }
 
 async function boot(): Promise<void> {
@@ -52,8 +68,13 @@ async function boot(): Promise<void> {
       select(TABS[(index + delta + TABS.length) % TABS.length] as TabName, true);
     });
   });
-  const initial = window.location.hash.slice(1) as TabName;
-  select(TABS.includes(initial) ? initial : 'rules');
+  // Links to #emails/<id> (the list, the delivery log) and the back/forward buttons.
+  window.addEventListener('hashchange', () => {
+    const { tab, emailId } = parseHash();
+    select(tab, false, emailId);
+  });
+  const { tab, emailId } = parseHash();
+  select(tab, false, emailId);
 }
 
 void boot();

@@ -178,69 +178,248 @@ function renderTools(section: HTMLElement): void {
 
 type PrefValue = string | number | boolean | null | string[] | Record<string, string>;
 
+interface RetrySchedule {
+  attempts: number;
+  delays_ms: number[];
+  jitter: number;
+  attempts_from: 'processing_prefs.retry_count' | 'DELIVERY_RETRY_SCHEDULE';
+  floor_ms: number | null;
+}
+
+type PrefKind = 'bool' | 'int' | 'optional-int' | 'list' | 'priorities';
+interface PrefField {
+  key: string;
+  label: string;
+  help: string;
+  kind: PrefKind;
+  unit?: string;
+  min?: number;
+  max?: number;
+}
+
+/** Every processing preference, labelled (shown even when absent from the stored document). */
+export const PREF_FIELDS: PrefField[] = [
+  {
+    key: 'exclude_keywords',
+    label: 'Mots-clés exclus (tous les e-mails)',
+    help: 'Un e-mail dont le sujet ou le corps contient l’un de ces mots n’est pas envoyé. Un mot par ligne ; accents et majuscules ignorés.',
+    kind: 'list',
+  },
+  {
+    key: 'exclude_keywords_recadrage',
+    label: 'Mots-clés exclus — détecteur recadrage',
+    help: 'Appliqués seulement aux e-mails reconnus comme recadrage (Média Solution). Un mot par ligne.',
+    kind: 'list',
+  },
+  {
+    key: 'exclude_keywords_autorepondeur',
+    label: 'Mots-clés exclus — détecteur désabonnement (autorépondeur)',
+    help: 'Appliqués seulement aux e-mails reconnus comme désabonnement / journée / tarifs. Un mot par ligne.',
+    kind: 'list',
+  },
+  {
+    key: 'require_attachments',
+    label: 'Exiger un lien de téléchargement',
+    help: 'Sans lien (Dropbox, FromSmash, SwissTransfer…), l’e-mail est ignoré.',
+    kind: 'bool',
+  },
+  {
+    key: 'max_email_size_mb',
+    label: 'Taille maximale d’un e-mail',
+    help: 'Au-delà, l’e-mail est ignoré. Vide : pas de limite.',
+    kind: 'optional-int',
+    unit: 'Mo',
+    min: 1,
+  },
+  {
+    key: 'sender_priority',
+    label: 'Priorité par expéditeur',
+    help: 'Une ligne par expéditeur : « adresse = high », « medium » ou « low ». Les e-mails « high » passent devant.',
+    kind: 'priorities',
+  },
+  {
+    key: 'retry_count',
+    label: 'Nombre de réessais',
+    help: '0 : le calendrier de réessais du serveur (DELIVERY_RETRY_SCHEDULE) décide. Sinon, ce nombre de réessais au plus.',
+    kind: 'int',
+    unit: 'réessais',
+    min: 0,
+    max: 10,
+  },
+  {
+    key: 'retry_delay_sec',
+    label: 'Délai minimal entre deux essais',
+    help: 'Utilisé quand le nombre de réessais est fixé ci-dessus : aucun réessai ne part plus tôt.',
+    kind: 'int',
+    unit: 'secondes',
+    min: 0,
+    max: 600,
+  },
+  {
+    key: 'webhook_timeout_sec',
+    label: 'Délai d’attente de la réponse',
+    help: 'Une cible qui ne répond pas dans ce délai compte comme un échec (réessayé).',
+    kind: 'int',
+    unit: 'secondes',
+    min: 1,
+    max: 300,
+  },
+  {
+    key: 'rate_limit_per_hour',
+    label: 'Envois maximum par heure et par cible',
+    help: '0 : pas de limite. Au-delà, les envois attendent l’heure suivante (jamais perdus).',
+    kind: 'int',
+    unit: 'envois / heure',
+    min: 0,
+    max: 100000,
+  },
+  {
+    key: 'notify_on_failure',
+    label: 'Notifier les échecs définitifs',
+    help: 'Un événement « delivery.failed » est envoyé à l’URL de notification d’échec (avec le lien vers le parcours de l’e-mail).',
+    kind: 'bool',
+  },
+  {
+    key: 'mirror_media_to_custom',
+    label: 'Copier les médias vers la cible personnalisée',
+    help: 'Réglage conservé de l’ancien serveur pour compatibilité : il n’a aucun effet sur les envois.',
+    kind: 'bool',
+  },
+];
+
+function seconds(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 6_000) / 10} min`;
+  return `${Math.round(ms / 360_000) / 10} h`;
+}
+
+export function describeRetrySchedule(schedule: RetrySchedule | null): string {
+  if (!schedule) return 'Calendrier de réessais inconnu : aucun worker ne l’a encore publié.';
+  const delays = schedule.delays_ms.length ? schedule.delays_ms.map(seconds).join(', ') : 'aucun réessai';
+  const jitter = schedule.jitter > 0 ? ` (±${Math.round(schedule.jitter * 100)} %)` : '';
+  const source =
+    schedule.attempts_from === 'processing_prefs.retry_count'
+      ? `nombre fixé par « Nombre de réessais »${schedule.floor_ms ? `, au moins ${seconds(schedule.floor_ms)} entre deux essais` : ''}`
+      : 'calendrier du serveur (DELIVERY_RETRY_SCHEDULE)';
+  return `En vigueur : ${schedule.attempts} tentative(s) au plus — réessais après ${delays}${jitter} ; ${source}. Un Retry-After de la cible l’emporte.`;
+}
+
+/** Unsaved changes of any form registered here make the browser ask before leaving the page. */
+const dirtyForms = new Set<string>();
+window.addEventListener('beforeunload', (event) => {
+  if (dirtyForms.size === 0) return;
+  event.preventDefault();
+  event.returnValue = '';
+});
+
 async function renderPrefs(section: HTMLElement): Promise<void> {
-  const { prefs } = await api<{ prefs: Record<string, PrefValue> }>('GET', '/api/processing_prefs');
+  const answer = await api<{ prefs: Record<string, PrefValue>; retry_schedule: RetrySchedule | null }>('GET', '/api/processing_prefs');
+  const { prefs } = answer;
   const controls = new Map<string, () => unknown>();
   const fields: HTMLElement[] = [];
-  for (const [key, value] of Object.entries(prefs)) {
-    if (key.startsWith('_')) continue;
-    if (typeof value === 'boolean') {
-      const box = checkbox(key, value);
-      controls.set(key, () => box.input.checked);
-      fields.push(h('div', { class: 'field' }, box.wrap));
-    } else if (typeof value === 'number' || value === null) {
-      const input = h('input', { type: 'number', value: value ?? '', min: 0 });
-      controls.set(key, () => (input.value === '' ? null : Number(input.value)));
-      fields.push(labelled(key, input));
-    } else if (Array.isArray(value)) {
-      const area = h('textarea', { rows: 3 });
-      area.value = value.join('\n');
-      controls.set(key, () =>
+  const known = new Set(PREF_FIELDS.map((f) => f.key));
+  const extra: PrefField[] = Object.keys(prefs)
+    .filter((key) => !key.startsWith('_') && !known.has(key))
+    .map((key) => ({
+      key,
+      label: key,
+      help: '',
+      kind: typeof prefs[key] === 'boolean' ? 'bool' : Array.isArray(prefs[key]) ? 'list' : 'int',
+    }));
+  const retryInfo = h('p', { class: 'hint', 'data-testid': 'retry-schedule' }, describeRetrySchedule(answer.retry_schedule));
+
+  for (const field of [...PREF_FIELDS, ...extra]) {
+    const value = prefs[field.key];
+    const testid = `pref-${field.key}`;
+    if (field.kind === 'bool') {
+      const box = checkbox(field.label, value === true, { 'data-testid': testid });
+      controls.set(field.key, () => box.input.checked);
+      fields.push(h('div', { class: 'field' }, box.wrap, field.help ? h('small', { class: 'hint' }, field.help) : null));
+    } else if (field.kind === 'int' || field.kind === 'optional-int') {
+      const input = h('input', {
+        type: 'number',
+        value: typeof value === 'number' ? value : '',
+        min: field.min,
+        max: field.max,
+        step: 1,
+        'data-testid': testid,
+      });
+      controls.set(field.key, () => (input.value === '' ? (field.kind === 'optional-int' ? null : undefined) : Number(input.value)));
+      const withUnit = h('div', { class: 'input-unit' }, input, field.unit ? h('span', { class: 'unit' }, field.unit) : null);
+      const wrap = labelled(field.unit ? `${field.label} (${field.unit})` : field.label, input, field.help);
+      wrap.insertBefore(withUnit, wrap.querySelector('small'));
+      fields.push(wrap);
+      if (field.key === 'retry_count' || field.key === 'retry_delay_sec') wrap.append(retryInfo);
+    } else if (field.kind === 'list') {
+      const area = h('textarea', { rows: 3, 'data-testid': testid });
+      area.value = Array.isArray(value) ? value.join('\n') : '';
+      controls.set(field.key, () =>
         area.value
           .split('\n')
           .map((s) => s.trim())
           .filter(Boolean),
       );
-      fields.push(labelled(key, area, 'Une valeur par ligne.'));
-    } else if (typeof value === 'object') {
-      const area = h('textarea', { rows: 3, class: 'mono' });
-      area.value = JSON.stringify(value, null, 2);
-      controls.set(key, () => {
-        try {
-          return JSON.parse(area.value || '{}') as unknown;
-        } catch {
-          return area.value;
-        }
-      });
-      fields.push(labelled(key, area, 'Objet JSON.'));
+      fields.push(labelled(field.label, area, field.help));
     } else {
-      const input = h('input', { value: String(value) });
-      controls.set(key, () => input.value);
-      fields.push(labelled(key, input));
+      const area = h('textarea', { rows: 3, class: 'mono', 'data-testid': testid });
+      const current = value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+      area.value = Object.entries(current)
+        .map(([sender, level]) => `${sender} = ${level}`)
+        .join('\n');
+      controls.set(field.key, () =>
+        Object.fromEntries(
+          area.value
+            .split('\n')
+            .map((line) => line.split('='))
+            .filter((parts) => parts.length === 2 && parts[0]!.trim())
+            .map(([sender, level]) => [sender!.trim(), level!.trim()]),
+        ),
+      );
+      fields.push(labelled(field.label, area, field.help));
     }
   }
   const result = h('div', { 'aria-live': 'polite' });
+  const unsaved = h(
+    'p',
+    { class: 'unsaved', role: 'status', hidden: true, 'data-testid': 'prefs-unsaved' },
+    'Modifications non enregistrées.',
+  );
+  const markDirty = (dirty: boolean) => {
+    if (dirty) dirtyForms.add('prefs');
+    else dirtyForms.delete('prefs');
+    unsaved.hidden = !dirty;
+  };
+  const form = h(
+    'form',
+    {
+      'data-testid': 'prefs-form',
+      onSubmit: async (event: Event) => {
+        event.preventDefault();
+        const body = Object.fromEntries([...controls].map(([key, read]) => [key, read()]).filter(([, v]) => v !== undefined));
+        try {
+          const saved = await api<{ message: string }>('POST', '/api/processing_prefs', body);
+          result.replaceChildren(h('p', { class: 'ok' }, saved.message));
+          toast(saved.message);
+          markDirty(false);
+          const fresh = await api<{ retry_schedule: RetrySchedule | null }>('GET', '/api/processing_prefs');
+          retryInfo.textContent = describeRetrySchedule(fresh.retry_schedule);
+        } catch (error) {
+          result.replaceChildren(errorList(error));
+        }
+      },
+    },
+    h('div', { class: 'grid-2' }, ...fields),
+    unsaved,
+    h('button', { type: 'submit', class: 'primary' }, 'Enregistrer les préférences'),
+    result,
+  );
+  form.addEventListener('input', () => markDirty(true));
+  form.addEventListener('change', () => markDirty(true));
   section.append(
     h('h3', { id: 'wh-prefs' }, 'Préférences de traitement'),
-    h(
-      'form',
-      {
-        onSubmit: async (event: Event) => {
-          event.preventDefault();
-          const body = Object.fromEntries([...controls].map(([key, read]) => [key, read()]));
-          try {
-            const answer = await api<{ message: string }>('POST', '/api/processing_prefs', body);
-            result.replaceChildren(h('p', { class: 'ok' }, answer.message));
-            toast(answer.message);
-          } catch (error) {
-            result.replaceChildren(errorList(error));
-          }
-        },
-      },
-      h('div', { class: 'grid-2' }, ...fields),
-      h('button', { type: 'submit', class: 'primary' }, 'Enregistrer les préférences'),
-      result,
-    ),
+    h('p', { class: 'hint' }, 'Appliquées à chaque e-mail dès l’enregistrement, par tous les workers (sans redémarrage).'),
+    form,
   );
 }
 

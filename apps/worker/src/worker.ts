@@ -14,12 +14,14 @@ import {
   createWebhookDeliverer,
   createWebhookLog,
   nextRetryDelay,
+  publishRetryPolicy,
   RetryableDeliveryError,
   webhookIdFor,
   type AttemptFacts,
   type RetryPolicy,
 } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
+import { createJourneyRecorder } from '@render-signal/journeys';
 import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -66,7 +68,20 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   await settings.start();
+  // What the dashboard shows as the retry schedule in effect.
+  await publishRetryPolicy(redis, prefix, retryPolicy).catch((error: Error) =>
+    logger.warn('worker.retry_policy_unpublished', { error: error.message }),
+  );
   const webhookLog = createWebhookLog({ redis, prefix, maxEntries: env.WEBHOOK_LOG_MAX_ENTRIES, maxAgeDays: env.WEBHOOK_LOG_MAX_AGE_DAYS });
+  const journeys = env.JOURNEYS_ENABLED
+    ? createJourneyRecorder({
+        redis,
+        prefix,
+        maxAgeDays: env.JOURNEY_MAX_AGE_DAYS,
+        maxEntries: env.JOURNEY_MAX_ENTRIES,
+        onError: (error, lost) => logger.warn('journey.write_failed', { error: error.message, events: lost }),
+      })
+    : undefined;
   const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
@@ -123,6 +138,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           target: maskUrl(job.data.target.url),
           target_origin: job.data.target.origin,
           subject: job.data.subject,
+          // The email's journey in the dashboard (absolute when PUBLIC_BASE_URL is set).
+          journey_url: `${env.PUBLIC_BASE_URL?.replace(/\/$/, '') ?? ''}/dashboard/#emails/${encodeURIComponent(job.data.email_id)}`,
           failure_reason: facts.failure_reason,
           status_code: facts.status ?? null,
           attempts: job.attemptsMade + 1,
@@ -145,6 +162,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           deliveryProducer,
           providers,
           retryFor,
+          ...(journeys ? { journeys } : {}),
           planContext: (s) => ({
             providers,
             timeZone: env.POLLING_TIMEZONE,
@@ -169,6 +187,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           gate,
           secret: () => webhookSecret.current(),
           onDeadLetter: notifyDeadLetter,
+          ...(journeys ? { journeys } : {}),
         }),
     },
     {
@@ -189,6 +208,19 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       },
     },
   );
+  // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
+  if (journeys)
+    deliveryWorker.on('failed', (job) => {
+      if (!job || job.data.kind !== 'email' || job.attemptsMade >= (job.opts.attempts ?? 1) || !(job.delay > 0)) return;
+      const at = Date.now();
+      journeys.record(job.data.email_id, {
+        type: 'retry_scheduled',
+        at,
+        webhook_id: job.data.webhook_id,
+        job_id: job.id ?? job.data.webhook_id,
+        next_attempt_at: at + job.delay,
+      });
+    });
   const workers = [emailWorker, deliveryWorker];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
@@ -230,6 +262,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         logger.warn('worker.shutdown_timeout', { timeout_ms: env.SHUTDOWN_TIMEOUT });
         await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
       }
+      await journeys?.flush();
       await deliveryProducer.close().catch(() => {});
       await offloadProducer?.close().catch(() => {});
       await gmail?.close();

@@ -90,6 +90,15 @@ export const commonEnvSchema = z.object({
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Email journeys and hourly figures (dashboard): written by the workers, kept by age and by count. */
+  JOURNEYS_ENABLED: envBoolean(true),
+  JOURNEY_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  JOURNEY_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Absolute origin used in magic links and journey links, e.g. https://signal.example.com (else taken from the request). */
+  PUBLIC_BASE_URL: optionalString.refine(
+    (v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v),
+    'must be an origin like https://signal.example.com',
+  ),
   // Gmail push ingress (docs/gmail-push.md). Everything optional: without it only the Apps Script path runs.
   GMAIL_PUSH_ENABLED: envBoolean(false),
   /** Base URLs of Google's endpoints: only tests (loopback fakes) change them. */
@@ -204,14 +213,6 @@ export const apiEnvFields = commonEnvSchema.extend({
   }),
   /** Dashboard session lifetime (the original: 8 h). */
   SESSION_TTL: envDuration('8h').refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, 'must be between 1m and 30d'),
-  /**
-   * Absolute origin used in magic links, e.g. https://signal.example.com. Required in production to create
-   * a link; elsewhere the request's origin is used when unset.
-   */
-  PUBLIC_BASE_URL: optionalString.refine(
-    (v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v),
-    'must be an origin like https://signal.example.com',
-  ),
   /** Secure flag of the session cookie: auto = when the request came over HTTPS (trust proxy). */
   COOKIE_SECURE: z
     .string()

@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import { ingressPayloadSchema } from './ingress';
 
+/** How an email reached us: the HTTP ingress (Apps Script) or a Gmail push sync. */
+export const ARRIVAL_SOURCES = ['apps_script', 'gmail_push'] as const;
+export type ArrivalSource = (typeof ARRIVAL_SOURCES)[number];
+
 /** Data of the `email.process` job: one accepted email. */
 export const processEmailJobSchema = z.object({
   email_id: z.string().min(1),
   /** Epoch ms when the ingress accepted it (end-to-end latency starts here). */
   accepted_at: z.number().int(),
+  /** Absent on jobs queued before it existed: read as `apps_script`. */
+  source: z.enum(ARRIVAL_SOURCES).optional(),
   email: ingressPayloadSchema,
   /** Step of the job: `plan` first; `offload` when it resumes after its offload children finished. */
   step: z.enum(['plan', 'offload']).default('plan'),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { computeEmailId, type EmailContent } from '@render-signal/contracts';
+import { computeEmailId, type ArrivalSource, type EmailContent } from '@render-signal/contracts';
 import type { Producer, emailQueue } from '@render-signal/queue';
 
 export type AcceptStatus = 'queued' | 'already_processing' | 'already_processed';
@@ -16,6 +16,8 @@ export interface AcceptOptions {
   /** The `disable_email_id_dedup` flag: every POST is a new email. */
   dedupDisabled?: boolean;
   now?: number;
+  /** Where the email came from (shown in its journey); the HTTP ingress by default. */
+  source?: ArrivalSource;
 }
 
 /** States in which the email is still moving through the pipeline. */
@@ -39,7 +41,7 @@ export async function acceptEmail(
   const jobId = `${emailId}.${acceptedAt.toString(36)}${randomUUID().slice(0, 8)}`;
   const job = await producer.add(
     'process',
-    { email_id: emailId, accepted_at: acceptedAt, email },
+    { email_id: emailId, accepted_at: acceptedAt, ...(options.source ? { source: options.source } : {}), email },
     options.dedupDisabled ? { jobId } : { jobId, deduplication: { id: emailId, ttl: options.dedupWindowMs } },
   );
   if (job.id === jobId) return { status: 'queued', email_id: emailId, job_id: jobId };

@@ -1,4 +1,4 @@
-import { computeEmailId, parseSenderAddress, type EmailContent } from '@render-signal/contracts';
+import { computeEmailId, parseSenderAddress, type ArrivalSource, type EmailContent } from '@render-signal/contracts';
 import { readSettings, type Settings, type SettingsStore } from '@render-signal/config-store';
 import type { Producer, emailQueue } from '@render-signal/queue';
 import { weekdayIn } from '@render-signal/routing';
@@ -45,6 +45,8 @@ export interface IngestDeps {
   senderAllowlist: readonly string[];
   timeZone: string;
   dedupWindowMs: number;
+  /** `gmail_push` for the Gmail sync; the HTTP ingress leaves it unset (Apps Script). */
+  source?: ArrivalSource;
 }
 
 /** Policies, then dedup + enqueue in one atomic step: the one way an email enters the pipeline. */
@@ -56,5 +58,6 @@ export async function ingestEmail(email: EmailContent, deps: IngestDeps, now = n
     dedupWindowMs: deps.dedupWindowMs,
     dedupDisabled: settings.runtime_flags.disable_email_id_dedup,
     now: now.getTime(),
+    ...(deps.source ? { source: deps.source } : {}),
   });
 }

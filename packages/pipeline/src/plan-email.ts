@@ -9,7 +9,7 @@ import {
   type Detection,
   type LinkProvider,
 } from '@render-signal/detectors';
-import { decideWindowOutcome, routeEmail, type RouteTarget, type RoutingDecision } from '@render-signal/routing';
+import { decideWindowOutcome, routeEmail, type RouteTarget, type RoutingDecision, type WindowReason } from '@render-signal/routing';
 
 /**
  * detect → window → links → route: what one email becomes, decided from the email, the settings
@@ -37,6 +37,8 @@ export interface PlannedTarget {
 export interface EmailRoute {
   detection: Detection;
   window: { webhooks_time_start?: string; webhooks_time_end?: string };
+  /** The time-window verdict that let the email go (shown in its journey). */
+  windowVerdict?: WindowReason;
   links: PayloadDeliveryLink[];
   targets: PlannedTarget[];
   /** Each rule's result (shown by the dry run; not needed to deliver). */
@@ -134,7 +136,14 @@ export function planEmail(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, ctx:
       },
     };
   });
-  return { detection, window: windowFields, links, targets, routing: { matches: decision.matches, stopped_by: decision.stopped_by } };
+  return {
+    detection,
+    window: windowFields,
+    windowVerdict: window.reason,
+    links,
+    targets,
+    routing: { matches: decision.matches, stopped_by: decision.stopped_by },
+  };
 }
 
 export interface PlannedDelivery {

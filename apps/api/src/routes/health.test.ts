@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { startWorld, type World } from '../../../../test/helpers/world';
-import { buildHealthDocument, HEALTH_CACHE_MS, healthCache, healthProblems, type HealthFacts } from './health';
+import { buildHealthDocument, HEALTH_CACHE_MS, healthCache, problemDetails, type HealthFacts } from './health';
 
 const facts = (overrides: Partial<HealthFacts> = {}): HealthFacts => ({
   redisOk: true,
@@ -8,6 +8,8 @@ const facts = (overrides: Partial<HealthFacts> = {}): HealthFacts => ({
   workers: 1,
   webhook: { error_rate_24h: 0, active_webhooks: 0, last_webhook: null },
   hasTarget: true,
+  failingTargets: [],
+  settings: { ingressEnabled: true, sendingEnabled: true, absenceToday: false, withinWindow: null, window: {} },
   mailboxes: [],
   ...overrides,
 });
@@ -31,8 +33,13 @@ describe('the /health document (pure)', () => {
       facts({ queues: { delivery: { waiting: 0, active: 0, delayed: 0, failed: 11 } } }),
       ['dead_letters_growing'],
     ],
+    ['sending disabled: a notice, not degraded', facts({ settings: { ...facts().settings!, sendingEnabled: false } }), []],
   ])('%s → %j', (_label, input, problems) => {
-    expect(healthProblems(input, context)).toEqual(problems);
+    expect(
+      problemDetails(input, context)
+        .filter((p) => p.degrades)
+        .map((p) => p.code),
+    ).toEqual(problems);
     const { httpStatus, body } = buildHealthDocument(input, context);
     expect(body.problems).toEqual(problems);
     expect(body.status).toBe(problems.length ? 'degraded' : 'ok');

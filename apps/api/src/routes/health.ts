@@ -1,8 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
-import { readSettings, resolveDefaultTarget } from '@render-signal/config-store';
+import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-signal/config-store';
 import { isProduction } from '@render-signal/config';
-import { liveWorkerCount, renderMetrics, RENDER_SIGNAL_VERSION } from '@render-signal/observability';
+import {
+  failingTargets,
+  healthProblems,
+  liveWorkerCount,
+  renderMetrics,
+  RENDER_SIGNAL_VERSION,
+  type HealthProblem,
+} from '@render-signal/observability';
+import { isWithinWindow, weekdayIn } from '@render-signal/routing';
 import type { Mailbox } from '@render-signal/gmail';
 import type { AppDeps } from '../app';
 
@@ -19,6 +27,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T
 /** Longest age of the /health facts: a burst of probes costs one Redis read per this period. */
 export const HEALTH_CACHE_MS = 2_000;
 
+/** The live settings' switches that the overview puts in words (null: Redis down, unknown). */
+export interface SettingsFacts {
+  ingressEnabled: boolean;
+  sendingEnabled: boolean;
+  absenceToday: boolean;
+  /** Null: no time window configured. */
+  withinWindow: boolean | null;
+  window: { start?: string | null | undefined; end?: string | null | undefined };
+}
+
 /** What /health reports, read from Redis (queues, workers, webhook log, config, mailboxes). */
 export interface HealthFacts {
   redisOk: boolean;
@@ -27,6 +45,9 @@ export interface HealthFacts {
   webhook: { error_rate_24h: number; active_webhooks: number; last_webhook: string | null };
   /** A default webhook or at least one routing rule exists (else every email fails with no_target). */
   hasTarget: boolean;
+  /** Targets (masked) whose latest attempts all failed, from the same webhook-log read. */
+  failingTargets: Array<{ target: string; consecutive_failures: number }>;
+  settings: SettingsFacts | null;
   mailboxes: Mailbox[];
 }
 
@@ -47,9 +68,22 @@ export async function gatherHealthFacts(
       workers: 0,
       webhook: { error_rate_24h: 0, active_webhooks: 0, last_webhook: null },
       hasTarget: true,
+      failingTargets: [],
+      settings: null,
       mailboxes: [],
     };
   const settings = await readSettings(deps.settings);
+  const config = settings.webhook_config;
+  const window = resolveTimeWindow(config, deps.env);
+  const today = new Date(now);
+  const settingsFacts: SettingsFacts = {
+    ingressEnabled: settings.runtime_flags.gmail_ingress_enabled,
+    sendingEnabled: config.webhook_sending_enabled,
+    absenceToday:
+      config.absence_pause_enabled && (config.absence_pause_days as string[]).includes(weekdayIn(today, deps.env.POLLING_TIMEZONE)),
+    withinWindow: isWithinWindow(today, window.start, window.end, deps.env.POLLING_TIMEZONE),
+    window,
+  };
   const hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
   const [counts, workers, logs, mailboxes] = await Promise.all([
     Promise.all(
@@ -72,7 +106,7 @@ export async function gatherHealthFacts(
     active_webhooks: logs.filter((l) => l.status === 'success' && now - Date.parse(l.timestamp) < HOUR_MS).length,
     last_webhook: logs.find((l) => l.status === 'success')?.timestamp ?? null,
   };
-  return { redisOk, queues, workers, webhook, hasTarget, mailboxes };
+  return { redisOk, queues, workers, webhook, hasTarget, failingTargets: failingTargets(logs), settings: settingsFacts, mailboxes };
 }
 
 export interface HealthContext {
@@ -85,30 +119,43 @@ export interface HealthContext {
   memoryRssBytes: number;
 }
 
-/** Pure: what needs attention. Each check adds its code; a new check is one more line here. */
-export function healthProblems(
+/**
+ * Pure: every problem and notice, in words (packages/observability's healthProblems). Those that
+ * `degrade` make /health's `problems` and `status`; notices (window, absence, switches) do not.
+ */
+export function problemDetails(
   facts: HealthFacts,
   context: Pick<HealthContext, 'gmailPushEnabled' | 'gmailStaleAfterMs' | 'deadLetterThreshold' | 'now'>,
-) {
-  const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
-  return [
-    ...(facts.redisOk ? [] : ['redis_unavailable']),
-    ...(facts.redisOk && facts.workers === 0 ? ['no_workers'] : []),
-    ...(facts.hasTarget ? [] : ['no_webhook_target']),
-    ...(deadLetters > context.deadLetterThreshold ? ['dead_letters_growing'] : []),
-    ...gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now, context.gmailStaleAfterMs).problems,
-  ];
+): HealthProblem[] {
+  const gmail = gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now, context.gmailStaleAfterMs);
+  return healthProblems({
+    redisOk: facts.redisOk,
+    workers: facts.workers,
+    deadLetters: Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0),
+    deadLetterThreshold: context.deadLetterThreshold,
+    hasTarget: facts.hasTarget,
+    failingTargets: facts.failingTargets,
+    ingressEnabled: facts.settings?.ingressEnabled ?? null,
+    sendingEnabled: facts.settings?.sendingEnabled ?? null,
+    absenceToday: facts.settings?.absenceToday ?? false,
+    withinWindow: facts.settings?.withinWindow ?? null,
+    window: facts.settings?.window ?? {},
+    gmail: { problems: gmail.problems, needsReauth: gmail.section.needs_reauth },
+  });
 }
 
 /** Pure: the /health document (the seed's fields, plus problems, queues and the Gmail section) and its status code. */
 export function buildHealthDocument(facts: HealthFacts, context: HealthContext) {
   const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
-  const problems = healthProblems(facts, context);
+  const details = problemDetails(facts, context);
+  const problems = details.filter((p) => p.degrades).map((p) => p.code);
   return {
     httpStatus: facts.redisOk ? 200 : 503,
     body: {
       status: problems.length === 0 ? 'ok' : 'degraded',
       problems,
+      /** Every problem and notice in words, degrading or not (the dashboard's overview). */
+      problem_details: details.map(({ code, severity, message }) => ({ code, severity, message })),
       timestamp: new Date(context.now).toISOString(),
       version: RENDER_SIGNAL_VERSION,
       uptime: Math.round((context.now - context.startedAt) / 1000),

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { applyProcessingPrefsUpdate, applyRuntimeFlagsUpdate } from '@render-signal/contracts';
+import { effectiveRetrySchedule, readRetryPolicy } from '@render-signal/delivery';
 import type { AppDeps } from '../../app';
 import { expectedRevision, invalid, ok, storeError } from './respond';
 
@@ -7,7 +8,12 @@ import { expectedRevision, invalid, ok, storeError } from './respond';
 export function preferencesRouter(deps: AppDeps): Router {
   const router = Router();
 
-  const getPrefs = async (_req: unknown, res: Parameters<typeof ok>[0]) => ok(res, { prefs: await deps.settings.get('processing_prefs') });
+  const getPrefs = async (_req: unknown, res: Parameters<typeof ok>[0]) => {
+    const prefs = await deps.settings.get('processing_prefs');
+    // The schedule the workers published at start, bounded by these prefs (null until a worker ran).
+    const policy = await readRetryPolicy(deps.redis, deps.env.QUEUE_PREFIX).catch(() => null);
+    ok(res, { prefs, retry_schedule: policy ? effectiveRetrySchedule(policy, prefs) : null });
+  };
   const postPrefs = async (req: { body?: unknown }, res: Parameters<typeof ok>[0]) => {
     const current = await deps.settings.get('processing_prefs');
     const result = applyProcessingPrefsUpdate(current, req.body);

@@ -8,6 +8,7 @@ import {
   type WebhookDeliverer,
   type WebhookLog,
 } from '@render-signal/delivery';
+import { attemptEvent, type JourneyRecorder } from '@render-signal/journeys';
 import { maskUrl, type Logger, type WorkerMetrics } from '@render-signal/observability';
 import type { TargetGate } from '../../pipeline/target-gate';
 
@@ -22,6 +23,8 @@ export interface DeliverWebhookDeps {
   secret(): Promise<string | undefined>;
   /** Called once when a delivery of an email is dead-lettered (notify_on_failure). */
   onDeadLetter?(job: Job<DeliverWebhookJob>, facts: AttemptFacts): Promise<void>;
+  /** The email's journey: one event per attempt of an email delivery, batched, never awaited. */
+  journeys?: JourneyRecorder;
   now?: () => number;
 }
 
@@ -87,6 +90,22 @@ export async function deliverWebhookJob(
       final: true,
     });
     const endToEndMs = (deps.now?.() ?? Date.now()) - job.data.accepted_at;
+    if (deps.journeys && job.data.kind === 'email')
+      deps.journeys.record(
+        email_id,
+        attemptEvent({
+          webhookId: webhook_id,
+          jobId: job.id ?? webhook_id,
+          attempt,
+          maxAttempts,
+          outcome: 'delivered',
+          status: result.status,
+          durationMs: result.duration_ms,
+          responseExcerpt: result.response_excerpt,
+          endToEndMs,
+          now: deps.now?.() ?? Date.now(),
+        }),
+      );
     deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: hostOf(target.url), failure_reason: '' });
     deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
     if (job.data.kind === 'email') deps.metrics.endToEnd.observe(endToEndMs / 1000);
@@ -102,6 +121,22 @@ export async function deliverWebhookJob(
       const facts = error.facts;
       answeredInMs = facts.duration_ms;
       const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
+      if (deps.journeys && job.data.kind === 'email')
+        deps.journeys.record(
+          email_id,
+          attemptEvent({
+            webhookId: webhook_id,
+            jobId: job.id ?? webhook_id,
+            attempt,
+            maxAttempts,
+            outcome: final ? 'failed' : 'retrying',
+            status: facts.status,
+            durationMs: facts.duration_ms,
+            failureReason: facts.failure_reason,
+            responseExcerpt: facts.response_excerpt,
+            now: deps.now?.() ?? Date.now(),
+          }),
+        );
       await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...facts }));
       deps.metrics.deliveryAttempts.inc({
         outcome: final ? 'failed' : 'retrying',

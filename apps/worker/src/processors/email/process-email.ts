@@ -1,7 +1,8 @@
 import { WaitingChildrenError, type Job } from 'bullmq';
 import type { OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
 import { readSettings, type SettingsStore } from '@render-signal/config-store';
-import type { PayloadDeliveryLink, WebhookLog } from '@render-signal/delivery';
+import { webhookIdFor, type PayloadDeliveryLink, type WebhookLog } from '@render-signal/delivery';
+import { dispatchedEvent, offloadEvent, plannedEvent, receivedEvent, skippedEvent, type JourneyRecorder } from '@render-signal/journeys';
 import type { LinkProvider } from '@render-signal/detectors';
 import type { OffloadResult } from '@render-signal/offload';
 import { maskUrl, type Logger } from '@render-signal/observability';
@@ -20,6 +21,8 @@ export interface ProcessEmailDeps {
   retryFor(settings: Awaited<ReturnType<typeof readSettings>>): { attempts: number; floorMs?: number };
   /** Present when file offload is enabled. */
   offload?: { producer: Producer<typeof offloadQueue>; deadlineMs: number };
+  /** The email's journey (dashboard): events batched to Redis, never awaited on the hot path. */
+  journeys?: JourneyRecorder;
   now?: () => number;
 }
 
@@ -50,7 +53,7 @@ export async function processEmail(
 
   if (data.step === 'offload' && data.route) {
     const route = data.route as unknown as StoredRoute;
-    const links = await mergeOffloadResults(job, route.links, log);
+    const links = await mergeOffloadResults(job, route.links, log, deps);
     return enqueueDeliveries(job, route, links, deps, log);
   }
 
@@ -59,8 +62,31 @@ export async function processEmail(
   // One line per decision: detection goes with the outcome (routed / offloading / skipped).
   const detected = { detector: plan.detection.detector, delivery_time: plan.detection.delivery_time, links: plan.links?.length ?? 0 };
 
+  const journeys = deps.journeys;
+  if (journeys) {
+    const received = receivedEvent({
+      jobId: job.id,
+      acceptedAt: data.accepted_at,
+      source: data.source,
+      subject: data.email.subject,
+      sender: data.email.sender,
+      now: now.getTime(),
+    });
+    journeys.record(data.email_id, received);
+  }
+
   if (plan.skip) {
     const { skip } = plan;
+    journeys?.record(
+      data.email_id,
+      skippedEvent({
+        detection: plan.detection,
+        reason: skip.reason,
+        detail: skip.detail,
+        matches: plan.routing?.matches,
+        now: now.getTime(),
+      }),
+    );
     log[skip.reason === 'no_target' ? 'error' : 'info']('email.skipped', {
       ...detected,
       reason: skip.reason,
@@ -87,6 +113,25 @@ export async function processEmail(
   const offloadable = deps.offload
     ? plan.links.map((link, index) => ({ link, index })).filter(({ link }) => isOffloadable(link, deps.providers))
     : [];
+  const willOffload = Boolean(deps.offload && offloadable.length > 0 && token);
+  journeys?.record(
+    data.email_id,
+    plannedEvent({
+      detection: plan.detection,
+      windowVerdict: plan.windowVerdict,
+      matches: plan.routing?.matches,
+      stoppedBy: plan.routing?.stopped_by,
+      links: plan.links,
+      targets: plan.targets.map((t) => ({
+        webhookId: webhookIdFor(data.email_id, t.target.url),
+        url: t.target.url,
+        origin: t.target.origin,
+        priority: t.priority,
+      })),
+      offloading: willOffload ? offloadable.length : 0,
+      now: now.getTime(),
+    }),
+  );
   if (deps.offload && offloadable.length > 0 && token) {
     const deadline = now.getTime() + deps.offload.deadlineMs;
     await deps.offload.producer.addBulk(
@@ -109,7 +154,7 @@ export async function processEmail(
     await job.updateData({ ...data, step: 'offload', route: route as unknown as Record<string, unknown> });
     log.info('email.offloading', { ...detected, offloading: offloadable.length, deadline_ms: deps.offload.deadlineMs });
     if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
-    const links = await mergeOffloadResults(job, route.links, log);
+    const links = await mergeOffloadResults(job, route.links, log, deps);
     return { ...(await enqueueDeliveries(job, route, links, deps, log)), offloads: offloadable.length };
   }
   return enqueueDeliveries(job, route, plan.links, deps, log, detected);
@@ -120,7 +165,12 @@ function isOffloadable(link: PayloadDeliveryLink, providers: readonly LinkProvid
 }
 
 /** Links with `direct_url` (as the original added when R2 was on) and, where a transfer succeeded, `r2_url`. */
-async function mergeOffloadResults(job: Job<ProcessEmailJob>, links: PayloadDeliveryLink[], log: Logger): Promise<PayloadDeliveryLink[]> {
+async function mergeOffloadResults(
+  job: Job<ProcessEmailJob>,
+  links: PayloadDeliveryLink[],
+  log: Logger,
+  deps: Pick<ProcessEmailDeps, 'journeys' | 'providers' | 'now'>,
+): Promise<PayloadDeliveryLink[]> {
   const values = await job.getChildrenValues<OffloadResult & { index: number }>();
   const byIndex = new Map<number, OffloadResult>();
   for (const value of Object.values(values)) if (value && typeof value.index === 'number') byIndex.set(value.index, value);
@@ -134,6 +184,18 @@ async function mergeOffloadResults(job: Job<ProcessEmailJob>, links: PayloadDeli
     return enriched;
   });
   log.info('email.offload_merged', { links: links.length, offloaded: merged.filter((l) => l.r2_url).length });
+  deps.journeys?.record(
+    job.data.email_id,
+    offloadEvent({
+      links,
+      results: byIndex,
+      offloaded: links
+        .map((link, index) => ({ link, index }))
+        .filter(({ link }) => isOffloadable(link, deps.providers))
+        .map((l) => l.index),
+      now: deps.now?.() ?? Date.now(),
+    }),
+  );
   return merged;
 }
 
@@ -161,6 +223,19 @@ async function enqueueDeliveries(
     opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
   }));
   // One target (the common case): a plain add, without addBulk's MULTI/EXEC around it.
+  deps.journeys?.record(
+    job.data.email_id,
+    dispatchedEvent({
+      deliveries: deliveries.map((d) => ({
+        webhookId: d.webhookId,
+        jobId: d.webhookId,
+        target: d.target,
+        payload: d.payload,
+        priority: d.priority,
+      })),
+      now: deps.now?.() ?? Date.now(),
+    }),
+  );
   if (jobs.length === 1) await deps.deliveryProducer.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
   else await deps.deliveryProducer.addBulk(jobs);
   log.info('email.routed', {

@@ -66,6 +66,7 @@ export async function startGmailConsumer(options: {
       senderAllowlist: env.GMAIL_SENDER_ALLOWLIST,
       timeZone: env.POLLING_TIMEZONE,
       dedupWindowMs: env.DEDUP_WINDOW_DAYS * 86_400_000,
+      source: 'gmail_push',
     },
     resyncMaxMessages: env.GMAIL_RESYNC_MAX_MESSAGES,
     sendOwnMessages: env.GMAIL_SEND_OWN_MESSAGES,

@@ -1,0 +1,7 @@
+export * from './build';
+export * from './events';
+export * from './fold';
+export * from './keys';
+export * from './recorder';
+export * from './stats';
+export * from './store';

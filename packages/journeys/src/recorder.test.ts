@@ -1,0 +1,103 @@
+import { describe, expect, it } from '@jest/globals';
+import { useTestRedis } from '../../../test/helpers/test-redis';
+import { attemptEvent, receivedEvent } from './build';
+import { createJourneyRecorder } from './recorder';
+import { createJourneyStore } from './store';
+import { journeyKeys } from './keys';
+
+describe('journey recorder and store (real Redis)', () => {
+  const { redis, prefix } = useTestRedis('journeys');
+
+  it('writes events of one turn in one script call, reads them back validated, counts the hour', async () => {
+    const recorder = createJourneyRecorder({ redis, prefix: `${prefix}:a`, maxAgeDays: 7, maxEntries: 100 });
+    const store = createJourneyStore({ redis, prefix: `${prefix}:a` });
+    const calls: string[] = [];
+    const original = redis.eval.bind(redis);
+    redis.eval = ((...args: Parameters<typeof redis.eval>) => {
+      calls.push('eval');
+      return original(...args);
+    }) as typeof redis.eval;
+    const now = Date.now();
+    await Promise.all([
+      recorder.append('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now })),
+      recorder.append('e2', receivedEvent({ jobId: 'j2', acceptedAt: now + 1, source: 'gmail_push', subject: 'Deux', sender: 's', now })),
+      recorder.append(
+        'e1',
+        attemptEvent({
+          webhookId: 'w',
+          jobId: 'w',
+          attempt: 1,
+          maxAttempts: 1,
+          outcome: 'delivered',
+          status: 200,
+          durationMs: 3,
+          endToEndMs: 40,
+          now,
+        }),
+      ),
+    ]);
+    redis.eval = original;
+    expect(calls).toHaveLength(1);
+    const events = await store.events('e1');
+    expect(events?.events.map((e) => e.type)).toEqual(['received', 'attempt']);
+    expect(events?.invalid).toBe(0);
+    const page = await store.search({ words: [] }, { limit: 10 });
+    expect(page.emails.map((e) => [e.email_id, e.status])).toEqual([
+      ['e2', 'in_progress'],
+      ['e1', 'delivered'],
+    ]);
+    const stats = await store.stats(2);
+    expect(stats.hours.at(-1)).toMatchObject({ received: 2, delivered: 1 });
+    expect(stats.last_received_at).toBe(new Date(now + 1).toISOString());
+    // TTLs: every key expires with the retention.
+    const ttl = await redis.ttl(journeyKeys(`${prefix}:a`).events('e1'));
+    expect(ttl).toBeGreaterThan(6 * 86_400);
+  });
+
+  it('skips a stored line that no longer matches its schema', async () => {
+    const store = createJourneyStore({ redis, prefix: `${prefix}:b` });
+    await redis.rpush(journeyKeys(`${prefix}:b`).events('e9'), '{"type":"attempt","at":"yesterday"}', 'not json');
+    expect(await store.events('e9')).toEqual({ events: [], invalid: 2 });
+    expect(await store.events('unknown')).toBeNull();
+  });
+
+  it('keeps the newest maxEntries journeys and drops older-than-retention ones, keys included', async () => {
+    const p = `${prefix}:c`;
+    const recorder = createJourneyRecorder({ redis, prefix: p, maxAgeDays: 1, maxEntries: 3 });
+    const now = Date.now();
+    // One too old (2 days), then five recent: the 3 newest stay.
+    await recorder.append(
+      'old',
+      receivedEvent({ jobId: undefined, acceptedAt: now - 2 * 86_400_000, source: undefined, subject: '', sender: '', now }),
+    );
+    for (let i = 0; i < 5; i++)
+      await recorder.append(
+        `n${i}`,
+        receivedEvent({ jobId: undefined, acceptedAt: now + i, source: undefined, subject: '', sender: '', now }),
+      );
+    const keys = journeyKeys(p);
+    expect(await redis.zrange(keys.index, 0, -1)).toEqual(['n2', 'n3', 'n4']);
+    expect(await redis.exists(keys.events('n0'), keys.summary('n0'), keys.events('old'))).toBe(0);
+  });
+
+  it('pages with a cursor across equal arrival times', async () => {
+    const p = `${prefix}:d`;
+    const recorder = createJourneyRecorder({ redis, prefix: p, maxAgeDays: 7, maxEntries: 100 });
+    const store = createJourneyStore({ redis, prefix: p });
+    const now = Date.now();
+    await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((id) =>
+        recorder.append(id, receivedEvent({ jobId: undefined, acceptedAt: now, source: undefined, subject: '', sender: '', now })),
+      ),
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 5; i++) {
+      const page = await store.search({ words: [] }, { limit: 2, cursor });
+      seen.push(...page.emails.map((e) => e.email_id));
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(['e', 'd', 'c', 'b', 'a']);
+  });
+});

@@ -1,0 +1,228 @@
+import type { Redis } from 'ioredis';
+import type { JourneyEvent } from './events';
+import { summaryFields } from './fold';
+import { statsIncrements } from './stats';
+import { journeyKeys } from './keys';
+
+/**
+ * Where the pipeline reports what happened to an email. Recording never fails the caller and never makes
+ * it wait for Redis: `record` resolves once the event is stored (or reported lost through `onError`).
+ * Events recorded in the same event-loop turn (deliveries finishing together under load) go to Redis as
+ * one script, like the webhook log: events, summaries, index, hourly figures, in one round trip.
+ */
+export interface JourneyRecorder {
+  record(emailId: string, event: JourneyEvent): void;
+  /** Like record, but rejects when Redis refused the write (the API's operator actions). */
+  append(emailId: string, event: JourneyEvent): Promise<void>;
+  /** Resolves when every event recorded so far is stored. */
+  flush(): Promise<void>;
+}
+
+export interface JourneyRetention {
+  /** Journeys (and hourly figures) older than this are dropped. */
+  maxAgeDays: number;
+  /** The newest this many journeys are kept. */
+  maxEntries: number;
+}
+
+export interface JourneyRecorderOptions extends JourneyRetention {
+  redis: Redis;
+  prefix: string;
+  onError?: (error: Error, lost: number) => void;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+const ignore = () => {};
+/** Events per script call (its argument list stays small). */
+const CHUNK = 200;
+
+/**
+ * KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
+ * ARGV[1] ttl (s), ARGV[2] max journeys, ARGV[3] oldest arrival kept (ms), ARGV[4] journey key prefix, then ops:
+ * E <events key> <summary key> <n> <line>×n <m> (<field> <value>)×m <k> (<field> <value>)×k
+ *     one per email and batch: its lines appended, m fields set, k fields set only when absent (HSETNX);
+ *     a journey's keys get their TTL when created (its age counts from its first event)
+ * I <score> <email_id>                                            — index
+ * S <hour key> <n> (<field> <by>)×n                               — hourly counters
+ * L <field> <ms>                                                  — "last" mark, kept at its maximum
+ */
+const RECORD_SCRIPT = `local ttl = tonumber(ARGV[1])
+local i = 5
+local indexed = false
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'E' then
+    local ek = KEYS[tonumber(ARGV[i + 1])]
+    local sk = KEYS[tonumber(ARGV[i + 2])]
+    local n = tonumber(ARGV[i + 3])
+    local len = redis.call('RPUSH', ek, unpack(ARGV, i + 4, i + 3 + n))
+    i = i + 4 + n
+    local m = tonumber(ARGV[i])
+    if m > 0 then redis.call('HSET', sk, unpack(ARGV, i + 1, i + 2 * m)) end
+    i = i + 1 + 2 * m
+    local k = tonumber(ARGV[i])
+    for j = 0, k - 1 do redis.call('HSETNX', sk, ARGV[i + 1 + 2 * j], ARGV[i + 2 + 2 * j]) end
+    i = i + 1 + 2 * k
+    if len == n then
+      redis.call('EXPIRE', ek, ttl)
+      redis.call('EXPIRE', sk, ttl)
+    end
+  elseif op == 'I' then
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+    indexed = true
+    i = i + 3
+  elseif op == 'S' then
+    local k = KEYS[tonumber(ARGV[i + 1])]
+    local n = tonumber(ARGV[i + 2])
+    i = i + 3
+    for j = 0, n - 1 do
+      redis.call('HINCRBY', k, ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
+    end
+    redis.call('EXPIRE', k, ttl + 3600)
+    i = i + 2 * n
+  elseif op == 'L' then
+    local current = tonumber(redis.call('HGET', KEYS[2], ARGV[i + 1]) or '0')
+    if tonumber(ARGV[i + 2]) > current then redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
+    i = i + 3
+  else
+    return redis.error_reply('unknown op ' .. tostring(op))
+  end
+end
+if indexed then
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+  local over = redis.call('ZCARD', KEYS[1]) - #gone - tonumber(ARGV[2])
+  if over > 0 then
+    local extra = redis.call('ZRANGE', KEYS[1], #gone, #gone + over - 1)
+    for _, id in ipairs(extra) do table.insert(gone, id) end
+  end
+  for _, id in ipairs(gone) do
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('DEL', ARGV[4] .. id, ARGV[4] .. id .. ':s')
+  end
+end
+return 1`;
+
+interface Pending {
+  emailId: string;
+  line: string;
+  event: JourneyEvent;
+  settle: (error?: Error) => void;
+}
+
+export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyRecorder {
+  const keys = journeyKeys(options.prefix);
+  const now = options.now ?? Date.now;
+  const ttlSeconds = Math.ceil((options.maxAgeDays * DAY_MS) / 1000);
+  let batch: Pending[] | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  const send = (chunk: Pending[]): Promise<void> => {
+    const keyList: string[] = [keys.index, keys.last];
+    const keyIndex = new Map<string, number>();
+    const keyRef = (key: string) => {
+      let index = keyIndex.get(key);
+      if (index === undefined) {
+        keyList.push(key);
+        index = keyList.length;
+        keyIndex.set(key, index);
+      }
+      return String(index);
+    };
+    const args: string[] = [];
+    const hours = new Map<number, Map<string, number>>();
+    const last = new Map<string, number>();
+    // One E op per email of the batch (its events in order), so a journey costs one RPUSH and one HSET.
+    const perEmail = new Map<string, { lines: string[]; set: Map<string, string>; setIfAbsent: Map<string, string> }>();
+    const indexed: Array<[number, string]> = [];
+    for (const { emailId, line, event } of chunk) {
+      let entry = perEmail.get(emailId);
+      if (!entry) {
+        entry = { lines: [], set: new Map(), setIfAbsent: new Map() };
+        perEmail.set(emailId, entry);
+      }
+      entry.lines.push(line);
+      for (const [field, value] of summaryFields(event)) {
+        if (field.charCodeAt(0) === 63 /* ? */) {
+          if (!entry.setIfAbsent.has(field.slice(1))) entry.setIfAbsent.set(field.slice(1), value);
+        } else entry.set.set(field, value);
+      }
+      if (event.type === 'received') indexed.push([event.accepted_at, emailId]);
+      const stats = statsIncrements(event);
+      for (const { hour, field, by } of stats.increments) {
+        const counters = hours.get(hour) ?? new Map<string, number>();
+        counters.set(field, (counters.get(field) ?? 0) + by);
+        hours.set(hour, counters);
+      }
+      if (stats.last) last.set(stats.last.field, Math.max(last.get(stats.last.field) ?? 0, stats.last.at));
+    }
+    for (const [emailId, entry] of perEmail) {
+      args.push('E', keyRef(keys.events(emailId)), keyRef(keys.summary(emailId)), String(entry.lines.length), ...entry.lines);
+      args.push(String(entry.set.size));
+      for (const [field, value] of entry.set) args.push(field, value);
+      // A field set in this batch needs no set-if-absent (the batch's own later value already won).
+      const absent = [...entry.setIfAbsent].filter(([field]) => !entry.set.has(field));
+      args.push(String(absent.length));
+      for (const [field, value] of absent) args.push(field, value);
+    }
+    for (const [score, emailId] of indexed) args.push('I', String(score), emailId);
+    for (const [hour, counters] of hours) {
+      args.push('S', keyRef(keys.hour(hour)), String(counters.size));
+      for (const [field, by] of counters) args.push(field, String(by));
+    }
+    for (const [field, at] of last) args.push('L', field, String(at));
+    const oldest = now() - options.maxAgeDays * DAY_MS;
+    return options.redis
+      .eval(
+        RECORD_SCRIPT,
+        keyList.length,
+        ...keyList,
+        String(ttlSeconds),
+        String(options.maxEntries),
+        String(oldest),
+        keys.eventsPrefix,
+        ...args,
+      )
+      .then(
+        () => chunk.forEach((p) => p.settle()),
+        (error: Error) => {
+          options.onError?.(error, chunk.length);
+          chunk.forEach((p) => p.settle(error));
+        },
+      );
+  };
+
+  const flush = () => {
+    const entries = batch ?? [];
+    batch = undefined;
+    for (let start = 0; start < entries.length; start += CHUNK) {
+      const sent = send(entries.slice(start, start + CHUNK));
+      inFlight.add(sent);
+      void sent.finally(() => inFlight.delete(sent));
+    }
+  };
+
+  const enqueue = (pending: Pending) => {
+    if (!batch) {
+      batch = [];
+      setImmediate(flush);
+    }
+    batch.push(pending);
+  };
+
+  return {
+    // Typed by the builders; the schemas check each line when it is read back (no parse on the hot path).
+    record(emailId, event) {
+      enqueue({ emailId, event, line: JSON.stringify(event), settle: ignore });
+    },
+    append(emailId, event) {
+      return new Promise<void>((resolve, reject) =>
+        enqueue({ emailId, event, line: JSON.stringify(event), settle: (error) => (error ? reject(error) : resolve()) }),
+      );
+    },
+    async flush() {
+      if (batch) flush();
+      await Promise.all([...inFlight]);
+    },
+  };
+}
