@@ -254,7 +254,8 @@ function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinem
   if (!env.R2_FETCH_ENABLED) return;
   const required =
     env.OFFLOAD_MODE === 'worker'
-      ? (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN'] as const)
+      ? // The shipped Worker answers 400 "bucket is required" without a bucket name: every offload would fail.
+        (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN', 'R2_BUCKET_NAME'] as const)
       : (['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'R2_BUCKET_NAME'] as const);
   for (const name of required) {
     if (!env[name])
