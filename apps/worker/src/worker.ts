@@ -151,6 +151,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             defaultTarget: resolveDefaultTarget(s.webhook_config, env),
             timeWindow: resolveTimeWindow(s.webhook_config, env),
             defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+            fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+            measure: (step, run) => {
+              const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
+              try {
+                return run();
+              } finally {
+                stop();
+              }
+            },
           }),
           ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
         }),

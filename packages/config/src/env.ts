@@ -80,6 +80,11 @@ export const commonEnvSchema = z.object({
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean),
     ),
+  /**
+   * Detectors, exclusion keywords and routing rules read at most this many KB (x 1024 characters) of each field, so a
+   * huge body cannot hold the worker's event loop (links are still taken from the whole body).
+   */
+  FIELD_SCAN_LIMIT_KB: positiveInt(256, 100 * 1024),
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
