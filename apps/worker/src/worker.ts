@@ -25,6 +25,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
+import { jobLockOptions } from './job-lock';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
@@ -83,10 +84,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   });
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
-  // A job whose worker died is handed to another after JOB_LOCK_DURATION. BullMQ fails a job that stalls
-  // more than maxStalledCount times: 3 tolerates a few crashes in a row (e.g. a crash-looping deploy) before
-  // the job goes to the failed set, where it can still be replayed.
-  const lock = { lockDuration: env.JOB_LOCK_DURATION, stalledInterval: env.JOB_LOCK_DURATION, maxStalledCount: 3 };
+  const lock = jobLockOptions(env);
 
   /** processing_prefs.retry_count (when > 0) bounds the schedule; retry_delay_sec is then the minimum delay. */
   const retryFor = (s: Settings) =>

@@ -214,8 +214,13 @@ const workerEnvBase = commonEnvSchema.extend({
   /** Longest Retry-After honoured from a 429/503 answer; longer values are capped. */
   DELIVERY_MAX_RETRY_AFTER: envDuration('1h'),
   DELIVERY_TIMEOUT: envDuration('30s'),
-  /** A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. */
-  JOB_LOCK_DURATION: envDuration('30s'),
+  /**
+   * A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. A live
+   * worker renews every quarter of it, so only an event loop blocked for 3/4 of it could lose a running job.
+   */
+  JOB_LOCK_DURATION: envDuration('10s').refine((ms) => ms >= 500, 'must be at least 500ms'),
+  /** How often the workers look for jobs whose lock expired (one check per queue across all workers). */
+  JOB_STALLED_INTERVAL: envDuration('2s').refine((ms) => ms >= 100, 'must be at least 100ms'),
   /**
    * Deliveries to one target host in flight at once per worker process, so a slow target cannot take every
    * slot. Unset: 80 % of DELIVERY_CONCURRENCY (one busy target still gets most of the throughput).
