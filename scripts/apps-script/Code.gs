@@ -3,8 +3,8 @@
  *
  * How it works
  *   1. A Gmail filter puts the queue label (default A_TRANSFERER_WEBHOOK) on the threads to forward.
- *   2. Every minute, processQueue() POSTs each message of each labelled thread to the Render Signal
- *      ingress (POST /api/ingress/gmail). The ingress deduplicates on the Gmail message id, so sending a
+ *   2. Every 5 minutes (TRIGGER_EVERY_MINUTES), processQueue() POSTs each message of each labelled thread
+ *      to the Render Signal ingress (POST /api/ingress/gmail). The ingress deduplicates on the Gmail message id, so sending a
  *      message twice is harmless: that is what makes "retry until 200" safe.
  *   3. A thread loses the queue label only once every one of its messages was accepted (HTTP 200).
  *      When the ingress is unreachable or answers an error, the thread keeps the queue label (retried on
@@ -16,8 +16,9 @@
  *     INGRESS_URL    https://<your-service>.onrender.com/api/ingress/gmail   (required)
  *     INGRESS_TOKEN  one of the server's PROCESS_API_TOKEN values             (required)
  *   Optional: QUEUE_LABEL, ERROR_LABEL, BATCH_SIZE (threads per page, default 10),
- *     TIME_BUDGET_SECONDS (default 270), SEND_OWN_MESSAGES ("true" to also send your own replies),
- *     TRIGGER_EVERY_MINUTES (1, 5, 10, 15 or 30; default 1; rerun setup() after changing it),
+ *     TIME_BUDGET_SECONDS (default 270, at most 290), SEND_OWN_MESSAGES ("true" to also send your own replies),
+ *     TRIGGER_EVERY_MINUTES (1, 5, 10, 15 or 30; default 5; rerun setup() after changing it; 1 suits
+ *       Google Workspace accounts, whose trigger runtime quota is 6 h a day instead of 90 min),
  *     ALLOW_INSECURE_HTTP ("true" to allow an http:// INGRESS_URL; for local testing only).
  *   Then run setup() once from the editor and accept the permissions.
  */
@@ -26,8 +27,13 @@ var DEFAULTS = {
   QUEUE_LABEL: 'A_TRANSFERER_WEBHOOK',
   BATCH_SIZE: 10,
   // Apps Script kills an execution at 6 minutes. A UrlFetch call in flight can itself take up to about a
-  // minute, so new work stops after 4.5 minutes.
+  // minute, so new work stops after 4.5 minutes, and never later than MAX_TIME_BUDGET_SECONDS.
   TIME_BUDGET_SECONDS: 270,
+  // 290 s + one slow UrlFetch (about 60 s) still ends before the 360 s limit.
+  MAX_TIME_BUDGET_SECONDS: 290,
+  // gmail.com accounts get 90 minutes of trigger runtime a day. Every minute, 1,440 idle runs of 0.5-2 s
+  // would spend 12-48 of them before any email is sent; every 5 minutes, 288 runs spend 2.5-10.
+  TRIGGER_EVERY_MINUTES: 5,
 };
 
 /** The ingress answers 200 with one of these statuses when it has taken the message in charge. */
@@ -46,7 +52,8 @@ var SNIPPET_LENGTH = 200;
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * Run once by hand: checks the properties, creates the labels and installs the 1-minute trigger.
+ * Run once by hand: checks the properties, creates the labels and installs the time-driven trigger
+ * (every TRIGGER_EVERY_MINUTES, default 5).
  * Safe to run again: it leaves exactly one trigger for processQueue.
  */
 function setup() {
@@ -109,7 +116,7 @@ function processQueue() {
   var startedAt = Date.now();
   var config = readConfig_();
   var lock = LockService.getScriptLock();
-  // A run can outlast the 1-minute period: the next one then has nothing to do but step aside.
+  // A run can outlast the trigger period: the next one then has nothing to do but step aside.
   if (!lock.tryLock(1000)) {
     console.log('Another run is still in progress; skipping this one.');
     return { skipped: 'locked' };
@@ -302,7 +309,7 @@ function readConfig_() {
     throw new Error('INGRESS_URL must start with https:// (the token would travel in clear otherwise).');
   }
   var queueLabel = (props.getProperty('QUEUE_LABEL') || '').trim() || DEFAULTS.QUEUE_LABEL;
-  var everyMinutes = parseInt(props.getProperty('TRIGGER_EVERY_MINUTES') || '1', 10);
+  var everyMinutes = parseInt(props.getProperty('TRIGGER_EVERY_MINUTES') || String(DEFAULTS.TRIGGER_EVERY_MINUTES), 10);
   if (TRIGGER_PERIODS.indexOf(everyMinutes) < 0) {
     throw new Error('TRIGGER_EVERY_MINUTES must be one of ' + TRIGGER_PERIODS.join(', ') + ' (what Apps Script allows).');
   }
@@ -312,7 +319,8 @@ function readConfig_() {
     queueLabel: queueLabel,
     errorLabel: (props.getProperty('ERROR_LABEL') || '').trim() || queueLabel + '/ERREUR',
     batchSize: positiveInt_(props.getProperty('BATCH_SIZE'), DEFAULTS.BATCH_SIZE, 100),
-    timeBudgetMs: positiveInt_(props.getProperty('TIME_BUDGET_SECONDS'), DEFAULTS.TIME_BUDGET_SECONDS, 330) * 1000,
+    timeBudgetMs:
+      positiveInt_(props.getProperty('TIME_BUDGET_SECONDS'), DEFAULTS.TIME_BUDGET_SECONDS, DEFAULTS.MAX_TIME_BUDGET_SECONDS) * 1000,
     sendOwnMessages: (props.getProperty('SEND_OWN_MESSAGES') || '').toLowerCase() === 'true',
     everyMinutes: everyMinutes,
   };

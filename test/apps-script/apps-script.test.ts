@@ -263,7 +263,7 @@ function run(state: AppsScriptState, fn = 'processQueue', transport = scripted()
 const sentIds = (result: RunResult) => result.fetches.map((f) => (JSON.parse(f.payload ?? '{}') as { message_id?: string }).message_id);
 
 describe('Code.gs setup()', () => {
-  it('creates both labels and installs exactly one 1-minute trigger, however often it runs', () => {
+  it('creates both labels and installs exactly one 5-minute trigger (the default), however often it runs', () => {
     const state = initialState([], PROPS);
     state.mailbox.labels = [];
     state.script.triggers = [
@@ -277,15 +277,16 @@ describe('Code.gs setup()', () => {
     const twice = run(once.state, 'setup');
     const ours = twice.state.script.triggers.filter((t) => t.handler === 'processQueue');
     expect(ours).toHaveLength(1);
-    expect(ours[0]?.everyMinutes).toBe(1);
+    // 5 minutes: on a gmail.com account (90 min of trigger runtime a day) idle 1-minute runs would spend a third to half of it.
+    expect(ours[0]?.everyMinutes).toBe(5);
     expect(twice.state.script.triggers.map((t) => t.handler).sort()).toEqual(['processQueue', 'somethingElse']);
     const removed = run(twice.state, 'uninstall');
     expect(removed.state.script.triggers.map((t) => t.handler)).toEqual(['somethingElse']);
   });
 
-  it('installs the trigger at the configured period', () => {
-    const result = run(initialState([], { ...PROPS, TRIGGER_EVERY_MINUTES: '5' }), 'setup');
-    expect(result.state.script.triggers.map((t) => t.everyMinutes)).toEqual([5]);
+  it.each([1, 5, 30])('installs the trigger at the configured period (%i min)', (minutes) => {
+    const result = run(initialState([], { ...PROPS, TRIGGER_EVERY_MINUTES: String(minutes) }), 'setup');
+    expect(result.state.script.triggers.map((t) => t.everyMinutes)).toEqual([minutes]);
   });
 
   it('uses the configured label names', () => {
@@ -341,6 +342,26 @@ describe('Code.gs processQueue() decisions', () => {
     expect(result.fetches).toHaveLength(3);
     expect(result.returned).toMatchObject({ stopped: 'time_budget' });
     expect(result.state.mailbox.threads.map((t) => t.labels)).toEqual([[], [], [], [QUEUE], [QUEUE]]);
+  });
+
+  it.each([
+    ['250', 3],
+    ['290', 3],
+    // Capped at 290 s: a send started at 300 s plus one slow UrlFetch could pass the 6-minute limit.
+    ['330', 3],
+    ['3600', 3],
+  ])('TIME_BUDGET_SECONDS=%s: no send starts after the budget, and the budget is at most 290 s', (budget, sends) => {
+    let clock = 1_000_000;
+    const transport: HttpTransport = () => {
+      clock += 100_000; // each send takes 100 s: they start at 0, 100, 200, 300 s
+      return accepted();
+    };
+    const threads = Array.from({ length: 5 }, (_, i) =>
+      thread([QUEUE], [message({ date: new Date(Date.now() - i * 60_000).toISOString() })]),
+    );
+    const result = run(initialState(threads, { ...PROPS, TIME_BUDGET_SECONDS: budget }), 'processQueue', transport, () => clock);
+    expect(result.fetches).toHaveLength(sends);
+    expect(result.returned).toMatchObject({ stopped: 'time_budget' });
   });
 
   it.each([

@@ -1,8 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Miniflare } from 'miniflare';
 import { parse } from 'yaml';
+import { bundleR2FetchWorker } from '../../apps/r2-fetch-worker/src/bundle-worker.test-support';
 import { apiEnvSchema, ENV_ALIASES, loadEnv, workerEnvSchema } from '@render-signal/config';
 import { startWorld, type World } from '../helpers/world';
 
@@ -100,18 +104,56 @@ describe('docker-compose.yml', () => {
   const services = asRecord(compose.services);
   const service = (name: string) => asRecord(services[name]);
 
-  /** Resolves compose interpolation the way `docker compose` does with an .env holding only the secrets. */
-  function resolveEnvironment(env: Yaml): Record<string, string> {
+  /** Resolves compose interpolation the way `docker compose` does with an .env holding `dotenv` (default: only the secrets). */
+  function resolveEnvironment(env: Yaml, dotenv: Record<string, string> = OPERATOR_SECRETS): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, raw] of Object.entries(env)) {
       out[name] = String(raw).replace(/\$\{([A-Z0-9_]+)(?::([-?])([^}]*))?\}/g, (_m, variable: string, kind?: string, rest?: string) => {
-        if (OPERATOR_SECRETS[variable] !== undefined) return OPERATOR_SECRETS[variable] as string;
+        if (dotenv[variable] !== undefined && dotenv[variable] !== '') return dotenv[variable] as string;
         if (kind === '?') throw new Error(`${variable} is required but has no sample value in the test`);
         return kind === '-' ? (rest ?? '') : '';
       });
     }
     return out;
   }
+
+  /** What a container gets: every variable of .env (env_file, when declared), then its resolved `environment` on top. */
+  function containerEnvironment(name: string, dotenv: Record<string, string>): Record<string, string> {
+    const s = service(name);
+    const files = asArray(s.env_file).map((entry) => (typeof entry === 'string' ? entry : String(asRecord(entry).path)));
+    return { ...(files.includes('.env') ? dotenv : {}), ...resolveEnvironment(asRecord(s.environment), dotenv) };
+  }
+
+  /** An operator's .env: the secrets, the dashboard and metrics settings, and Gmail push. */
+  const OPERATOR_DOTENV: Record<string, string> = {
+    ...OPERATOR_SECRETS,
+    TRIGGER_PAGE_PASSWORD: 'a-long-dashboard-password',
+    PUBLIC_BASE_URL: 'https://signal.example.net',
+    METRICS_TOKEN: 'metrics-token-0123456789abcdef',
+    LOG_LEVEL: 'debug',
+    GMAIL_PUSH_ENABLED: 'true',
+    GMAIL_PUSH_AUTH: 'oidc',
+    GMAIL_PUSH_AUDIENCE: 'https://signal.example.net/api/ingress/gmail/pubsub',
+    GMAIL_PUSH_SERVICE_ACCOUNT: 'push@project.iam.gserviceaccount.com',
+    GMAIL_PUBSUB_TOPIC: 'projects/p/topics/gmail',
+    GOOGLE_OAUTH_CLIENT_ID: 'client-id.apps.googleusercontent.com',
+    GOOGLE_OAUTH_CLIENT_SECRET: 'client-secret',
+    R2_FETCH_ENABLED: 'true',
+    R2_FETCH_ENDPOINT: 'https://r2-fetch.example.workers.dev/',
+    R2_FETCH_TOKEN: 'r2-fetch-token-0123456789',
+    R2_BUCKET_NAME: 'render-signal-offload',
+  };
+
+  it.each(['api', 'worker'])('%s: every variable put in .env reaches the container with its value (env_file)', (name) => {
+    const s = service(name);
+    expect(asArray(s.env_file).map(asRecord)).toEqual([{ path: '.env', required: false }]);
+    const env = containerEnvironment(name, OPERATOR_DOTENV);
+    for (const [key, value] of Object.entries(OPERATOR_DOTENV)) expect([key, env[key]]).toEqual([key, value]);
+    // Values this file fixes on purpose: the containers reach Redis and listen as the file says.
+    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    const schema = name === 'api' ? apiEnvSchema : workerEnvSchema;
+    expect(() => loadEnv(schema, env)).not.toThrow();
+  });
 
   it('runs Redis with AOF, noeviction, a health check and a volume', () => {
     const redis = service('redis');
@@ -182,13 +224,26 @@ describe('render.yaml', () => {
   const keyValue = byType('keyvalue')[0] ?? {};
   const envVars = (service: Yaml) => asArray(service.envVars).map(asRecord);
 
-  /** The literal values of a service, with the operator's secrets filled in as Render would prompt for them. */
-  const renderEnvironment = (service: Yaml) => {
+  /** What Render's generateValue makes: a random 256-bit value, base64. */
+  const GENERATED = 'dGhpcyBpcyBhIDI1Ni1iaXQgZ2VuZXJhdGVkIHZhbHVlIQ==';
+
+  /**
+   * The values of a service as Render sets them: literals, the operator's secrets where Render prompts
+   * (sync: false), a generated value (generateValue), another service's value (fromService envVarKey).
+   */
+  const renderEnvironment = (service: Yaml): Record<string, string> => {
     const env: Record<string, string> = { REDIS_URL: 'redis://red-abc123:6379' };
     for (const v of envVars(service)) {
       const key = String(v.key);
+      const from = asRecord(v.fromService);
       if (v.value !== undefined) env[key] = String(v.value);
+      else if (v.generateValue === true) env[key] = GENERATED;
       else if (v.sync === false && OPERATOR_SECRETS[key] !== undefined) env[key] = OPERATOR_SECRETS[key] as string;
+      else if (from.envVarKey !== undefined) {
+        const source = services.find((s) => s.name === from.name && s.type === from.type);
+        const value = source ? renderEnvironment(source)[String(from.envVarKey)] : undefined;
+        if (value !== undefined) env[key] = value;
+      }
     }
     return env;
   };
@@ -232,15 +287,59 @@ describe('render.yaml', () => {
     }
   });
 
-  it('never commits a secret: they are sync: false, without a value', () => {
-    const secrets = ['PROCESS_API_TOKEN', 'SECRET_KEY', 'WEBHOOK_SECRET', 'R2_FETCH_TOKEN', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'];
+  it('never commits a secret: each is prompted (sync: false), generated, or read from the API service', () => {
+    const secrets = [
+      'PROCESS_API_TOKEN',
+      'SECRET_KEY',
+      'WEBHOOK_SECRET',
+      'TRIGGER_PAGE_PASSWORD',
+      'METRICS_TOKEN',
+      'R2_FETCH_TOKEN',
+      'S3_ACCESS_KEY_ID',
+      'S3_SECRET_ACCESS_KEY',
+    ];
     for (const service of [web, ...workers]) {
       for (const v of envVars(service)) {
-        if (secrets.includes(String(v.key))) expect([v.key, v.sync, v.value]).toEqual([v.key, false, undefined]);
+        if (!secrets.includes(String(v.key))) continue;
+        expect([v.key, v.value]).toEqual([v.key, undefined]);
+        expect([v.key, v.sync === false || v.generateValue === true || v.fromService !== undefined]).toEqual([v.key, true]);
       }
     }
-    const webKeys = envVars(web).map((v) => v.key);
-    expect(webKeys).toEqual(expect.arrayContaining(['PROCESS_API_TOKEN', 'SECRET_KEY']));
+  });
+
+  it('declares every key once per service', () => {
+    for (const service of [web, ...workers]) {
+      const keys = envVars(service).map((v) => String(v.key));
+      expect([service.name, keys.filter((k, i) => keys.indexOf(k) !== i)]).toEqual([service.name, []]);
+    }
+  });
+
+  it('generates SECRET_KEY, the ingress token and METRICS_TOKEN, and prompts for the password and the public origin', () => {
+    const byKey = (key: string) => envVars(web).find((v) => v.key === key) ?? {};
+    for (const key of ['SECRET_KEY', 'PROCESS_API_TOKEN']) expect([key, byKey(key).generateValue]).toEqual([key, true]);
+    const metrics = byKey('METRICS_TOKEN');
+    expect(metrics.generateValue === true || metrics.sync === false).toBe(true);
+    for (const key of ['TRIGGER_PAGE_PASSWORD', 'PUBLIC_BASE_URL', 'WEBHOOK_URL', 'WEBHOOK_SECRET']) {
+      expect([key, byKey(key).sync]).toEqual([key, false]);
+    }
+    // A generated value (256-bit, base64) is a valid ingress token and secret key for the API.
+    const env = loadEnv(apiEnvSchema, { ...renderEnvironment(web), TRIGGER_PAGE_PASSWORD: 'a-long-dashboard-password' });
+    expect(env.PROCESS_API_TOKEN).toEqual([GENERATED]);
+    expect(env.SECRET_KEY).toBe(GENERATED);
+  });
+
+  it('gives every worker the API service’s WEBHOOK_URL, WEBHOOK_SECRET and SECRET_KEY, so they cannot drift', () => {
+    for (const worker of workers) {
+      for (const key of ['WEBHOOK_URL', 'WEBHOOK_SECRET', 'SECRET_KEY']) {
+        const entry = envVars(worker).find((v) => v.key === key);
+        expect([key, asRecord(entry?.fromService)]).toEqual([key, { type: 'web', name: web.name, envVarKey: key }]);
+        expect(renderEnvironment(worker)[key]).toBe(renderEnvironment(web)[key]);
+      }
+    }
+  });
+
+  it('never deploys on its own: auto-deploy is off, the GitHub workflow deploys tested commits', () => {
+    for (const service of [web, ...workers]) expect([service.name, service.autoDeployTrigger]).toEqual([service.name, 'off']);
   });
 
   it('web: trusts the 2 hops in front (Cloudflare edge + Render proxy) and generates METRICS_TOKEN', () => {
@@ -312,23 +411,179 @@ describe('GitHub workflows', () => {
     expect(String(asRecord(job.env).TEST_REDIS_URL)).toBe(`redis://127.0.0.1:${port}`);
   });
 
-  it('render-image pushes latest and the commit sha to GHCR, then triggers Render through env-passed secrets', () => {
-    expect(asRecord(image.permissions).packages).toBe('write');
-    const all = steps(image);
-    const login = all.find((s) => String(s.uses).startsWith('docker/login-action@'));
-    expect(asRecord(login?.with).registry).toBe('ghcr.io');
-    const build = all.find((s) => String(s.uses).startsWith('docker/build-push-action@'));
-    const tags = String(asRecord(build?.with).tags).trim().split('\n');
-    expect(tags.map((t) => t.replace(/^.*:/, ''))).toEqual(['latest', '${{ github.sha }}']);
-    expect(asRecord(build?.with).push).toBe(true);
-    const deploy = all.find((s) => /RENDER_DEPLOY_HOOK_URL/.test(String(s.run ?? '')));
-    const env = asRecord(deploy?.env);
-    for (const secret of ['RENDER_DEPLOY_HOOK_URL', 'RENDER_API_KEY', 'RENDER_SERVICE_ID']) {
-      expect(env[secret]).toBe(`\${{ secrets.${secret} }}`);
+  describe('render-image: deploys only a commit whose CI passed', () => {
+    const on = asRecord(image.on);
+    const jobs = asRecord(image.jobs);
+    const step = (job: string, name: string) =>
+      asArray(asRecord(jobs[job]).steps)
+        .map(asRecord)
+        .find((s) => s.name === name) ?? {};
+
+    /** Runs a step's script with bash, the given env, and stub commands on PATH that log their arguments. */
+    function runStep(script: string, env: Record<string, string>, stubs: Record<string, string> = {}) {
+      const dir = mkdtempSync(join(tmpdir(), 'rs-workflow-'));
+      try {
+        for (const [command, body] of Object.entries(stubs)) {
+          writeFileSync(join(dir, command), `#!/usr/bin/env bash\nprintf '%s\\n' "${command} $*" >> "${dir}/calls.log"\n${body}\n`);
+          chmodSync(join(dir, command), 0o755);
+        }
+        writeFileSync(join(dir, 'step.sh'), script);
+        const output = join(dir, 'output');
+        writeFileSync(output, '');
+        const stdout = execFileSync('bash', ['-e', join(dir, 'step.sh')], {
+          env: { PATH: `${dir}:${process.env.PATH ?? ''}`, GITHUB_OUTPUT: output, GITHUB_REPOSITORY: 'Owner/Render-Signal', ...env },
+          encoding: 'utf8',
+        });
+        const calls = existsSync(join(dir, 'calls.log')) ? readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n') : [];
+        return { stdout, output: readFileSync(output, 'utf8'), calls };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
-    expect(String(deploy?.run)).toMatch(/https:\/\/api\.render\.com\/v1\/services\/\$\{service\}\/deploys/);
-    expect(String(deploy?.run)).toMatch(/imageUrl/);
+
+    it('runs after the CI workflow completes on main/master, and on release tags (never on a plain push)', () => {
+      expect(asRecord(on.workflow_run)).toEqual({ workflows: [ci.name], types: ['completed'], branches: ['main', 'master'] });
+      expect(asRecord(on.push)).toEqual({ tags: ['v*', 'release-*'] });
+      expect(on.workflow_dispatch).toBeUndefined();
+    });
+
+    it('every job requires a successful CI run of a push (or a tag push for the image only)', () => {
+      const deployIf = String(asRecord(jobs.deploy).if);
+      for (const clause of [
+        "github.event_name == 'workflow_run'",
+        "github.event.workflow_run.conclusion == 'success'",
+        "github.event.workflow_run.event == 'push'",
+      ])
+        expect(deployIf).toContain(clause);
+      const imageIf = String(asRecord(jobs.image).if);
+      expect(imageIf).toContain("github.event.workflow_run.conclusion == 'success'");
+      expect(imageIf).toContain("github.event.workflow_run.event == 'push'");
+      // Render builds the tested commit itself: a failed image push never holds a deploy back.
+      expect(asRecord(jobs.deploy).needs).toBeUndefined();
+      const checkout = asArray(asRecord(jobs.image).steps)
+        .map(asRecord)
+        .find((s) => String(s.uses).startsWith('actions/checkout@'));
+      expect(asRecord(checkout?.with).ref).toBe('${{ github.event.workflow_run.head_sha || github.sha }}');
+    });
+
+    it('moves :latest only for a tested commit of main; a tag push gets its own tag only', () => {
+      const tagging = step('image', 'Image name and tags');
+      const script = String(tagging.run);
+      const tested = runStep(script, { EVENT_NAME: 'workflow_run', COMMIT: 'abc123', GITHUB_REF_NAME: 'main' });
+      expect(tested.output).toContain('tags<<EOF\nghcr.io/owner/render-signal:latest\nghcr.io/owner/render-signal:abc123\nEOF');
+      const tag = runStep(script, { EVENT_NAME: 'push', COMMIT: 'def456', GITHUB_REF_NAME: 'v1.2.0' });
+      expect(tag.output).toContain('tags<<EOF\nghcr.io/owner/render-signal:v1.2.0\nEOF');
+      expect(tag.output).not.toContain(':latest');
+      const build = asArray(asRecord(jobs.image).steps)
+        .map(asRecord)
+        .find((s) => String(s.uses).startsWith('docker/build-push-action@'));
+      expect(asRecord(build?.with).tags).toBe('${{ steps.image.outputs.tags }}');
+      expect(asRecord(build?.with).push).toBe(true);
+      expect(asRecord(asRecord(jobs.image).permissions).packages).toBe('write');
+    });
+
+    const deployStep = () => step('deploy', 'Deploy the tested commit to Render');
+
+    it('passes secrets through env only', () => {
+      const env = asRecord(deployStep().env);
+      for (const secret of ['RENDER_DEPLOY_HOOK_URL', 'RENDER_API_KEY', 'RENDER_SERVICE_ID']) {
+        expect(env[secret]).toBe(`\${{ secrets.${secret} }}`);
+      }
+      expect(env.COMMIT).toBe('${{ github.event.workflow_run.head_sha }}');
+    });
+
+    it('deploys the tested commit of each Git-backed service through the Render API (commitId, never imageUrl)', () => {
+      const { calls } = runStep(
+        String(deployStep().run),
+        {
+          RENDER_API_KEY: 'rnd_key',
+          RENDER_SERVICE_ID: 'srv-api, srv-worker',
+          RENDER_DEPLOY_HOOK_URL: '',
+          RENDER_DEPLOY_CLEAR_CACHE: 'do_not_clear',
+          COMMIT: 'abc123',
+          BRANCH: 'main',
+        },
+        { curl: 'echo "{}"', gh: 'exit 1' },
+      );
+      expect(calls).toHaveLength(2);
+      for (const [i, service] of ['srv-api', 'srv-worker'].entries()) {
+        expect(calls[i]).toContain(`https://api.render.com/v1/services/${service}/deploys`);
+        const body = JSON.parse(/-d (\{.*\})$/.exec(calls[i] ?? '')?.[1] ?? '{}') as Record<string, unknown>;
+        expect(body).toEqual({ clearCache: 'do_not_clear', commitId: 'abc123' });
+      }
+    });
+
+    it.each([
+      ['is still the branch head: the hooks are called', 'abc123', 2],
+      ['was overtaken by a newer push: nothing is deployed (that push deploys itself)', 'fff999', 0],
+    ])('with deploy hooks only, when the tested commit %s', (_case, head, hookCalls) => {
+      const { calls } = runStep(
+        String(deployStep().run),
+        {
+          RENDER_API_KEY: '',
+          RENDER_SERVICE_ID: '',
+          RENDER_DEPLOY_HOOK_URL: 'https://api.render.com/deploy/srv-api?key=a,https://api.render.com/deploy/srv-worker?key=b',
+          RENDER_DEPLOY_CLEAR_CACHE: 'do_not_clear',
+          COMMIT: 'abc123',
+          BRANCH: 'main',
+        },
+        { curl: 'true', gh: `echo ${head}` },
+      );
+      expect(calls.filter((c) => c.startsWith('gh '))).toEqual(['gh api repos/Owner/Render-Signal/commits/main --jq .sha']);
+      expect(calls.filter((c) => c.startsWith('curl ') && c.includes('https://api.render.com/deploy/'))).toHaveLength(hookCalls);
+    });
   });
+
+  it('dependabot keeps npm packages and GitHub Actions up to date', () => {
+    const dependabot = parse(read('.github/dependabot.yml')) as Yaml;
+    expect(dependabot.version).toBe(2);
+    const updates = asArray(dependabot.updates).map(asRecord);
+    for (const ecosystem of ['npm', 'github-actions']) {
+      const update = updates.find((u) => u.package_ecosystem === ecosystem || u['package-ecosystem'] === ecosystem);
+      expect([ecosystem, update?.directory, asRecord(update?.schedule).interval]).toEqual([ecosystem, '/', 'weekly']);
+    }
+  });
+});
+
+describe('apps/r2-fetch-worker/wrangler.toml', () => {
+  const toml = read('apps/r2-fetch-worker/wrangler.toml');
+  /** The [vars] table: `KEY = "value"` lines up to the next table. */
+  const vars = (() => {
+    const section = toml.slice(toml.indexOf('\n[vars]')).split(/\n\[(?!vars\])/)[0] ?? '';
+    return Object.fromEntries([...section.matchAll(/^([A-Z0-9_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1]!, m[2]!]));
+  })();
+
+  it('leaves PUBLIC_BASE_URL unset and keeps a dashboard value across deploys', () => {
+    expect(Object.keys(vars)).toEqual(expect.arrayContaining(['BUCKET_NAME', 'ALLOWED_HOSTS']));
+    expect(vars.PUBLIC_BASE_URL).toBeUndefined();
+    expect(toml).not.toMatch(/^\s*PUBLIC_BASE_URL\s*=/m);
+    expect(toml).toMatch(/^keep_vars = true$/m);
+  });
+
+  it('a Worker deployed as shipped (its vars plus the token secret) says it is misconfigured', async () => {
+    const mf = new Miniflare({
+      modules: true,
+      script: await bundleR2FetchWorker(),
+      compatibilityDate: '2025-07-18',
+      r2Buckets: ['BUCKET'],
+      bindings: { ...vars, R2_FETCH_TOKEN: 'deploy-test-token' },
+    });
+    try {
+      const res = await mf.dispatchFetch('http://worker.test/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-r2-fetch-token': 'deploy-test-token' },
+        body: JSON.stringify({
+          source_url: 'https://www.dropbox.com/s/x/a.zip?dl=1',
+          object_key: 'dropbox/a/b/a.zip',
+          bucket: 'render-signal-offload',
+        }),
+      });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toMatchObject({ success: false, error: 'misconfigured' });
+    } finally {
+      await mf.dispose();
+    }
+  }, 60_000);
 });
 
 describe('runtime dependencies', () => {

@@ -29,7 +29,7 @@ describe('worker killed mid-delivery', () => {
       ALLOW_PRIVATE_NETWORK: 'true',
       PROCESS_API_TOKEN: TEST_TOKEN,
       SECRET_KEY: 'test-secret-key-0123456789',
-      // Short lock so the killed worker's job is recovered in seconds, not the default 30 s.
+      // Short lock so the killed worker's job is recovered in ~3 s, not the default's up to 12 s.
       JOB_LOCK_DURATION: '1s',
       LOG_LEVEL: 'info',
     };

@@ -27,6 +27,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
+import { jobLockOptions } from './job-lock';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
@@ -98,10 +99,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   });
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
-  // A job whose worker died is handed to another after JOB_LOCK_DURATION. BullMQ fails a job that stalls
-  // more than maxStalledCount times: 3 tolerates a few crashes in a row (e.g. a crash-looping deploy) before
-  // the job goes to the failed set, where it can still be replayed.
-  const lock = { lockDuration: env.JOB_LOCK_DURATION, stalledInterval: env.JOB_LOCK_DURATION, maxStalledCount: 3 };
+  const lock = jobLockOptions(env);
 
   /** processing_prefs.retry_count (when > 0) bounds the schedule; retry_delay_sec is then the minimum delay. */
   const retryFor = (s: Settings) =>
@@ -169,6 +167,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             defaultTarget: resolveDefaultTarget(s.webhook_config, env),
             timeWindow: resolveTimeWindow(s.webhook_config, env),
             defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+            fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+            measure: (step, run) => {
+              const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
+              try {
+                return run();
+              } finally {
+                stop();
+              }
+            },
           }),
           ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
         }),

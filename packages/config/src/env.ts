@@ -87,6 +87,11 @@ export const commonEnvSchema = z.object({
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean),
     ),
+  /**
+   * Detectors, exclusion keywords and routing rules read at most this many KB (x 1024 characters) of each field, so a
+   * huge body cannot hold the worker's event loop (links are still taken from the whole body).
+   */
+  FIELD_SCAN_LIMIT_KB: positiveInt(256, 100 * 1024),
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -259,8 +264,13 @@ const workerEnvBase = commonEnvSchema.extend({
   /** Longest Retry-After honoured from a 429/503 answer; longer values are capped. */
   DELIVERY_MAX_RETRY_AFTER: envDuration('1h'),
   DELIVERY_TIMEOUT: envDuration('30s'),
-  /** A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. */
-  JOB_LOCK_DURATION: envDuration('30s'),
+  /**
+   * A job whose worker stops renewing its lock for this long (crash, kill -9) is handed to another worker. A live
+   * worker renews every quarter of it, so only an event loop blocked for 3/4 of it could lose a running job.
+   */
+  JOB_LOCK_DURATION: envDuration('10s').refine((ms) => ms >= 500, 'must be at least 500ms'),
+  /** How often the workers look for jobs whose lock expired (one check per queue across all workers). */
+  JOB_STALLED_INTERVAL: envDuration('2s').refine((ms) => ms >= 100, 'must be at least 100ms'),
   /**
    * Deliveries to one target host in flight at once per worker process, so a slow target cannot take every
    * slot. Unset: 80 % of DELIVERY_CONCURRENCY (one busy target still gets most of the throughput).
@@ -313,7 +323,8 @@ function checkOffloadSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinem
   if (!env.R2_FETCH_ENABLED) return;
   const required =
     env.OFFLOAD_MODE === 'worker'
-      ? (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN'] as const)
+      ? // The shipped Worker answers 400 "bucket is required" without a bucket name: every offload would fail.
+        (['R2_FETCH_ENDPOINT', 'R2_FETCH_TOKEN', 'R2_BUCKET_NAME'] as const)
       : (['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'R2_BUCKET_NAME'] as const);
   for (const name of required) {
     if (!env[name])

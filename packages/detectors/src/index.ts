@@ -5,3 +5,4 @@ export * from './link-extraction';
 export * from './media-solution';
 export * from './desabo';
 export * from './detect-email-type';
+export * from './scan-limit';

@@ -15,6 +15,20 @@ describe('isPublicAddress', () => {
     ['fc00::1', false],
     ['::ffff:127.0.0.1', false],
     ['::ffff:10.0.0.1', false],
+    // IPv4-compatible IPv6 (::/96, deprecated): ::7f00:1 is ::127.0.0.1 and reaches loopback on some stacks.
+    ['::7f00:1', false],
+    ['::127.0.0.1', false],
+    ['::a9fe:a9fe', false],
+    ['::a00:1', false],
+    ['::808:808', false],
+    ['::', false],
+    ['0:0:0:0:0:0:7f00:1', false],
+    // Other IPv4-embedding blocks stay refused: NAT64 (64:ff9b::/96), SIIT (::ffff:0:0:0/96), 6to4.
+    ['64:ff9b::7f00:1', false],
+    ['::ffff:0:7f00:1', false],
+    ['2002:7f00:1::1', false],
+    // Just outside ::/96: ordinary global unicast stays public.
+    ['2001:4860:4860::8888', true],
     ['8.8.8.8', true],
     ['2606:4700:4700::1111', true],
     ['not-an-ip', false],
@@ -30,6 +44,8 @@ describe('checkUrlShape', () => {
     ['ftp://example.org/x', 'scheme_not_allowed'],
     ['https://127.0.0.1/x', 'private_address'],
     ['https://[::1]/x', 'private_address'],
+    ['https://[::7f00:1]/x', 'private_address'],
+    ['https://[::127.0.0.1]:8443/x', 'private_address'],
     ['https://169.254.169.254/latest/meta-data', 'private_address'],
     ['not a url', 'invalid_url'],
   ])('refuses %s (%s)', (url, reason) => {

@@ -19,6 +19,8 @@ import type { Redis } from 'ioredis';
 
 /** Latency buckets (s): webhook targets answer in ms to tens of seconds. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** CPU buckets (s): matching one email takes well under a millisecond to (with a huge body) tens of milliseconds. */
+const CPU_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export function createWorkerMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'rs_worker_' });
@@ -59,6 +61,18 @@ export function createWorkerMetrics(registry = new Registry()) {
       name: 'rs_end_to_end_latency_seconds',
       help: 'From ingress acceptance to a 2xx from the target',
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    ruleEvaluation: new Histogram({
+      name: 'rs_rule_evaluation_duration_seconds',
+      help: 'Time to evaluate every routing rule against one email (each field read up to FIELD_SCAN_LIMIT_KB)',
+      buckets: CPU_BUCKETS,
+      registers: [registry],
+    }),
+    detection: new Histogram({
+      name: 'rs_detection_duration_seconds',
+      help: 'Time to run the detectors and exclusion keywords on one email (each field read up to FIELD_SCAN_LIMIT_KB)',
+      buckets: CPU_BUCKETS,
       registers: [registry],
     }),
     offloadBytes: new Counter({ name: 'rs_offload_bytes_total', help: 'Bytes transferred to R2/S3', registers: [registry] }),

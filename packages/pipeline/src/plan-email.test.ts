@@ -28,6 +28,7 @@ function ctx(s: Settings, extra: Partial<PlanContext> = {}): PlanContext {
     defaultTarget: 'https://hooks.render-signal.test/default',
     timeWindow: {},
     defaultTimeoutMs: 30_000,
+    fieldScanLimit: 256 * 1024,
     now: NOW,
     ...extra,
   };
@@ -171,5 +172,38 @@ describe('planEmail routes', () => {
       delivery_links: [{ provider: 'dropbox', raw_url: LINK }],
     });
     expect(deliveries[0]!.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
+  });
+});
+
+describe('planEmail: detectors and keywords read at most fieldScanLimit of each field', () => {
+  const LIMIT = 4096;
+  const padding = 'x'.repeat(2 * LIMIT);
+  it('an exclude keyword past the limit does not exclude; inside it does', () => {
+    const s = settings({ prefs: { exclude_keywords: ['publicite'] } });
+    const late = email({ body: `${LINK} ${padding} publicité` });
+    expect(planEmail(late, ctx(s)).skip?.reason).toBe('excluded_keyword');
+    expect(planEmail(late, ctx(s, { fieldScanLimit: LIMIT })).skip).toBeUndefined();
+    expect(planEmail(email({ body: `publicité ${LINK} ${padding}` }), ctx(s, { fieldScanLimit: LIMIT })).skip?.reason).toBe(
+      'excluded_keyword',
+    );
+  });
+
+  it('the recadrage delivery time past the limit is not read', () => {
+    const subject = 'Média Solution - Missions Recadrage - Lot 3';
+    const late = email({ subject, body: `${LINK} ${padding} à faire pour 14h` });
+    expect(planEmail(late, ctx(settings())).detection).toEqual({ detector: 'recadrage', delivery_time: '14h00' });
+    expect(planEmail(late, ctx(settings(), { fieldScanLimit: LIMIT })).detection).toEqual({ detector: null });
+  });
+
+  it('links are still taken from the whole body', () => {
+    const plan = planEmail(email({ body: `${padding} ${LINK}` }), ctx(settings(), { fieldScanLimit: LIMIT }));
+    expect(plan.skip).toBeUndefined();
+    expect(plan.links?.map((l) => l.raw_url)).toEqual([LINK]);
+  });
+
+  it('reports the detectors and rules steps to the measure hook', () => {
+    const steps: string[] = [];
+    planEmail(email(), ctx(settings(), { measure: (step, run) => (steps.push(step), run()) }));
+    expect(steps).toEqual(['detectors', 'detectors', 'rules']);
   });
 });

@@ -6,6 +6,7 @@ import {
   detectEmailType,
   extractDeliveryLinks,
   normalizeForKeywordMatch,
+  leadingText,
   type Detection,
   type LinkProvider,
 } from '@render-signal/detectors';
@@ -55,8 +56,18 @@ export interface PlanContext {
   timeWindow: { start?: string; end?: string };
   /** Per-attempt timeout when processing_prefs does not set one (ms). */
   defaultTimeoutMs: number;
+  /**
+   * FIELD_SCAN_LIMIT_KB in characters: detectors, exclusion keywords and routing rules read at most this much of each
+   * field (subject, body…); links are still extracted from the whole body.
+   */
+  fieldScanLimit: number;
+  /** Runs one matching step, e.g. to time it (the worker's metrics); runs it as is when absent. */
+  measure?: <T>(step: MatchStep, run: () => T) => T;
   now: Date;
 }
+
+/** The CPU-bound steps of a plan whose duration the worker reports. */
+export type MatchStep = 'detectors' | 'rules';
 
 export const DELIVERY_PRIORITY = { high: 1, normal: 5, medium: 5, low: 10 } as const;
 
@@ -67,19 +78,23 @@ function excludedBy(keywords: readonly string[] | undefined, text: string): stri
 export function planEmail(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, ctx: PlanContext): EmailPlan {
   const { email } = job;
   const { processing_prefs: prefs, webhook_config: webhookConfig, runtime_flags: flags, routing_rules: rulesDoc } = ctx.settings;
-  const detection = detectEmailType({ subject: email.subject, body: email.body }, ctx.now, ctx.timeZone);
+  const measure = ctx.measure ?? (<T>(_step: MatchStep, run: () => T) => run());
+  const scanned = { subject: leadingText(email.subject, ctx.fieldScanLimit), body: leadingText(email.body, ctx.fieldScanLimit) };
+  const detection = measure('detectors', () => detectEmailType(scanned, ctx.now, ctx.timeZone));
 
   if (prefs.max_email_size_mb !== null && Buffer.byteLength(email.body, 'utf8') > prefs.max_email_size_mb * 1024 * 1024) {
     return { detection, skip: { reason: 'too_large', detail: `body over ${prefs.max_email_size_mb} MB`, markProcessed: true } };
   }
-  const text = normalizeForKeywordMatch(`${email.subject}\n${email.body}`);
   const detectorList =
     detection.detector === 'recadrage'
       ? prefs.exclude_keywords_recadrage
       : detection.detector === 'desabonnement_journee_tarifs'
         ? prefs.exclude_keywords_autorepondeur
         : undefined;
-  const keyword = excludedBy(prefs.exclude_keywords, text) ?? excludedBy(detectorList, text);
+  const keyword = measure('detectors', () => {
+    const text = normalizeForKeywordMatch(`${scanned.subject}\n${scanned.body}`);
+    return excludedBy(prefs.exclude_keywords, text) ?? excludedBy(detectorList, text);
+  });
   if (keyword) return { detection, skip: { reason: 'excluded_keyword', detail: keyword, markProcessed: true } };
 
   const window = decideWindowOutcome(detection, ctx.timeWindow, ctx.now, ctx.timeZone);
@@ -106,7 +121,9 @@ export function planEmail(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, ctx:
     };
   }
 
-  const decision = routeEmail({ email, rules: rulesDoc.rules, defaultTarget: ctx.defaultTarget, detection });
+  const decision = measure('rules', () =>
+    routeEmail({ email, rules: rulesDoc.rules, defaultTarget: ctx.defaultTarget, detection, scanLimit: ctx.fieldScanLimit }),
+  );
   if (decision.targets.length === 0) {
     return {
       detection,

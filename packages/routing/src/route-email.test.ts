@@ -232,3 +232,61 @@ describe('routeEmail', () => {
     expect(routeEmail({ email: EMAIL, rules: rules(original), defaultTarget: DEFAULT }).targets.map((t) => t.url)).toEqual([A]);
   });
 });
+
+describe('scan limit: conditions read a bounded window of each field', () => {
+  const LIMIT = 1024;
+  const long: RoutableEmail = {
+    sender: 'a@b.c',
+    subject: 'Head of the subject',
+    body: `Start of BODY ${'x'.repeat(2 * LIMIT)} needle@example.com tail-marker END`,
+  };
+  it.each<[string, RoutingCondition, boolean, boolean]>([
+    // [case, condition, unbounded, with the limit]
+    ['contains past the limit is not seen', condition('body', 'contains', 'needle@example.com'), true, false],
+    ['regex past the limit is not seen', condition('body', 'regex', '\\w{1,50}@\\w{1,50}\\.com'), true, false],
+    ['not_contains past the limit holds', condition('body', 'not_contains', 'needle'), false, true],
+    ['contains inside the window is seen', condition('body', 'contains', 'start of body'), true, true],
+    ['regex inside the window is seen', condition('body', 'regex', '^Start of BODY x+'), true, true],
+    ['starts_with reads the head', condition('body', 'starts_with', 'start of'), true, true],
+    ['ends_with reads the true end of the field', condition('body', 'ends_with', 'marker end'), true, true],
+    ['ends_with, case-sensitive', condition('body', 'ends_with', 'marker end', true), false, false],
+    ['equals never holds for a field longer than the limit', condition('body', 'equals', long.body), true, false],
+    ['short fields are read whole', condition('subject', 'equals', 'head of the subject'), true, true],
+  ])('%s', (_case, cond, unbounded, limited) => {
+    expect(evaluateCondition(cond, long)).toBe(unbounded);
+    expect(evaluateCondition(cond, long, undefined, { scanLimit: LIMIT })).toBe(limited);
+  });
+
+  it('routeEmail passes the limit to every rule', () => {
+    const normalised = normalizeRules(
+      [
+        {
+          name: 'deep',
+          conditions: [condition('body', 'contains', 'needle')],
+          actions: { webhook_url: 'https://hooks.render-signal.test/deep' },
+        },
+      ],
+      { refusePlaceholderUrls: false },
+    );
+    if (!normalised.ok) throw new Error(normalised.message);
+    const route = (scanLimit?: number) =>
+      routeEmail({ email: long, rules: normalised.rules, defaultTarget: null, ...(scanLimit ? { scanLimit } : {}) }).targets.length;
+    expect(route()).toBe(1);
+    expect(route(LIMIT)).toBe(0);
+  });
+
+  it('a 5 MB body with heavy regexes is matched in bounded time', () => {
+    const body = 'lorem ipsum dolor sit amet 12345 '.repeat(160_000);
+    const heavy = ['\\w{1,50}@\\w{1,50}\\.com', '[a-z]{1,100}[0-9]{1,100}x'].map((value) => condition('body', 'regex', value));
+    const time = (scanLimit?: number) => {
+      const started = performance.now();
+      for (const cond of heavy) evaluateCondition(cond, { sender: 'a@b.c', body }, undefined, scanLimit ? { scanLimit } : {});
+      return performance.now() - started;
+    };
+    time(256 * 1024); // compile and warm up
+    const whole = time();
+    const bounded = time(256 * 1024);
+    // The window is 1/20 of the body: a generous factor keeps this robust on a loaded machine.
+    expect(bounded).toBeLessThan(whole / 3);
+  });
+});

@@ -1,5 +1,5 @@
 import { type EmailContent, parseSenderAddress } from '@render-signal/contracts';
-import type { Detection } from '@render-signal/detectors';
+import { leadingText, trailingText, type Detection } from '@render-signal/detectors';
 import type { RoutingCondition, RoutingRule, RuleField, RulePriority } from './routing-rules';
 import { compileUserRegex } from './user-regex';
 
@@ -43,45 +43,109 @@ function fieldText(field: RuleField, email: RoutableEmail, detection: Detection 
   }
 }
 
-function positiveMatch(operator: string, text: string, condition: RoutingCondition): boolean | null {
+/**
+ * What a condition reads of a field. A field longer than the scan limit is read in bounded windows: `contains`,
+ * `regex` and `starts_with` read its first `limit` characters, `ends_with` its last ones, and `equals` never holds
+ * (a field longer than the limit equals no stored value). Lower-cased copies are made once per email and field.
+ */
+class FieldView {
+  readonly whole: boolean;
+  readonly head: string;
+  private lowerHead?: string;
+  private tailText?: string;
+  private lowerTail?: string;
+
+  constructor(
+    private readonly text: string,
+    private readonly limit: number,
+  ) {
+    this.whole = text.length <= limit;
+    this.head = this.whole ? text : leadingText(text, limit);
+  }
+
+  start(caseSensitive: boolean): string {
+    if (caseSensitive) return this.head;
+    return (this.lowerHead ??= this.head.toLowerCase());
+  }
+
+  end(caseSensitive: boolean): string {
+    if (this.whole) return this.start(caseSensitive);
+    this.tailText ??= trailingText(this.text, this.limit);
+    if (caseSensitive) return this.tailText;
+    return (this.lowerTail ??= this.tailText.toLowerCase());
+  }
+}
+
+function positiveMatch(operator: string, view: FieldView, condition: RoutingCondition): boolean | null {
   if (operator === 'regex') {
     const regex = compileUserRegex(condition.value, condition.case_sensitive);
-    return regex ? regex.test(text) : null;
+    return regex ? regex.test(view.head) : null;
   }
-  const haystack = condition.case_sensitive ? text : text.toLowerCase();
   const needle = condition.case_sensitive ? condition.value : condition.value.toLowerCase();
   switch (operator) {
     case 'contains':
-      return haystack.includes(needle);
+      return view.start(condition.case_sensitive).includes(needle);
     case 'equals':
-      return haystack === needle;
+      return view.whole && view.start(condition.case_sensitive) === needle;
     case 'starts_with':
-      return haystack.startsWith(needle);
+      return view.start(condition.case_sensitive).startsWith(needle);
     case 'ends_with':
-      return haystack.endsWith(needle);
+      return view.end(condition.case_sensitive).endsWith(needle);
     default:
       return null;
   }
 }
 
-/** A condition that cannot be evaluated (a regex that no longer compiles, an unknown operator) never matches. */
-export function evaluateCondition(condition: RoutingCondition, email: RoutableEmail, detection?: Detection): boolean {
+export interface EvaluateOptions {
+  /** FIELD_SCAN_LIMIT_KB in characters: how much of each field a condition reads (unbounded when absent). */
+  scanLimit?: number;
+}
+
+type FieldViews = (field: RuleField) => FieldView;
+
+function fieldViews(email: RoutableEmail, detection: Detection | undefined, options: EvaluateOptions): FieldViews {
+  const views = new Map<RuleField, FieldView>();
+  const limit = options.scanLimit ?? Number.POSITIVE_INFINITY;
+  return (field) => {
+    let view = views.get(field);
+    if (!view) views.set(field, (view = new FieldView(fieldText(field, email, detection), limit)));
+    return view;
+  };
+}
+
+function evaluateWith(condition: RoutingCondition, views: FieldViews): boolean {
   if (!condition.value) return false;
   const negated = condition.operator.startsWith('not_');
   const operator = negated ? condition.operator.slice('not_'.length) : condition.operator;
-  const result = positiveMatch(operator, fieldText(condition.field, email, detection), condition);
+  const result = positiveMatch(operator, views(condition.field), condition);
   if (result === null) return false;
   return negated ? !result : result;
 }
 
+/** A condition that cannot be evaluated (a regex that no longer compiles, an unknown operator) never matches. */
+export function evaluateCondition(
+  condition: RoutingCondition,
+  email: RoutableEmail,
+  detection?: Detection,
+  options: EvaluateOptions = {},
+): boolean {
+  return evaluateWith(condition, fieldViews(email, detection, options));
+}
+
 /** Every rule's match result, in order (all rules are evaluated, for dry runs and logs). */
-export function evaluateRules(rules: readonly RoutingRule[], email: RoutableEmail, detection?: Detection): RuleEvaluation[] {
+export function evaluateRules(
+  rules: readonly RoutingRule[],
+  email: RoutableEmail,
+  detection?: Detection,
+  options: EvaluateOptions = {},
+): RuleEvaluation[] {
+  const views = fieldViews(email, detection, options);
   return rules.map((rule) => {
     const conditions = rule.conditions.map((condition) => ({
       field: condition.field,
       operator: condition.operator,
       value: condition.value,
-      matched: evaluateCondition(condition, email, detection),
+      matched: evaluateWith(condition, views),
     }));
     const holds = rule.match === 'any' ? conditions.some((c) => c.matched) : conditions.every((c) => c.matched);
     return { id: rule.id, name: rule.name, enabled: rule.enabled, match: rule.match, matched: rule.enabled && holds, conditions };
@@ -118,6 +182,8 @@ export interface RouteEmailInput {
   /** The default webhook (webhook_config.webhook_url, else env); null when none is configured. */
   defaultTarget: string | null;
   detection?: Detection;
+  /** FIELD_SCAN_LIMIT_KB in characters (see EvaluateOptions). */
+  scanLimit?: number;
 }
 
 /**
@@ -126,7 +192,12 @@ export interface RouteEmailInput {
  * email once (the first target for a URL wins).
  */
 export function routeEmail(input: RouteEmailInput): RoutingDecision {
-  const evaluations = evaluateRules(input.rules, input.email, input.detection);
+  const evaluations = evaluateRules(
+    input.rules,
+    input.email,
+    input.detection,
+    input.scanLimit === undefined ? {} : { scanLimit: input.scanLimit },
+  );
   const targets: RouteTarget[] = [];
   const addTarget = (target: RouteTarget) => {
     if (!targets.some((existing) => existing.url === target.url)) targets.push(target);

@@ -67,6 +67,8 @@ export interface FaultStackOptions {
   env?: Record<string, string>;
   /** Per-worker overrides; one worker process is started per entry (default: one worker). */
   workers?: Array<Record<string, string>>;
+  /** Names of the shortened settings above to leave out, so the processes run with the shipped defaults. */
+  unset?: string[];
 }
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -79,6 +81,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
   const redis = await startRedisServer({ aof: true });
   const prefix = uniquePrefix('fault');
   const env = { ...baseEnv(redis.url, prefix), ...options.env };
+  for (const name of options.unset ?? []) delete env[name];
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const api = spawnApp('api', { ...env, PORT: String(port) });

@@ -83,6 +83,7 @@ export function routingRulesRouter(deps: AppDeps): Router {
         defaultTarget: resolveDefaultTarget(settings.webhook_config, deps.env),
         timeWindow: resolveTimeWindow(settings.webhook_config, deps.env),
         defaultTimeoutMs: 30_000,
+        fieldScanLimit: deps.env.FIELD_SCAN_LIMIT_KB * 1024,
         now,
       },
     );

@@ -29,7 +29,7 @@ export async function startGmailConsumer(options: {
   logger: Logger;
   redis: Redis;
   settings: SettingsStore;
-  lock: { lockDuration: number; stalledInterval: number; maxStalledCount?: number };
+  lock: { lockDuration: number; lockRenewTime?: number; stalledInterval: number; maxStalledCount?: number };
 }): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { env, logger, redis } = options;
   const prefix = env.QUEUE_PREFIX;
