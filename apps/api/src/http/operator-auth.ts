@@ -11,6 +11,7 @@ import {
   type MagicLinkStore,
   type SessionClaims,
   type SessionRevocations,
+  withOriginalMagicLinks,
 } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
 import type { AppDeps } from '../app';
@@ -51,6 +52,8 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
   const keys = deriveAuthKeys(env.SECRET_KEY);
   const revocations = createSessionRevocations({ redis: deps.redis, prefix: env.QUEUE_PREFIX });
   const magicLinks = createMagicLinkStore({ redis: deps.redis, prefix: env.QUEUE_PREFIX, key: keys.magicLink });
+  // Links issued by the original server (carried by `npm run migrate`) keep working with the same SECRET_KEY.
+  const allMagicLinks = withOriginalMagicLinks(magicLinks, { redis: deps.redis, prefix: env.QUEUE_PREFIX, secret: env.SECRET_KEY });
 
   const cookieOptions = (req: Request): CookieOptions => ({
     sameSite: 'strict',
@@ -62,7 +65,7 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
     keys,
     credentials: { user: env.TRIGGER_PAGE_USER, password: env.TRIGGER_PAGE_PASSWORD },
     revocations,
-    magicLinks,
+    magicLinks: allMagicLinks,
     async startSession(req, res, via) {
       const { token, claims } = await issueSession(keys.session, { subject: env.TRIGGER_PAGE_USER, via, ttlMs: env.SESSION_TTL });
       const base = { ...cookieOptions(req), maxAge: env.SESSION_TTL };
