@@ -5,3 +5,4 @@ export * from './retry-schedule';
 export * from './signing';
 export * from './payload';
 export * from './webhook-log';
+export * from './webhook-log-import';
