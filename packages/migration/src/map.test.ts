@@ -64,7 +64,7 @@ describe('mapWebhookConfig (original webhook_config document)', () => {
 
   it('leaves the current URL when the original had none (it used env WEBHOOK_URL)', () => {
     const current = { ...DEFAULT_WEBHOOK_CONFIG, webhook_url: 'https://hook.eu2.make.com/new' };
-    expect(mapWebhookConfig({ webhook_url: '' }, current, STRICT)).toEqual({ value: current, changes: [], skipped: [] });
+    expect(mapWebhookConfig({ webhook_url: '' }, current, STRICT)).toEqual({ value: current, carried: 0, changes: [], skipped: [] });
   });
 
   it('reports no change when the new store already holds the same values (second run)', () => {

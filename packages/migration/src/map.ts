@@ -35,6 +35,8 @@ export interface FieldChange {
 
 export interface DocumentMapping<T> {
   value: T;
+  /** Fields (or rules) of the original that could be carried, changed or not. */
+  carried: number;
   changes: FieldChange[];
   skipped: Skip[];
 }
@@ -87,6 +89,7 @@ function carryGroups<T extends object>(
 ): DocumentMapping<T> {
   const skipped: Skip[] = [];
   let value = current;
+  let carried = 0;
   const known = new Set([...groups.flat(), ...Object.keys(notCarried), ...META]);
   for (const [field, reason] of Object.entries(notCarried)) {
     if (!(field in original)) continue;
@@ -107,15 +110,18 @@ function carryGroups<T extends object>(
     );
     if (Object.keys(body).length === 0) continue;
     const result = apply(value, body);
-    if (result.ok) value = result.value;
-    else
+    if (!result.ok) {
       skipped.push({
         item: `${document}.${group.join('+')}`,
         value: show(group.length === 1 ? body[group[0]!] : body),
         reason: result.message,
       });
+      continue;
+    }
+    value = result.value;
+    carried += 1;
   }
-  return { value, changes: diff(current as JsonObject, value as JsonObject, document), skipped };
+  return { value, carried, changes: diff(current as JsonObject, value as JsonObject, document), skipped };
 }
 
 const GLOBAL_WINDOW_REASON =
@@ -212,16 +218,17 @@ export function mapRoutingRules(
 ): DocumentMapping<{ rules: RoutingRule[] }> {
   const options = { refusePlaceholderUrls: true, allowPrivateNetwork: policy.allowPrivateNetwork };
   const skipped: Skip[] = [];
-  if (!('rules' in original)) return { value: current, changes: [], skipped };
+  if (!('rules' in original)) return { value: current, carried: 0, changes: [], skipped };
   if (!Array.isArray(original.rules)) {
     return {
       value: current,
+      carried: 0,
       changes: [],
       skipped: [{ item: 'routing_rules.rules', value: show(original.rules), reason: 'rules doit être une liste.' }],
     };
   }
   // An empty list carries nothing: rules already made on the new deployment stay.
-  if (original.rules.length === 0) return { value: current, changes: [], skipped };
+  if (original.rules.length === 0) return { value: current, carried: 0, changes: [], skipped };
   const kept: unknown[] = [];
   original.rules.forEach((rule, index) => {
     const checked = normalizeRules([rule], options);
@@ -232,9 +239,9 @@ export function mapRoutingRules(
       skipped.push({ item: ruleLabel(rule, index), value: show(url), reason: `${checked.message}${where ? ` (${where})` : ''}` });
     }
   });
-  if (kept.length === 0) return { value: current, changes: [], skipped };
+  if (kept.length === 0) return { value: current, carried: 0, changes: [], skipped };
   const all = normalizeRules(kept, options);
-  if (!all.ok) return { value: current, changes: [], skipped: [...skipped, { item: 'routing_rules', reason: all.message }] };
+  if (!all.ok) return { value: current, carried: 0, changes: [], skipped: [...skipped, { item: 'routing_rules', reason: all.message }] };
   const value = { rules: all.rules };
   const changes =
     stableJson(current.rules) === stableJson(value.rules)
@@ -244,7 +251,7 @@ export function mapRoutingRules(
           from: current.rules.some((r) => stableJson(r) === stableJson(rule)) ? 'same' : '(absent)',
           to: `${rule.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')} → ${show(rule.actions.webhook_url)}`,
         }));
-  return { value, changes, skipped };
+  return { value, carried: all.rules.length, changes, skipped };
 }
 
 /** The original's magic-link state (`{token_id: {expires_at, consumed, consumed_at, single_use}}`). */

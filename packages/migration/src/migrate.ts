@@ -90,7 +90,7 @@ export async function planMigration(snapshot: OriginalSnapshot, target: Migratio
       to: `${prefix}:config:${name}`,
       lines: mapping.changes.map((c) => `${c.field}: ${c.from} → ${c.to}`),
       pending: mapping.changes.length,
-      unchanged: mapping.changes.length === 0 ? 1 : 0,
+      unchanged: mapping.changes.length === 0 && mapping.carried > 0 ? 1 : 0,
     });
   }
 
