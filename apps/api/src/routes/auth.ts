@@ -7,7 +7,8 @@ import type { AppDeps } from '../app';
 import { operatorAuth } from '../http/operator-auth';
 
 /**
- * Login pages (spec §1.3, §8): GET/POST /login (password), GET /login/magic/:token, GET/POST /logout.
+ * Login pages (docs/original-behaviour.md, "Dashboard endpoints" and "Magic links"): GET/POST /login (password), GET /login/magic/:token,
+ * GET/POST /logout.
  * Answers are pages: success → 303 to the dashboard (or a same-origin `next`), refusal → the login
  * page with the message and a 4xx status, rate limit → 429 page (never the original's 500).
  */

@@ -3,7 +3,7 @@ import { applyProcessingPrefsUpdate, applyRuntimeFlagsUpdate } from '@render-sig
 import type { AppDeps } from '../../app';
 import { expectedRevision, invalid, ok, storeError } from './respond';
 
-/** processing_prefs and runtime_flags (spec §1.5, §1.6), with the original's paths and aliases. */
+/** processing_prefs and runtime_flags (docs/original-behaviour.md, "Dashboard endpoints"), with the original's paths and aliases. */
 export function preferencesRouter(deps: AppDeps): Router {
   const router = Router();
 
