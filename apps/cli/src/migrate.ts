@@ -1,6 +1,7 @@
 // npm run migrate -- --from <redis-url> [--prefix r:ss:] [--dry-run]  |  --from-dir <debug folder> [--dry-run]
 // Carries a running deployment of the original Python server into this one (docs/migration.md): the four config
 // documents, magic links, processed-email markers and the webhook log history. The old store is only read.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadEnv, migrateEnvSchema } from '@render-signal/config';
@@ -25,7 +26,10 @@ const USAGE = `usage: npm run migrate -- --from <redis-url-of-the-old-deployment
 Writes into the deployment named by this environment (REDIS_URL, QUEUE_PREFIX…); the old store is only read.`;
 
 async function readSource(args: { from?: string; fromDir?: string; prefix: string }): Promise<OriginalSnapshot> {
-  if (args.fromDir) return readOriginalDir(args.fromDir);
+  if (args.fromDir) {
+    if (!existsSync(args.fromDir)) throw new Error(`no such folder: ${args.fromDir}`);
+    return readOriginalDir(args.fromDir);
+  }
   const url = args.from!;
   // Its own plain connection: no retries forever on a wrong URL, and only read commands are ever sent.
   const old = new Redis(url, {
@@ -34,11 +38,12 @@ async function readSource(args: { from?: string; fromDir?: string; prefix: strin
     connectionName: 'rs-migrate-source',
     retryStrategy: () => null,
   });
-  old.on('error', () => {});
+  let lastError: Error | undefined;
+  old.on('error', (error: Error) => (lastError = error));
   try {
     await old.connect();
   } catch (error) {
-    throw new Error(`cannot reach the old Redis at ${describeRedisUrl(url)}: ${(error as Error).message}`);
+    throw new Error(`cannot reach the old Redis at ${describeRedisUrl(url)}: ${(lastError ?? (error as Error)).message}`);
   }
   try {
     return await readOriginalRedis(old, args.prefix, url);
@@ -70,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv(migrateEnvSchema);
   const dryRun = values['dry-run'] === true;
-  const snapshot = await readSource({ from: values.from, fromDir: values['from-dir'], prefix: values.prefix ?? 'r:ss:' });
+  // The original's keys are `<prefix>config:…`, `<prefix>processed_email:…`: `--prefix r:ss` means `r:ss:`.
+  const prefix = (values.prefix ?? 'r:ss:').replace(/([^:])$/, '$1:');
+  const snapshot = await readSource({ from: values.from, fromDir: values['from-dir'], prefix });
 
   const logger = createLogger({ level: 'warn', service: 'migrate' });
   const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-migrate', logger });
