@@ -44,9 +44,9 @@ async function cli(script: 'migrate' | 'config', args: string[], env: Record<str
   }
 }
 
-/** Every key with its type, value and TTL (TTL rounded to the minute: it ticks while the test runs). */
-async function dump(redis: Redis): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
+/** Every key with its type, value and remaining TTL in ms (-1: none). */
+async function dump(redis: Redis): Promise<Record<string, { type: string; value: unknown; pttl: number }>> {
+  const out: Record<string, { type: string; value: unknown; pttl: number }> = {};
   for (const key of (await redis.keys('*')).sort()) {
     const type = await redis.type(key);
     const value =
@@ -57,8 +57,7 @@ async function dump(redis: Redis): Promise<Record<string, unknown>> {
           : type === 'hash'
             ? await redis.hgetall(key)
             : type;
-    const pttl = await redis.pttl(key);
-    out[key] = { type, value, ttl: pttl < 0 ? pttl : Math.round(pttl / 60_000) };
+    out[key] = { type, value, pttl: await redis.pttl(key) };
   }
   return out;
 }
@@ -97,7 +96,23 @@ describe('npm run migrate: a running original deployment carried into a new one'
     date: '2026-11-28T09:00:00.000Z',
     body: '<p>x</p>',
   };
-  let before: Record<string, unknown>;
+  let before: Awaited<ReturnType<typeof dump>>;
+  let seededAt = 0;
+  /** The old Redis as seeded: same keys, types and values; TTLs only ticked down (none added, extended or removed). */
+  const expectOldUnchanged = async () => {
+    const now = await dump(old);
+    expect(Object.keys(now)).toEqual(Object.keys(before));
+    const elapsed = Date.now() - seededAt;
+    for (const [key, was] of Object.entries(before)) {
+      const is = now[key]!;
+      expect({ key, type: is.type, value: is.value }).toEqual({ key, type: was.type, value: was.value });
+      if (was.pttl < 0) expect(is.pttl).toBe(was.pttl);
+      else {
+        expect(is.pttl).toBeLessThanOrEqual(was.pttl);
+        expect(was.pttl - is.pttl).toBeLessThanOrEqual(elapsed + 1_000);
+      }
+    }
+  };
 
   beforeAll(async () => {
     [oldRedis, newRedis, sink] = await Promise.all([startRedisServer(), startRedisServer(), startWebhookSink()]);
@@ -182,6 +197,7 @@ describe('npm run migrate: a running original deployment carried into a new one'
     );
     await old.rpush('r:ss:webhook_logs:v1', originalLogEntry(50, 'log-c', 'success', 'https://hook.eu2.make.com/abcdef'));
     before = await dump(old);
+    seededAt = Date.now();
     await old.config('RESETSTAT');
   }, 60_000);
 
@@ -217,14 +233,23 @@ describe('npm run migrate: a running original deployment carried into a new one'
       /Written: config webhook_config, processing_prefs, runtime_flags, routing_rules; 2 magic link\(s\); 2 processed email\(s\); 3 webhook log entries/,
     );
 
-    const afterFirst = await dump(fresh);
+    // Each processed marker keeps its remaining TTL (seeded: 30 days - 1 h, and 2 days).
+    const carriedTtl = await fresh.pttl(`${prefix}:email:de:${computeEmailId(processedEmail)}`);
+    expect(carriedTtl).toBeGreaterThan((30 * DAY_S - 3600 - 120) * 1000);
+    expect(carriedTtl).toBeLessThanOrEqual((30 * DAY_S - 3600) * 1000);
+    expect(await fresh.pttl(`${prefix}:email:de:${'b'.repeat(32)}`)).toBeLessThanOrEqual(2 * DAY_S * 1000);
+
+    // The new store after the first run, TTLs left out (they tick); a second run must leave it as it is.
+    const withoutTtl = async () =>
+      Object.fromEntries(Object.entries(await dump(fresh)).map(([k, v]) => [k, { type: v.type, value: v.value }]));
+    const afterFirst = await withoutTtl();
     const second = await cli('migrate', ['--from', oldRedis.url], env);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('Nothing to change: everything was already carried by an earlier run.');
     expect(second.stdout).not.toContain('Written');
-    expect(await dump(fresh)).toEqual(afterFirst);
+    expect(await withoutTtl()).toEqual(afterFirst);
 
-    expect(await dump(old)).toEqual(before);
+    await expectOldUnchanged();
     // No write command ever reached the old server (only reads since the seed).
     const stats = (await old.info('commandstats')).split('\n').map((l) => l.split(':')[0]!.replace('cmdstat_', ''));
     const writes = [
