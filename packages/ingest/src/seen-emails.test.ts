@@ -3,7 +3,7 @@ import { computeEmailId } from '@render-signal/contracts';
 import { createProducer, emailQueue } from '@render-signal/queue';
 import { useTestRedis } from '../../../test/helpers/test-redis';
 import { acceptEmail } from './accept-email';
-import { markEmailsSeen, seenEmailKey, seenEmails } from './seen-emails';
+import { carriedMarkerFor, carriedMarkersUntilKey, markEmailsSeen, seenEmailKey, seenEmails } from './seen-emails';
 
 describe('carried processed markers', () => {
   const { redis, prefix } = useTestRedis('seen');
@@ -32,5 +32,21 @@ describe('carried processed markers', () => {
     expect(await markEmailsSeen(redis, prefix, [{ emailId: other, ttlMs: 1_000 }])).toEqual([]);
     expect(await redis.get(seenEmailKey(prefix, other))).toBe(accepted.job_id);
     expect(await seenEmails(redis, prefix, [other, 'f'.repeat(32)])).toEqual(new Set([other]));
+  });
+
+  it('finds a carried marker under the md5 id when the email comes with a Gmail message_id (our Apps Script)', async () => {
+    const original = { ...email, subject: 'Lot 9' };
+    await markEmailsSeen(redis, prefix, [{ emailId: computeEmailId(original), ttlMs: 60_000 }]);
+    expect(Number(await redis.get(carriedMarkersUntilKey(prefix)))).toBeGreaterThan(Date.now() + 50_000);
+    const withId = { ...original, message_id: '18c2f0a1b2c3d4e5' };
+    expect(await acceptEmail(withId, producer, { dedupWindowMs: 60_000 })).toMatchObject({
+      status: 'already_processed',
+      email_id: '18c2f0a1b2c3d4e5',
+    });
+    // A new email with a message id still goes through; so does everything once the markers have expired.
+    expect((await acceptEmail({ ...withId, subject: 'Lot 10', message_id: 'aa11' }, producer, { dedupWindowMs: 60_000 })).status).toBe(
+      'queued',
+    );
+    expect(await carriedMarkerFor(withId, redis, prefix, Date.now() + 61 * 60_000)).toBe(false);
   });
 });
