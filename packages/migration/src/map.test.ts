@@ -147,6 +147,16 @@ describe('mapRoutingRules (original {rules, _updated_at})', () => {
     expect(JSON.stringify(mapped.changes)).not.toContain('aaa');
   });
 
+  it('says which current rules the original list replaces', () => {
+    const current = mapRoutingRules({ rules: [rule('mine', 'https://hook.eu2.make.com/mine')] }, { rules: [] }, STRICT).value;
+    const mapped = mapRoutingRules({ rules: [rule('a', 'https://hook.eu2.make.com/aaa')] }, current, STRICT);
+    expect(mapped.changes).toContainEqual({
+      field: 'routing_rules.rules "Rule mine"',
+      from: 'present',
+      to: "(removed: the original's list replaces it)",
+    });
+  });
+
   it('carries nothing from an empty list, and reports no change on a second run', () => {
     expect(mapRoutingRules({ rules: [] }, { rules: [] }, STRICT).changes).toEqual([]);
     const first = mapRoutingRules({ rules: [rule('a', 'https://hook.eu2.make.com/aaa')] }, { rules: [] }, STRICT);

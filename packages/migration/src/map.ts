@@ -246,11 +246,21 @@ export function mapRoutingRules(
   const changes =
     stableJson(current.rules) === stableJson(value.rules)
       ? []
-      : value.rules.map((rule) => ({
-          field: `routing_rules.rules "${rule.name}"`,
-          from: current.rules.some((r) => stableJson(r) === stableJson(rule)) ? 'same' : '(absent)',
-          to: `${rule.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')} → ${show(rule.actions.webhook_url)}`,
-        }));
+      : value.rules
+          .map((rule) => ({
+            field: `routing_rules.rules "${rule.name}"`,
+            from: current.rules.some((r) => stableJson(r) === stableJson(rule)) ? 'same' : '(absent)',
+            to: `${rule.conditions.map((c) => `${c.field} ${c.operator} ${JSON.stringify(c.value)}`).join(' and ')} → ${show(rule.actions.webhook_url)}`,
+          }))
+          .concat(
+            current.rules
+              .filter((r) => !value.rules.some((n) => n.id === r.id))
+              .map((r) => ({
+                field: `routing_rules.rules "${r.name}"`,
+                from: 'present',
+                to: "(removed: the original's list replaces it)",
+              })),
+          );
   return { value, carried: all.rules.length, changes, skipped };
 }
 
