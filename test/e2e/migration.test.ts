@@ -330,6 +330,22 @@ describe('npm run migrate: a running original deployment carried into a new one'
       expect(sink.received[0]!.json).toMatchObject({ routing_rule: { id: 'urgent' } });
     }, 30_000);
 
+    it("accepts the original link in the login form's magic_token field, and refuses one signed with another secret", async () => {
+      const form = (token: string) =>
+        fetch(`${world!.apiUrl}/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ magic_token: token }).toString(),
+        });
+      const ok = await form(originalToken(ORIGINAL_SECRET, PERMANENT_ID, null));
+      expect(ok.status).toBe(303);
+      expect(ok.headers.getSetCookie().some((c) => c.startsWith('rs_session='))).toBe(true);
+      const forged = await form(originalToken('not-the-original-secret-0123456789', PERMANENT_ID, null));
+      expect(forged.status).toBe(401);
+      expect(forged.headers.getSetCookie()).toEqual([]);
+    });
+
     it('lists the original links, keeps the one-shot link single-use, and revokes the permanent one', async () => {
       const listed = await api('GET', '/api/auth/magic-links');
       expect(listed.json.links.map((l: { id: string }) => l.id)).toContain(PERMANENT_ID);
