@@ -178,6 +178,7 @@ describe('npm run migrate: a running original deployment carried into a new one'
         _updated_at: '2026-11-21T08:00:00.000000+00:00',
       }),
     );
+    await old.set('r:ss:config:polling_config', JSON.stringify({ active_days: [0, 1], _updated_at: null }));
     const now = Math.floor(Date.now() / 1000);
     await old.set(
       'r:ss:config:magic_link_tokens',
@@ -219,6 +220,7 @@ describe('npm run migrate: a running original deployment carried into a new one'
     expect(run.stdout).toMatch(/routing_rules\.rules\[1\] "Exemple" = https:\/\/example\.com\/\*\*\*: .*placeholder/);
     expect(run.stdout).toMatch(/processing_prefs\.rate_limit_per_hour = 5: 5\/h is the original's default/);
     expect(run.stdout).toContain('webhook_config.global_time_start');
+    expect(run.stdout).toMatch(/r:ss:config:polling_config: a config document Render Signal has no use for/);
     expect(run.stdout).toMatch(/magic_link expire…: expired on/);
     expect(run.stdout).toContain('2 email id(s)');
     expect(run.stdout).toMatch(/Dry run: \d+ item\(s\) would be written/);

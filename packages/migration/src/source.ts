@@ -93,6 +93,16 @@ export async function readOriginalRedis(redis: Redis, prefix: string, url: strin
     }
     logs.push({ from: key, value: await redis.lrange(key, 0, -1) });
   }
+  // Other config keys of the original (e.g. polling_config of the IMAP poller): listed, not carried.
+  const known = new Set([...SETTINGS_KEYS, 'magic_link_tokens'].map(configKey));
+  cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}config:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys.filter((k) => !known.has(k)).sort()) {
+      unreadable.push({ item: key, reason: 'a config document Render Signal has no use for (legacy IMAP poller or unknown)' });
+    }
+  } while (cursor !== '0');
   for (const legacy of [`${prefix}processed_email_ids:v1`, `${prefix}processed_subject_groups:v1`]) {
     if ((await redis.exists(legacy)) === 1) {
       notes.push(`${legacy}: a legacy set the original no longer read (PROCESSED_*_REDIS_KEY): not carried`);
