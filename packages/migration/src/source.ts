@@ -154,6 +154,12 @@ export function readOriginalDir(dir: string): OriginalSnapshot {
       unreadable.push({ item: ORIGINAL_FILES.webhook_logs, reason: 'invalid JSON' });
     }
   }
+  if (existsSync(join(dir, 'webhook_time_window.json'))) {
+    unreadable.push({
+      item: 'webhook_time_window.json',
+      reason: 'the original\'s "global" window, never enforced on ingress: Render Signal has one window, webhook_time_start/end',
+    });
+  }
   return {
     origin: `folder ${dir}`,
     documents,
