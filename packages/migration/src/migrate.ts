@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { hasMagicLink, magicLinkKeys, storeCarriedMagicLink, type CarriedMagicLink } from '@render-signal/auth';
 import type { CommonEnv } from '@render-signal/config';
-import { readSettings, type SettingsDocumentName, type SettingsStore } from '@render-signal/config-store';
+import { configDocumentKey, readSettings, type SettingsDocumentName, type SettingsStore } from '@render-signal/config-store';
 import { importedWebhookLogKeys, importWebhookLogEntries, webhookLogKey, type WebhookLogEntry } from '@render-signal/delivery';
 import { markEmailsSeen, seenEmailKey, seenEmails } from '@render-signal/ingest';
 import {
@@ -87,7 +87,7 @@ export async function planMigration(snapshot: OriginalSnapshot, target: Migratio
     sections.push({
       title: name,
       from: found.from,
-      to: `${prefix}:config:${name}`,
+      to: configDocumentKey(prefix, name),
       lines: mapping.changes.map((c) => `${c.field}: ${c.from} → ${c.to}`),
       pending: mapping.changes.length,
       unchanged: mapping.changes.length === 0 && mapping.carried > 0 ? 1 : 0,
