@@ -6,6 +6,7 @@ import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import {
   createSettingsStore,
   prepareSettingsImport,
+  readImportFile,
   readSettings,
   SETTINGS_DOCUMENTS,
   type SettingsDocumentName,
@@ -47,10 +48,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(await store.get(arg1), null, 2)}\n`);
       return 0;
     }
-    const documents =
+    // import: our export file, or the original dashboard's render_signal_dashboard_config.json.
+    const source =
       command === 'import'
-        ? (JSON.parse(readFileSync(arg1!, 'utf8')) as { documents?: unknown }).documents
-        : { [arg1!]: JSON.parse(arg2 ?? 'null') as unknown };
+        ? readImportFile(JSON.parse(readFileSync(arg1!, 'utf8')) as unknown)
+        : { documents: { [arg1!]: JSON.parse(arg2 ?? 'null') as unknown }, notImported: [] };
+    const documents = source.documents;
     const prepared = prepareSettingsImport(await readSettings(store), documents, { allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK });
     if (!prepared.ok) {
       console.error(`refused, nothing written: ${prepared.message}`);
@@ -59,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     }
     await store.putMany(prepared.values);
     console.log(`saved: ${Object.keys(prepared.values).join(', ')}`);
+    for (const item of source.notImported) console.log(`  not imported: ${item.path}: ${item.reason}`);
     return 0;
   } finally {
     subscriber.disconnect();

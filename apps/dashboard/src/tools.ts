@@ -37,8 +37,15 @@ function renderConfigIo(): HTMLElement {
       return void out.replaceChildren(h('p', { class: 'field-error', role: 'alert' }, 'Fichier illisible : JSON invalide.'));
     }
     try {
-      const answer = await api<{ message: string; imported: string[] }>('POST', '/api/config/import', parsed);
+      // Our export file or the original server's render_signal_dashboard_config.json: the API reads both.
+      const answer = await api<{ message: string; imported: string[]; not_imported?: Array<{ path: string; reason: string }> }>(
+        'POST',
+        '/api/config/import',
+        parsed,
+      );
+      const skipped = answer.not_imported ?? [];
       out.replaceChildren(h('p', { class: 'ok' }, `${answer.message} (${answer.imported.join(', ')})`));
+      if (skipped.length) out.append(h('ul', {}, ...skipped.map((s) => h('li', {}, `Non importé — ${s.path} : ${s.reason}`))));
     } catch (error) {
       const items = error instanceof ApiRequestError ? error.errors.map((e) => h('li', {}, `${e.path} : ${e.message}`)) : [];
       out.replaceChildren(

@@ -4,3 +4,4 @@ export * from './password';
 export * from './session';
 export * from './magic-links';
 export * from './next-path';
+export * from './original-magic-links';

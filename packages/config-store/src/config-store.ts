@@ -87,13 +87,18 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {1, nextRevision}
 `;
 
+/** The Redis key of one document (also named by `npm run migrate`'s report). */
+export function configDocumentKey(prefix: string, name: string): string {
+  return `${prefix}:config:${name}`;
+}
+
 /** Insurance against a lost invalidation message: no cached document is older than this. */
 const MAX_CACHE_AGE_MS = 5_000;
 
 export function createConfigStore<S extends DocumentSchemas>(options: ConfigStoreOptions<S>): ConfigStore<S> {
   const { redis, subscriber, prefix, schemas, logger } = options;
   const now = options.now ?? (() => new Date());
-  const keyOf = (name: string) => `${prefix}:config:${name}`;
+  const keyOf = (name: string) => configDocumentKey(prefix, name);
   const channel = `${prefix}:config:changed`;
   const cache = new Map<string, { value: Record<string, unknown>; at: number }>();
   // Bumped on every invalidation: a read that raced with a change does not cache what it read.

@@ -354,6 +354,9 @@ function checkGmailSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinemen
 
 export const cliEnvSchema = commonEnvSchema;
 
+/** `npm run migrate`: the new deployment's settings, plus the dedup window used for markers the original kept without TTL. */
+export const migrateEnvSchema = commonEnvSchema.extend({ DEDUP_WINDOW_DAYS: dedupWindowDays });
+
 export const workerEnvSchema = workerEnvBase.superRefine((env, ctx) => {
   checkOffloadSettings(env, ctx);
   checkGmailSettings(env, ctx);

@@ -5,7 +5,8 @@ import { isLoopbackPlaceholderUrl, isPlaceholderUrl, normalizeMakeWebhookUrl } f
 
 /**
  * The stored config documents (`webhook_config`, `processing_prefs`, `runtime_flags`) with the original's fields,
- * defaults, bounds and messages (spec §1.4-1.6, §9.2-9.4), plus the partial-update schemas the dashboard endpoints
+ * defaults, bounds and messages (docs/original-behaviour.md, "Dashboard endpoints" and "Config documents"), plus the partial-update
+ * schemas the dashboard endpoints
  * accept. Every stored document carries `_updated_at` (ISO) and `_revision` (optimistic concurrency).
  * Env values are defaults under the stored documents: merge them under the stored object before parsing.
  */

@@ -16,7 +16,7 @@ describe('parseSenderAddress', () => {
 });
 
 describe('computeEmailId', () => {
-  it("matches the original's md5(subject|sender_email|date) (spec §2.3 example)", () => {
+  it("matches the original's md5(subject|sender_email|date) (docs/original-behaviour.md example)", () => {
     expect(computeEmailId({ subject: 'b', sender: 'x@y.z', date: '2' })).toBe('69e1bc3c0f79fc60393762b266306c75');
     expect(computeEmailId({ subject: 'b', sender: 'X <X@Y.Z>', date: '2' })).toBe('69e1bc3c0f79fc60393762b266306c75');
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { isLoopbackPlaceholderUrl, isPlaceholderUrl, normalizeMakeWebhookUrl } from './webhook-url';
 
-describe('normalizeMakeWebhookUrl (spec §6.5)', () => {
+describe('normalizeMakeWebhookUrl (docs/original-behaviour.md)', () => {
   it.each([
     ['https://hook.eu2.make.com/abc123', 'https://hook.eu2.make.com/abc123'],
     ['http://example.org/x', 'http://example.org/x'],
@@ -24,7 +24,7 @@ describe('normalizeMakeWebhookUrl (spec §6.5)', () => {
   });
 });
 
-describe('isPlaceholderUrl (spec §6.5)', () => {
+describe('isPlaceholderUrl (docs/original-behaviour.md)', () => {
   it.each([
     ['', true],
     ['   ', true],

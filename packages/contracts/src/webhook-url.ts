@@ -1,5 +1,6 @@
 /**
- * Webhook target URL helpers shared by the config documents and the routing rules (spec §6.5).
+ * Webhook target URL helpers shared by the config documents and the routing rules (docs/original-behaviour.md, "Webhook URLs,
+ * placeholders and Make.com shorthands").
  */
 
 export const MAKE_WEBHOOK_HOST = 'hook.eu2.make.com';

@@ -6,3 +6,4 @@ export * from './retry-summary';
 export * from './signing';
 export * from './payload';
 export * from './webhook-log';
+export * from './webhook-log-import';

@@ -29,7 +29,7 @@ const ORIGINAL_KEYS = [
   'sender_email',
 ];
 
-describe('buildWebhookPayload: fields and key order (spec §6.1)', () => {
+describe('buildWebhookPayload: fields and key order (docs/original-behaviour.md)', () => {
   it('minimal email: the original base fields, then email_id', () => {
     const payload = buildWebhookPayload(input());
     expect(Object.keys(payload)).toEqual([...ORIGINAL_KEYS, 'email_id']);

@@ -42,7 +42,8 @@ function payloadLink(link: PayloadDeliveryLink): PayloadDeliveryLink {
 }
 
 /**
- * The webhook body: every field of the original's Gmail payload with the same names and key order (spec §6.1), then
+ * The webhook body: every field of the original's Gmail payload with the same names and key order (docs/original-behaviour.md, "Webhook
+ * payload"), then
  * ours appended (`email_id`, `routing_rule`, `message_id`, `thread_id`). Optional fields are absent, never null.
  */
 export function buildWebhookPayload(input: WebhookPayloadInput): Record<string, unknown> {

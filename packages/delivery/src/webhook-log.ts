@@ -29,6 +29,8 @@ export interface WebhookLogEntry {
   duration_ms?: number;
   target_origin?: string;
   webhook_id?: string;
+  /** Set on entries carried from the original server by `npm run migrate` (where they came from + a content hash). */
+  import_key?: string;
 }
 
 export interface WebhookLog {
@@ -57,8 +59,13 @@ return 1`;
 /** Lines per script call: Lua's unpack() fails past a few thousand values (its C stack). */
 const PUSH_CHUNK = 500;
 
+/** The Redis list holding the log, newest first. */
+export function webhookLogKey(prefix: string): string {
+  return `${prefix}:webhook_logs`;
+}
+
 export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
-  const key = `${options.prefix}:webhook_logs`;
+  const key = webhookLogKey(options.prefix);
   const now = options.now ?? Date.now;
   // Integer ids that grow with time (the dashboard sorts by id, as the original did) without a Redis
   // round trip: milliseconds × 1000 + a per-process counter.

@@ -10,7 +10,7 @@ export interface DesaboResult {
 const FORBIDDEN_IN_BODY = ['annulation', 'facturation', 'facture', 'moment', 'reference client', 'total ht'];
 const DROPBOX_REQUEST = 'https://www.dropbox.com/request/';
 
-/** The DESABO ("desabonnement_journee_tarifs") detector (spec §3.2). */
+/** The DESABO ("desabonnement_journee_tarifs") detector (docs/original-behaviour.md, "DESABO"). */
 export function detectDesabo(subject: string, body: string): DesaboResult {
   const normalisedBody = normalizeForKeywordMatch(body);
   const normalisedSubject = normalizeForKeywordMatch(subject);

@@ -11,7 +11,7 @@ export interface Detection {
   is_urgent?: boolean;
 }
 
-/** Média Solution first; DESABO only when it does not match (spec §2.5). */
+/** Média Solution first; DESABO only when it does not match (docs/original-behaviour.md, "Processing order"). */
 export function detectEmailType(email: { subject: string; body: string }, now: Date, timeZone: string): Detection {
   const media = detectMediaSolution(email.subject, email.body, now, timeZone);
   if (media.matches && media.delivery_time) return { detector: 'recadrage', delivery_time: media.delivery_time };

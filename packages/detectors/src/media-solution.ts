@@ -18,7 +18,7 @@ const TODO_FOR = `${A}${S}+faire${S}+pour${S}+`;
 const DATE = '([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})';
 const AT = `${S}+${A}${S}+(?:${A}${S}+)?`;
 
-// Tried in this order; the first hit wins (spec §3.1).
+// Tried in this order; the first hit wins (docs/original-behaviour.md, "Média Solution").
 const DATE_TIME_H = new RegExp(`${TODO_FOR}le${S}+${DATE}${AT}([0-9]{1,2})h([0-9]{0,2})`, 'iu');
 const DATE_TIME_COLON = new RegExp(`${TODO_FOR}le${S}+${DATE}${AT}([0-9]{1,2}):([0-9]{2})`, 'iu');
 const TIME_H = new RegExp(`${TODO_FOR}(?:${A}${S}+)?([0-9]{1,2})h([0-9]{0,2})`, 'iu');
@@ -59,7 +59,8 @@ function extractDeliveryTime(normalisedSubject: string, body: string, now: Date,
 }
 
 /**
- * The Média Solution "recadrage" detector (spec §3.1): a provider link in the body, a Média Solution subject, and a
+ * The Média Solution "recadrage" detector (docs/original-behaviour.md, "Média Solution"): a provider link in the body, a Média Solution
+ * subject, and a
  * delivery time that can be extracted; without a delivery time it does not match.
  */
 export function detectMediaSolution(subject: string, body: string, now: Date, timeZone: string): MediaSolutionResult {

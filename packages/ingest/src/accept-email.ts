@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { computeEmailId, type ArrivalSource, type EmailContent } from '@render-signal/contracts';
 import type { Producer, emailQueue } from '@render-signal/queue';
+import { carriedMarkerFor } from './seen-emails';
 
 export type AcceptStatus = 'queued' | 'already_processing' | 'already_processed';
 
@@ -36,6 +37,12 @@ export async function acceptEmail(
 ): Promise<AcceptResult> {
   const emailId = computeEmailId(email);
   const acceptedAt = options.now ?? Date.now();
+  // Forwarded by the original server (a marker carried by `npm run migrate`, keyed by its md5 id).
+  if (!options.dedupDisabled && email.message_id) {
+    if (await carriedMarkerFor(email, producer.connection, producer.prefix, acceptedAt)) {
+      return { status: 'already_processed', email_id: emailId, job_id: '' };
+    }
+  }
   // ':' is reserved in BullMQ ids; email ids are hex or Gmail ids (letters, digits, _ . -). The suffix is 8 hex
   // digits of a UUID (Node serves those from a cached entropy pool, cheaper than randomBytes per request).
   const jobId = `${emailId}.${acceptedAt.toString(36)}${randomUUID().slice(0, 8)}`;

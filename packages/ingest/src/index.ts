@@ -1,2 +1,3 @@
 export * from './accept-email';
 export * from './ingest-email';
+export * from './seen-emails';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { decodeHTML } from 'entities';
 
 /**
- * Source URL normalisation and object keys, ported from the original's r2_transfer_service (§7 step 2).
+ * Source URL normalisation and object keys, ported from the original's r2_transfer_service (docs/original-behaviour.md, "File offload").
  * Parsing follows Python's urllib (split on the first `://`, `/`, `?`, `#`) rather than the WHATWG URL
  * parser, so the normalised string — and therefore the object key's SHA-256 — matches what the Python
  * service produced for the same link.

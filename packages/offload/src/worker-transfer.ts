@@ -3,7 +3,7 @@ import { guardedLookup, type NetworkPolicy } from '@render-signal/net-guard';
 import { OFFLOAD_USER_AGENT } from './direct-transfer';
 import { OffloadAbort } from './result';
 
-/** The original's request to the remote-fetch Worker (§7 step 5). `email_id` only when known. */
+/** The original's request to the remote-fetch Worker (docs/original-behaviour.md, "File offload"). `email_id` only when known. */
 export interface WorkerFetchRequest {
   source_url: string;
   object_key: string;
@@ -18,7 +18,7 @@ export interface WorkerFetchAnswer {
 }
 
 /**
- * The original's acceptance rule (§7 step 6): only a 200 whose JSON has `success: true` and a string
+ * The original's acceptance rule (docs/original-behaviour.md, "File offload"): only a 200 whose JSON has `success: true` and a string
  * `r2_url` counts; `original_filename` is kept when it is a non-empty string. Anything else is a bad answer.
  */
 export function parseWorkerAnswer(statusCode: number, body: string): WorkerFetchAnswer | OffloadAbort {

@@ -6,6 +6,9 @@ import type { JobData, JobInput, JobName, QueueDefinition } from './catalog';
 export interface Producer<D extends QueueDefinition> {
   readonly definition: D;
   readonly queue: Queue;
+  /** The connection and key prefix it writes with (for keys read next to the queue's, e.g. dedup keys). */
+  readonly connection: Redis;
+  readonly prefix: string;
   add<N extends JobName<D>>(name: N, data: JobInput<D, N>, opts?: JobsOptions): Promise<Job<JobData<D, N>>>;
   addBulk<N extends JobName<D>>(jobs: Array<{ name: N; data: JobInput<D, N>; opts?: JobsOptions }>): Promise<Array<Job<JobData<D, N>>>>;
   close(): Promise<void>;
@@ -32,6 +35,8 @@ export function createProducer<D extends QueueDefinition>(definition: D, options
   return {
     definition,
     queue,
+    connection: options.connection,
+    prefix: options.prefix,
     add: async (name, data, opts) => (await queue.add(name, validate(name, data), opts)) as Job<JobData<D, typeof name>>,
     addBulk: async (jobs) =>
       (await queue.addBulk(jobs.map((j) => ({ name: j.name, data: validate(j.name, j.data), opts: j.opts })))) as never,

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { isValidUserRegex } from './user-regex';
 
 /**
- * Routing rules: the original's stored documents (§5.1) load unchanged; ours add fields (`to`, `cc`, `snippet`,
+ * Routing rules: the original's stored documents (docs/original-behaviour.md, "Routing rules document") load unchanged; ours add fields
+ * (`to`, `cc`, `snippet`,
  * `detector`), operators (`starts_with`, `ends_with`, `not_*`), `match: all|any` and `enabled`.
  */
 
@@ -133,7 +134,8 @@ function normalizeWebhookUrl(raw: unknown, path: string, errors: RuleError[], op
 }
 
 /**
- * Validates and normalises a rule list (spec §5.2): ids default to `rule-{n}` and duplicates get `-{n}`; names default
+ * Validates and normalises a rule list (docs/original-behaviour.md, "Routing rules document"): ids default to `rule-{n}` and duplicates
+ * get `-{n}`; names default
  * to `Rule {n}`; fields, operators and priorities are lower-cased; regexes are at most 200 characters and valid RE2;
  * Make.com shorthands are expanded and HTTPS is required. Any error rejects the whole list; `message` is the first.
  */

@@ -57,7 +57,7 @@ export interface WindowOutcome {
   webhooks_time_end?: string;
 }
 
-/** What the original does with an email given its detection and the window (spec §3.3). */
+/** What the original does with an email given its detection and the window (docs/original-behaviour.md, "Time window and absence"). */
 export function decideWindowOutcome(detection: Detection, window: TimeWindow, now: Date, timeZone: string): WindowOutcome {
   const start = (window.start ?? '').trim();
   const end = (window.end ?? '').trim();

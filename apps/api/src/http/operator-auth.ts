@@ -15,6 +15,7 @@ import {
   type MagicLinkStore,
   type SessionClaims,
   type SessionRevocations,
+  withOriginalMagicLinks,
 } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
 import type { AppDeps } from '../app';
@@ -73,6 +74,8 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
     env.TRIGGER_PAGE_PASSWORD === undefined
       ? undefined
       : passwordCredential(keys.session, env.TRIGGER_PAGE_USER, env.TRIGGER_PAGE_PASSWORD);
+  // Links issued by the original server (carried by `npm run migrate`) keep working with the same SECRET_KEY.
+  const allMagicLinks = withOriginalMagicLinks(magicLinks, { redis: deps.redis, prefix: env.QUEUE_PREFIX, secret: env.SECRET_KEY });
 
   const cookieOptions = (req: Request): CookieOptions => ({
     sameSite: 'strict',
@@ -84,7 +87,7 @@ export function operatorAuth(deps: AppDeps): OperatorAuth {
     keys,
     credentials: { user: env.TRIGGER_PAGE_USER, password: env.TRIGGER_PAGE_PASSWORD },
     revocations,
-    magicLinks,
+    magicLinks: allMagicLinks,
     async startSession(req, res, grant) {
       const cred =
         grant.via === 'password' ? (currentPasswordCredential ?? 'password:unset') : magicLinkCredential(grant.linkId, grant.permanent);

@@ -7,7 +7,8 @@ import type { AppDeps } from '../app';
 import { CSRF_HEADER, isSameOrigin, operatorAuth, ownOrigins } from '../http/operator-auth';
 
 /**
- * Login pages: GET/POST /login (password), GET /login/magic/:token, GET/POST /logout.
+ * Login pages (docs/original-behaviour.md, "Dashboard endpoints" and "Magic links"): GET/POST /login (password),
+ * GET /login/magic/:token, GET/POST /logout.
  * Answers are pages: success → 303 to the dashboard (or a same-origin `next`), refusal → the login
  * page with the message and a 4xx status, rate limit → 429 page (never the original's 500).
  * Logout is a same-origin POST only; GET /logout (old bookmarks, the original's link) shows a button.

@@ -196,6 +196,7 @@ export function healthCache(load: () => Promise<HealthFacts>, ttlMs = HEALTH_CAC
 }
 
 /**
+ * - `/api/ping`: the original's public `{status: "pong", timestamp_utc}` for uptime monitors (GET and HEAD).
  * - `/healthz`: liveness, never touches Redis (a Redis outage must not get the API restarted).
  * - `/readyz`: 200 only when Redis answers (load balancers stop sending traffic otherwise).
  * - `/health`: the status document for people and monitors, from facts at most HEALTH_CACHE_MS old.
@@ -207,6 +208,10 @@ export function healthRouter(deps: AppDeps): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  // The original's uptime-monitor endpoint, public as it was: GET and HEAD, never touches Redis.
+  router.get('/api/ping', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'pong', timestamp_utc: new Date().toISOString() });
   });
   router.get('/readyz', async (_req, res) => {
     const redisOk = await withTimeout(

@@ -97,6 +97,15 @@ describe('POST /api/ingress/gmail', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.services.redis).toBe('ok');
   });
+
+  it('answers GET and HEAD /api/ping without login, as the original did (uptime monitors)', async () => {
+    const ping = await request(world.apiUrl).get('/api/ping');
+    expect(ping.status).toBe(200);
+    expect(ping.body).toEqual({ status: 'pong', timestamp_utc: expect.any(String) });
+    expect(Number.isNaN(Date.parse(ping.body.timestamp_utc as string))).toBe(false);
+    expect((await request(world.apiUrl).head('/api/ping')).status).toBe(200);
+    expect((await request(world.apiUrl).get('/api/pings')).status).toBe(401);
+  });
 });
 
 describe('ingress with Redis unreachable', () => {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { prepareSettingsImport, readSettings } from '@render-signal/config-store';
+import { prepareSettingsImport, readImportFile, readSettings } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
 import type { AppDeps } from '../../app';
 import { invalid, ok, refusePrivateTargets, storeError } from './respond';
@@ -7,7 +7,8 @@ import { invalid, ok, refusePrivateTargets, storeError } from './respond';
 /**
  * Export / import of every settings document as one JSON file. URLs are exported masked (a stored URL is
  * never shown); on import a masked URL keeps the current value. Import validates everything first and
- * writes all documents in one transaction: nothing is half-applied.
+ * writes all documents in one transaction: nothing is half-applied. The original dashboard's export file
+ * (render_signal_dashboard_config.json) is accepted too (readImportFile).
  */
 export function configIoRouter(deps: AppDeps): Router {
   const router = Router();
@@ -36,7 +37,8 @@ export function configIoRouter(deps: AppDeps): Router {
   });
 
   router.post('/api/config/import', async (req, res) => {
-    const documents = ((req.body ?? {}) as { documents?: unknown }).documents;
+    // Our export, or the original dashboard's render_signal_dashboard_config.json.
+    const { documents, format, notImported } = readImportFile(req.body);
     const prepared = prepareSettingsImport(await readSettings(deps.settings), documents, policy);
     if (!prepared.ok) throw invalid(prepared.message, prepared.errors);
     const current = await readSettings(deps.settings);
@@ -63,7 +65,7 @@ export function configIoRouter(deps: AppDeps): Router {
     await deps.settings.putMany(prepared.values).catch((e: unknown) => {
       throw storeError(e);
     });
-    ok(res, { message: 'Configuration importée.', imported: Object.keys(prepared.values) });
+    ok(res, { message: 'Configuration importée.', imported: Object.keys(prepared.values), format, not_imported: notImported });
   });
   return router;
 }

@@ -4,7 +4,7 @@ import { effectiveRetrySchedule, readRetryPolicy } from '@render-signal/delivery
 import type { AppDeps } from '../../app';
 import { expectedRevision, invalid, ok, storeError } from './respond';
 
-/** processing_prefs and runtime_flags (spec §1.5, §1.6), with the original's paths and aliases. */
+/** processing_prefs and runtime_flags (docs/original-behaviour.md, "Dashboard endpoints"), with the original's paths and aliases. */
 export function preferencesRouter(deps: AppDeps): Router {
   const router = Router();
 

@@ -15,7 +15,7 @@ function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[
   );
 }
 
-/** Routing rules (spec §1.7, §5) and the dry run: nothing is sent, every URL is masked. */
+/** Routing rules (docs/original-behaviour.md, "Routing rules document") and the dry run: nothing is sent, every URL is masked. */
 export function routingRulesRouter(deps: AppDeps): Router {
   const router = Router();
   const ruleOptions = { refusePlaceholderUrls: true, allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };

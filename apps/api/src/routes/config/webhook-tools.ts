@@ -100,7 +100,8 @@ export function webhookToolsRouter(deps: AppDeps): Router {
     }
   });
   /**
-   * The original's test endpoint (spec §6.6), same request and answer shapes; dry run by default. The target
+   * The original's test endpoint (docs/original-behaviour.md, "Test webhook"), same request and answer shapes; dry run by default. The
+   * target
    * is always shown masked (the original returned it in clear), and the real send is one delivery attempt.
    */
   router.post('/api/test/send_test_webhook', async (req, res) => {

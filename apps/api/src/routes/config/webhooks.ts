@@ -26,7 +26,10 @@ function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | nu
   };
 }
 
-/** The original's webhook settings endpoints (spec §1.4, §1.5), with one time window for both families (fix 8). */
+/**
+ * The original's webhook settings endpoints (docs/original-behaviour.md, "Dashboard endpoints"), with one time window for both families
+ * (docs/migration.md).
+ */
 export function webhookConfigRouter(deps: AppDeps): Router {
   const router = Router();
   const policy = { allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };

@@ -1,0 +1,3 @@
+export * from './map';
+export * from './source';
+export * from './migrate';
