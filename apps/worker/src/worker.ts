@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
@@ -13,9 +13,9 @@ import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
   createWebhookDeliverer,
   createWebhookLog,
-  nextRetryDelay,
-  RetryableDeliveryError,
-  webhookIdFor,
+  failureNotificationFor,
+  retryDelayAfter,
+  retryForPrefs,
   type AttemptFacts,
   type RetryPolicy,
 } from '@render-signal/delivery';
@@ -88,49 +88,23 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   // the job goes to the failed set, where it can still be replayed.
   const lock = { lockDuration: env.JOB_LOCK_DURATION, stalledInterval: env.JOB_LOCK_DURATION, maxStalledCount: 3 };
 
-  /** processing_prefs.retry_count (when > 0) bounds the schedule; retry_delay_sec is then the minimum delay. */
-  const retryFor = (s: Settings) =>
-    s.processing_prefs.retry_count > 0
-      ? { attempts: s.processing_prefs.retry_count + 1, floorMs: s.processing_prefs.retry_delay_sec * 1000 }
-      : { attempts: retryPolicy.schedule.length + 1 };
+  const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
 
   const notifyDeadLetter = async (job: Job<DeliverWebhookJob>, facts: AttemptFacts) => {
-    if (job.data.kind !== 'email') return;
     const current = await readSettings(settings);
-    const url = current.webhook_config.failure_webhook_url;
-    if (!current.processing_prefs.notify_on_failure || !url) return;
-    const webhookId = webhookIdFor(`${job.data.webhook_id}.failure`, url);
-    await deliveryProducer.add(
-      'deliver',
-      {
-        email_id: job.data.email_id,
-        accepted_at: Date.now(),
-        webhook_id: webhookId,
-        subject: job.data.subject,
-        kind: 'failure_notification',
-        target: {
-          url,
-          origin: 'failure_notification',
-          mode: 'json',
-          fallback_on_415: false,
-          tls_verify: true,
-          require_success_flag: false,
-        },
-        payload: {
-          event: 'delivery.failed',
-          email_id: job.data.email_id,
-          webhook_id: job.data.webhook_id,
-          target: maskUrl(job.data.target.url),
-          target_origin: job.data.target.origin,
-          subject: job.data.subject,
-          failure_reason: facts.failure_reason,
-          status_code: facts.status ?? null,
-          attempts: job.attemptsMade + 1,
-          failed_at: new Date().toISOString(),
-        },
-      },
-      { jobId: webhookId, attempts: retryPolicy.schedule.length + 1, priority: 1 },
-    );
+    const notification = failureNotificationFor(job.data, facts, {
+      attempts: job.attemptsMade + 1,
+      prefs: { ...current.processing_prefs, failure_webhook_url: current.webhook_config.failure_webhook_url },
+      policy: retryPolicy,
+      now: Date.now(),
+      maskUrl,
+    });
+    if (!notification) return;
+    await deliveryProducer.add('deliver', notification.data, {
+      jobId: notification.webhookId,
+      attempts: notification.attempts,
+      priority: 1,
+    });
     logger.info('delivery.failure_notified', { email_id: job.data.email_id, webhook_id: job.data.webhook_id });
   };
 
@@ -177,15 +151,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       concurrency: env.DELIVERY_CONCURRENCY,
       ...lock,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: { data: unknown }) => {
-          const delay = nextRetryDelay(
-            attemptsMade,
-            retryPolicy,
-            error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined,
-          );
-          const floor = (job?.data as DeliverWebhookJob | undefined)?.retry_floor_ms ?? 0;
-          return Math.max(delay, floor);
-        },
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob<DeliverWebhookJob>) =>
+          retryDelayAfter(attemptsMade, retryPolicy, error, job?.data.retry_floor_ms),
       },
     },
   );

@@ -9,7 +9,7 @@ export const processEmailJobSchema = z.object({
   email: ingressPayloadSchema,
   /** Step of the job: `plan` first; `offload` when it resumes after its offload children finished. */
   step: z.enum(['plan', 'offload']).default('plan'),
-  /** The routing decision kept while offloads run (set with step `offload`). */
+  /** The routing decision kept while offloads run (step `offload`); the pipeline's storedRouteSchema validates it on read. */
   route: z.record(z.string(), z.unknown()).optional(),
 });
 export type ProcessEmailJob = z.infer<typeof processEmailJobSchema>;

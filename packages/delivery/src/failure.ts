@@ -41,6 +41,8 @@ export function parseRetryAfter(header: string | undefined, now = Date.now()): n
   if (!header) return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its month (RFC 9110 §5.6.7); Date.parse would read "-5" or "1.5" as dates in the past.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

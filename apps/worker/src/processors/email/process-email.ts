@@ -1,4 +1,4 @@
-import { WaitingChildrenError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import type { OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
 import { readSettings, type SettingsStore } from '@render-signal/config-store';
 import type { PayloadDeliveryLink, WebhookLog } from '@render-signal/delivery';
@@ -6,7 +6,7 @@ import type { LinkProvider } from '@render-signal/detectors';
 import type { OffloadResult } from '@render-signal/offload';
 import { maskUrl, type Logger } from '@render-signal/observability';
 import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
-import { buildDeliveries, planEmail, type EmailRoute, type PlanContext } from '@render-signal/pipeline';
+import { buildDeliveries, planEmail, storedRouteSchema, type PlanContext, type StoredRoute } from '@render-signal/pipeline';
 
 export interface ProcessEmailDeps {
   logger: Logger;
@@ -22,8 +22,6 @@ export interface ProcessEmailDeps {
   offload?: { producer: Producer<typeof offloadQueue>; deadlineMs: number };
   now?: () => number;
 }
-
-type StoredRoute = EmailRoute & { retry: { attempts: number; floorMs?: number } };
 
 export interface ProcessEmailResult {
   deliveries: number;
@@ -49,7 +47,11 @@ export async function processEmail(
   const now = new Date(deps.now?.() ?? Date.now());
 
   if (data.step === 'offload' && data.route) {
-    const route = data.route as unknown as StoredRoute;
+    // Saved by this job before it waited for its offload children (maybe by another process, another version).
+    const saved = storedRouteSchema.safeParse(data.route);
+    if (!saved.success)
+      throw new UnrecoverableError(`invalid saved route: ${saved.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    const route = saved.data;
     const links = await mergeOffloadResults(job, route.links, log);
     return enqueueDeliveries(job, route, links, deps, log);
   }
@@ -106,7 +108,7 @@ export async function processEmail(
         },
       })),
     );
-    await job.updateData({ ...data, step: 'offload', route: route as unknown as Record<string, unknown> });
+    await job.updateData({ ...data, step: 'offload', route });
     log.info('email.offloading', { ...detected, offloading: offloadable.length, deadline_ms: deps.offload.deadlineMs });
     if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
     const links = await mergeOffloadResults(job, route.links, log);
