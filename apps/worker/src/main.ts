@@ -1,6 +1,6 @@
 import { EnvError, loadEnv, workerEnvSchema } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, redisTargetOf } from '@render-signal/queue';
 import { startWorkers } from './worker';
 
 /** Time past SHUTDOWN_TIMEOUT for the last Redis writes (producers, settings) before the process leaves anyway. */
@@ -9,7 +9,7 @@ const SHUTDOWN_GRACE_MS = 5_000;
 async function main(): Promise<void> {
   const env = loadEnv(workerEnvSchema);
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'worker' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-worker', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-worker', logger });
   const running = await startWorkers({ env, logger, redis });
 
   let stopping = false;

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
   createSettingsStore,
@@ -24,7 +24,7 @@ import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
-import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
+import { createConsumer, createProducer, deliveryQueue, duplicateConnection, emailQueue, offloadQueue } from '@render-signal/queue';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
@@ -36,7 +36,7 @@ export interface WorkerDeps {
   env: WorkerEnv;
   logger: Logger;
   /** Worker-profile connection (retries forever). */
-  redis: Redis;
+  redis: Redis | Cluster;
 }
 
 export interface RunningWorkers {
@@ -62,7 +62,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     registry: metrics.registry,
   });
-  const subscriber = redis.duplicate({ connectionName: 'rs-worker-config' });
+  const subscriber = duplicateConnection(redis, { connectionName: 'rs-worker-config' });
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   await settings.start();

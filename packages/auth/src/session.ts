@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { newCsrfToken } from './csrf';
 import { SESSION_AUDIENCE, TOKEN_ISSUER } from './keys';
 
@@ -87,7 +87,7 @@ export interface SessionRevocations {
   isRevoked(jti: string): Promise<boolean>;
 }
 
-export function createSessionRevocations(options: { redis: Redis; prefix: string }): SessionRevocations {
+export function createSessionRevocations(options: { redis: Redis | Cluster; prefix: string }): SessionRevocations {
   const keyFor = (jti: string) => `${options.prefix}:auth:session:revoked:${jti}`;
   return {
     async revoke(claims, now = new Date()) {

@@ -1,5 +1,5 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JobData, JobInput, JobName, QueueDefinition } from './catalog';
 
 /** A typed handle on one queue: data is validated by the catalog's schema before it reaches Redis. */
@@ -12,7 +12,7 @@ export interface Producer<D extends QueueDefinition> {
 }
 
 export interface ProducerOptions {
-  connection: Redis;
+  connection: Redis | Cluster;
   prefix: string;
 }
 

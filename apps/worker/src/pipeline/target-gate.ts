@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
 
@@ -24,7 +24,7 @@ export interface TargetGateOptions {
   perTargetConcurrency: number;
   /** The delivery worker's concurrency: jobs waiting for one host never take its last free slot. */
   workerConcurrency: number;
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** Current processing_prefs.rate_limit_per_hour (0 = unlimited), read live. */
   rateLimitPerHour(): Promise<number>;

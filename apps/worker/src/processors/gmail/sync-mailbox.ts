@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { SyncMailboxJob } from '@render-signal/contracts';
 import {
   GmailApiError,
@@ -18,7 +18,7 @@ import { describeError, type Logger } from '@render-signal/observability';
 
 export interface GmailSyncContext {
   logger: Logger;
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   mailboxes: MailboxStore;
   tokens: AccessTokenSource;
