@@ -77,10 +77,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const gate = createTargetGate({
     perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY ?? Math.max(1, Math.floor(env.DELIVERY_CONCURRENCY * 0.8)),
     workerConcurrency: env.DELIVERY_CONCURRENCY,
+    fastPathPerTarget: Math.max(1, Math.floor(env.EMAIL_CONCURRENCY / 2)),
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
   });
+  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current() };
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   // A job whose worker died is handed to another after JOB_LOCK_DURATION. BullMQ fails a job that stalls
@@ -127,6 +129,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             defaultTimeoutMs: env.DELIVERY_TIMEOUT,
           }),
           ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
+          ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
         }),
     },
     { connection: redis, prefix, concurrency: env.EMAIL_CONCURRENCY, ...lock },
@@ -134,16 +137,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const deliveryWorker = createConsumer(
     deliveryQueue,
     {
-      deliver: (job, token) =>
-        deliverWebhookJob(job, token, {
-          logger,
-          metrics,
-          deliverer,
-          webhookLog,
-          gate,
-          secret: () => webhookSecret.current(),
-          onDeadLetter: notifyDeadLetter,
-        }),
+      deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
     },
     {
       connection: redis,

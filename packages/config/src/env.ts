@@ -280,6 +280,11 @@ const workerEnvBase = commonEnvSchema.extend({
    * slot. Unset: 80 % of DELIVERY_CONCURRENCY (one busy target still gets most of the throughput).
    */
   DELIVERY_PER_TARGET_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
+  /**
+   * An email with one target and nothing to offload is delivered by its email job (no delivery job unless the
+   * first attempt fails). Off: every delivery is its own job, as before.
+   */
+  DELIVERY_FAST_PATH: envBoolean(true),
   // File offload (R2/S3). The original's names: R2_FETCH_*, R2_BUCKET_NAME, R2_PUBLIC_BASE_URL.
   R2_FETCH_ENABLED: envBoolean(false),
   OFFLOAD_MODE: z.enum(['worker', 'direct']).default('worker'),

@@ -1,19 +1,6 @@
-/**
- * The original's per-delivery `failure_reason` classification (kept: dashboards and scripts read it),
- * plus `timeout`, `network_error`, `blocked_target` and `no_target` for failures it never saw.
- */
-export type FailureReason =
-  | 'bot_protection_denied'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'upstream_server_error'
-  | 'upstream_client_error'
-  | 'remote_application_error'
-  | 'request_failed'
-  | 'timeout'
-  | 'network_error'
-  | 'blocked_target'
-  | 'no_target';
+import type { FailureReason } from '@render-signal/contracts';
+
+export type { FailureReason };
 
 export function classifyHttpFailure(status: number | undefined, body: string): FailureReason {
   const lower = body.toLowerCase();

@@ -16,14 +16,25 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'target_
 export interface TargetGate {
   /** `canWait` false (no job token): admit regardless, so the caller never loses the job. */
   admit(url: string, canWait?: boolean): Promise<Admission>;
-  /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). */
-  release(url: string, durationMs?: number): void;
+  /**
+   * The email job's fast path: admitted only when the host has a free slot right now, is not slow (moving
+   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and holds fewer than `fastPathPerTarget` email-job slots, and the
+   * rate window has room. Never waits: refused, the email enqueues a delivery job as before.
+   */
+  admitFast(url: string): Promise<boolean>;
+  /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). `fast`: admitted by admitFast. */
+  release(url: string, durationMs?: number, fast?: boolean): void;
 }
 
 export interface TargetGateOptions {
   perTargetConcurrency: number;
   /** The delivery worker's concurrency: jobs waiting for one host never take its last free slot. */
   workerConcurrency: number;
+  /**
+   * Email-job slots one host may hold through the fast path (default: half of EMAIL_CONCURRENCY), so a host that
+   * turns slow cannot hold every email slot before its answer time shows it (then it gets delivery jobs only).
+   */
+  fastPathPerTarget?: number;
   redis: Redis | Cluster;
   prefix: string;
   /** Current processing_prefs.rate_limit_per_hour (0 = unlimited), read live. */
@@ -47,6 +58,8 @@ const ANSWER_TIME_WEIGHT = 0.2;
  * ~100 ms and two Redis round trips; a slow host's jobs are delayed after it, as before.
  */
 const BRIEF_WAIT_MS = 25;
+/** A host answering slower than this (moving average) is delivered through delivery jobs, not in the email job. */
+export const FAST_PATH_MAX_ANSWER_MS = 500;
 
 // KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once).
 // Returns 0 when admitted, else ms to wait.
@@ -79,6 +92,9 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     }
   };
   const acquire = (host: string) => inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+  /** Per host, requests in flight from email jobs (fast path). */
+  const fastInFlight = new Map<string, number>();
+  const fastPathPerTarget = options.fastPathPerTarget ?? 1;
   const releaseHost = (host: string) => {
     const queue = waiters.get(host);
     const next = queue?.shift();
@@ -105,6 +121,29 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       };
       queue.push(settle);
     });
+  /** Only the fast-path count, or (`andHost`) the host's slot too. */
+  const releaseFast = (host: string, andHost = true) => {
+    const count = (fastInFlight.get(host) ?? 1) - 1;
+    if (count <= 0) fastInFlight.delete(host);
+    else fastInFlight.set(host, count);
+    if (andHost) releaseHost(host);
+  };
+  /**
+   * The hourly rate limit (a Redis sliding window shared by every worker), for a request holding a slot of `host`:
+   * 0 when it may go, else how long until the window frees (the slot is released then).
+   */
+  const rateWindowWait = async (url: string, host: string): Promise<number> => {
+    const limit = await options.rateLimitPerHour();
+    if (limit <= 0) return 0;
+    const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
+    const now = Date.now();
+    const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`).then(Number, (error: unknown) => {
+      releaseHost(host);
+      throw error;
+    });
+    if (wait > 0) releaseHost(host);
+    return wait;
+  };
   const busy = (host: string): Admission => {
     const average = answerMs.get(host);
     const base = average === undefined ? BUSY_WAIT_MS : Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, average));
@@ -120,25 +159,31 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       }
       if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
       else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy(host);
-      const limit = await options.rateLimitPerHour();
-      if (limit > 0) {
-        const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
-        const now = Date.now();
-        const wait = await options.redis
-          .eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`)
-          .then(Number, (error: unknown) => {
-            releaseHost(host);
-            throw error;
-          });
-        if (wait > 0) {
-          releaseHost(host);
-          return { admitted: false, reason: 'rate_limited', waitMs: wait };
-        }
-      }
-      return { admitted: true };
+      const wait = await rateWindowWait(url, host);
+      return wait > 0 ? { admitted: false, reason: 'rate_limited', waitMs: wait } : { admitted: true };
     },
-    release(url, durationMs) {
+    async admitFast(url) {
       const host = hostOf(url);
+      const average = answerMs.get(host);
+      if (
+        (inFlight.get(host) ?? 0) >= options.perTargetConcurrency ||
+        (fastInFlight.get(host) ?? 0) >= fastPathPerTarget ||
+        (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)
+      )
+        return false;
+      acquire(host);
+      fastInFlight.set(host, (fastInFlight.get(host) ?? 0) + 1);
+      // rateWindowWait gives the host's slot back when it refuses or fails; the fast-path count is ours.
+      const wait = await rateWindowWait(url, host).catch((error: unknown) => {
+        releaseFast(host, false);
+        throw error;
+      });
+      if (wait > 0) releaseFast(host, false);
+      return wait === 0;
+    },
+    release(url, durationMs, fast = false) {
+      const host = hostOf(url);
+      if (fast) releaseFast(host, false);
       if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
         const previous = answerMs.get(host);
         answerMs.set(host, previous === undefined ? durationMs : previous + ANSWER_TIME_WEIGHT * (durationMs - previous));
