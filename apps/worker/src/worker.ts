@@ -74,10 +74,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     userAgent: 'render-signal/0.1 (+webhook)',
   });
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
+  // With the fast path the email worker also delivers: DELIVERY_CONCURRENCY more slots. One host holds at most
+  // its per-target cap of them (counted with its delivery jobs), so a slow host cannot take them all.
+  const emailSlots = env.EMAIL_CONCURRENCY + (env.DELIVERY_FAST_PATH ? env.DELIVERY_CONCURRENCY : 0);
   const gate = createTargetGate({
     perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY ?? Math.max(1, Math.floor(env.DELIVERY_CONCURRENCY * 0.8)),
     workerConcurrency: env.DELIVERY_CONCURRENCY,
-    fastPathPerTarget: Math.max(1, Math.floor(env.EMAIL_CONCURRENCY / 2)),
+    fastPathConcurrency: env.DELIVERY_FAST_PATH ? emailSlots : 0,
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
@@ -132,7 +135,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
         }),
     },
-    { connection: redis, prefix, concurrency: env.EMAIL_CONCURRENCY, ...lock },
+    { connection: redis, prefix, concurrency: emailSlots, ...lock },
   );
   const deliveryWorker = createConsumer(
     deliveryQueue,

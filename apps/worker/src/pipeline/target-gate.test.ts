@@ -113,26 +113,37 @@ describe('target gate (real Redis)', () => {
   });
 
   describe('admitFast (the email job delivering its single target itself)', () => {
-    it('shares the per-host cap with delivery jobs and holds at most fastPathPerTarget email slots per host', async () => {
-      const g = gate({ fastPathPerTarget: 1, briefWaitMs: 5 });
+    it('shares the per-host cap with delivery jobs; at most fastPathConcurrency fast-path requests in all', async () => {
+      const g = gate({ fastPathConcurrency: 2, briefWaitMs: 5 });
       expect(await g.admitFast(A)).toBe(true);
-      expect(await g.admitFast(A_OTHER_PATH)).toBe(false); // the host's one fast slot is taken
-      expect(await g.admitFast(B)).toBe(true); // another host has its own
       expect(await g.admit(A)).toEqual({ admitted: true }); // delivery jobs: the host's second slot
-      expect(await g.admitFast(A)).toBe(false);
+      expect(await g.admitFast(A_OTHER_PATH)).toBe(false); // host a.example at its cap of 2, both paths counted
+      expect(await g.admitFast(B)).toBe(true); // another host
+      expect(await g.admitFast('https://c.example/hook')).toBe(false); // every fast-path slot taken
       g.release(A, 10, true);
-      expect(await g.admit(A)).toEqual({ admitted: true }); // the freed slot serves a delivery job too
-      expect(await g.admitFast(A)).toBe(false); // host at its cap of 2
+      expect(await g.admit(A)).toEqual({ admitted: true }); // the freed host slot serves a delivery job too
+      expect(await g.admitFast('https://c.example/hook')).toBe(true); // and the fast-path slot another host
       g.release(A, 10);
+      expect(await g.admitFast(A)).toBe(false); // fast-path slots: B and c.example
+      g.release(B, 10, true);
       expect(await g.admitFast(A)).toBe(true);
     });
 
-    it('never waits for a full host, and refuses a slow host (its answers go to delivery jobs)', async () => {
-      const g = await fullGate(1_000);
+    it('admits nothing without fast-path slots (DELIVERY_FAST_PATH=false)', async () => {
+      expect(await gate().admitFast(A)).toBe(false);
+    });
+
+    it('waits no longer than the brief wait for a full host, takes a slot freed within it, and refuses a slow host', async () => {
+      const g = gate({ fastPathConcurrency: 5, briefWaitMs: 50 });
+      await g.admit(A);
+      await g.admit(A);
       const started = Date.now();
       expect(await g.admitFast(A)).toBe(false);
-      expect(Date.now() - started).toBeLessThan(100);
-      const slow = gate({ fastPathPerTarget: 5 });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      const waiting = g.admitFast(A);
+      setTimeout(() => g.release(A, 5), 10);
+      expect(await waiting).toBe(true);
+      const slow = gate({ fastPathConcurrency: 5 });
       expect(await slow.admitFast(B)).toBe(true);
       slow.release(B, FAST_PATH_MAX_ANSWER_MS * 4, true);
       expect(await slow.admitFast(B)).toBe(false);
@@ -140,7 +151,7 @@ describe('target gate (real Redis)', () => {
     });
 
     it('counts in the rate window, and refuses (freeing its slot) when the window is full', async () => {
-      const g = gate({ fastPathPerTarget: 5, rateLimitPerHour: async () => 2 });
+      const g = gate({ fastPathConcurrency: 5, rateLimitPerHour: async () => 2 });
       const url = `${A}?fast=${Date.now()}`;
       expect(await g.admitFast(url)).toBe(true);
       expect(await g.admit(url)).toEqual({ admitted: true });

@@ -17,9 +17,9 @@ export interface TargetGate {
   /** `canWait` false (no job token): admit regardless, so the caller never loses the job. */
   admit(url: string, canWait?: boolean): Promise<Admission>;
   /**
-   * The email job's fast path: admitted only when the host has a free slot right now, is not slow (moving
-   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and holds fewer than `fastPathPerTarget` email-job slots, and the
-   * rate window has room. Never waits: refused, the email enqueues a delivery job as before.
+   * The email job's fast path: admitted only when a fast-path slot is free (`fastPathConcurrency`), the host has a
+   * slot (its cap counts both paths; a full host is waited for as briefly as in `admit`), is not slow (moving
+   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and the rate window has room. Refused, the email enqueues a delivery job.
    */
   admitFast(url: string): Promise<boolean>;
   /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). `fast`: admitted by admitFast. */
@@ -31,10 +31,13 @@ export interface TargetGateOptions {
   /** The delivery worker's concurrency: jobs waiting for one host never take its last free slot. */
   workerConcurrency: number;
   /**
-   * Email-job slots one host may hold through the fast path (default: half of EMAIL_CONCURRENCY), so a host that
-   * turns slow cannot hold every email slot before its answer time shows it (then it gets delivery jobs only).
+   * Fast-path requests in flight at once, all hosts together (the email worker's extra slots for delivering:
+   * its planning slots stay free). Default 0: no fast path. One host may hold at most `perTargetConcurrency` of
+   * them, as with delivery jobs, so a host that turns slow cannot hold them all before its answer time shows it.
    */
-  fastPathPerTarget?: number;
+  fastPathConcurrency?: number;
+  /** How long an email job may wait for a slot of a busy (not slow) host before it enqueues a delivery job instead. */
+  fastPathWaitMs?: number;
   redis: Redis | Cluster;
   prefix: string;
   /** Current processing_prefs.rate_limit_per_hour (0 = unlimited), read live. */
@@ -59,7 +62,9 @@ const ANSWER_TIME_WEIGHT = 0.2;
  */
 const BRIEF_WAIT_MS = 25;
 /** A host answering slower than this (moving average) is delivered through delivery jobs, not in the email job. */
-export const FAST_PATH_MAX_ANSWER_MS = 500;
+export const FAST_PATH_MAX_ANSWER_MS = 2_000;
+/** A busy host's slot is waited for this long on the fast path (a delivery job instead costs a whole job lifecycle). */
+const FAST_PATH_WAIT_MS = 250;
 
 // KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once).
 // Returns 0 when admitted, else ms to wait.
@@ -92,9 +97,11 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     }
   };
   const acquire = (host: string) => inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
-  /** Per host, requests in flight from email jobs (fast path). */
-  const fastInFlight = new Map<string, number>();
-  const fastPathPerTarget = options.fastPathPerTarget ?? 1;
+  /** Requests in flight from email jobs (fast path), all hosts. */
+  let fastTotal = 0;
+  const fastPathConcurrency = options.fastPathConcurrency ?? 0;
+  const maxFastWaiters = Math.max(0, fastPathConcurrency - options.perTargetConcurrency - 1);
+  const fastPathWaitMs = options.fastPathWaitMs ?? FAST_PATH_WAIT_MS;
   const releaseHost = (host: string) => {
     const queue = waiters.get(host);
     const next = queue?.shift();
@@ -105,7 +112,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     if (count <= 0) inFlight.delete(host);
     else inFlight.set(host, count);
   };
-  const waitForSlot = (host: string) =>
+  const waitForSlot = (host: string, waitMs = briefWaitMs) =>
     new Promise<boolean>((resolve) => {
       const queue = waiters.get(host) ?? [];
       waiters.set(host, queue);
@@ -114,18 +121,16 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
         if (index >= 0) queue.splice(index, 1);
         if (queue.length === 0 && waiters.get(host) === queue) waiters.delete(host);
         resolve(false);
-      }, briefWaitMs);
+      }, waitMs);
       const settle = (gotSlot: boolean) => {
         clearTimeout(timer);
         resolve(gotSlot);
       };
       queue.push(settle);
     });
-  /** Only the fast-path count, or (`andHost`) the host's slot too. */
+  /** A fast-path slot, and (`andHost`) the host's slot too. */
   const releaseFast = (host: string, andHost = true) => {
-    const count = (fastInFlight.get(host) ?? 1) - 1;
-    if (count <= 0) fastInFlight.delete(host);
-    else fastInFlight.set(host, count);
+    fastTotal = Math.max(0, fastTotal - 1);
     if (andHost) releaseHost(host);
   };
   /**
@@ -165,14 +170,17 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     async admitFast(url) {
       const host = hostOf(url);
       const average = answerMs.get(host);
-      if (
-        (inFlight.get(host) ?? 0) >= options.perTargetConcurrency ||
-        (fastInFlight.get(host) ?? 0) >= fastPathPerTarget ||
-        (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)
-      )
+      if (fastTotal >= fastPathConcurrency || (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)) return false;
+      // A host at its cap that is not slow frees a slot soon: wait for it (up to fastPathWaitMs, holding an email
+      // slot) rather than pay a whole delivery job's lifecycle. Its waiters and in-flight requests together leave
+      // at least one email slot to every other host, as in the delivery worker.
+      if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
+      else if ((waiters.get(host)?.length ?? 0) >= maxFastWaiters || !(await waitForSlot(host, fastPathWaitMs))) return false;
+      if (fastTotal >= fastPathConcurrency) {
+        releaseHost(host);
         return false;
-      acquire(host);
-      fastInFlight.set(host, (fastInFlight.get(host) ?? 0) + 1);
+      }
+      fastTotal += 1;
       // rateWindowWait gives the host's slot back when it refuses or fails; the fast-path count is ours.
       const wait = await rateWindowWait(url, host).catch((error: unknown) => {
         releaseFast(host, false);
