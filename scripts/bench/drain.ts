@@ -70,7 +70,11 @@ export async function drainOnce(
     await queue.addBulk(jobs);
   }
   const before = await commandStats(admin);
-  const env = pipelineEnv(redisUrl, prefix, sink.url, { LOG_LEVEL: 'info', ...options.env });
+  // BENCH_ENV_<NAME>=value sets <NAME> for our workers, as in the end-to-end runs (e.g. BENCH_ENV_DELIVERY_FAST_PATH=false).
+  const overrides = Object.fromEntries(
+    Object.entries(process.env).flatMap(([k, v]) => (k.startsWith('BENCH_ENV_') && v !== undefined ? [[k.slice(10), v]] : [])),
+  );
+  const env = pipelineEnv(redisUrl, prefix, sink.url, { LOG_LEVEL: 'info', ...options.env, ...overrides });
   const workers: ChildProcess[] = await Promise.all(
     Array.from({ length: options.processes }, async () => {
       if (pipeline === 'render-signal') return startWorker(env);
