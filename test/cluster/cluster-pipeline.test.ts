@@ -57,13 +57,26 @@ describeCluster('Redis Cluster: the pipeline on a local 3-master cluster', () =>
 
     expect(report.rejected).toEqual([]);
     const expectations = [{ target: sink.url, emailIds: report.accepted, receipts: sink.received }];
-    await settle(stack, expectations, 120_000);
+    await settle(stack, expectations, 180_000).catch(async (error: unknown) => {
+      // What was left, to tell a stuck job from a slow machine.
+      const received = new Set(sink.received.map((r) => String(r.json?.email_id)));
+      console.log('cluster settle timed out', {
+        email: await stack.counts('email'),
+        delivery: await stack.counts('delivery'),
+        missing: report.accepted.filter((id) => !received.has(id)).length,
+        worker_events: stack.workers.map((w) =>
+          w.logs.filter((l) => String(l.event).startsWith('redis.') || l.event === 'worker.error').slice(-5),
+        ),
+      });
+      throw error;
+    });
     const ledger = await reconcile(stack, expectations);
     console.log(
       summaryLine('cluster: master of the queue slot SIGKILL + restart under load', ledger, Date.now() - started, {
         accepted: report.accepted.length,
         answers_503: report.unavailableAnswers,
         outage: `${OUTAGE_MS / 1000}s`,
+        workers_replaced: stack.workers.reduce((n, w) => n + w.logs.filter((l) => l.event === 'worker.replaced').length, 0),
       }),
     );
     for (const proc of [stack.api, ...stack.workers]) expect(proc.child.exitCode).toBeNull();
@@ -73,7 +86,7 @@ describeCluster('Redis Cluster: the pipeline on a local 3-master cluster', () =>
     expect(report.accepted.length).toBeGreaterThan(100);
     // Deliveries whose completion could not reach Redis before their lock expired: at most those in flight.
     expect(ledger.duplicates).toBeLessThanOrEqual(2 * 50);
-  }, 240_000);
+  }, 300_000);
 
   it('the operator CLIs and the dashboard login work in cluster mode too', async () => {
     const env = { PATH: process.env.PATH ?? '', ...stack.env };

@@ -1,5 +1,5 @@
-import { UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
+import { Queue, UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
+import { Cluster, type Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
   createSettingsStore,
@@ -113,47 +113,49 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     logger.info('delivery.failure_notified', { email_id: job.data.email_id, webhook_id: job.data.webhook_id });
   };
 
-  const emailWorker = createConsumer(
-    emailQueue,
-    {
-      process: (job, token) =>
-        processEmail(job, token, {
-          logger,
-          settings,
-          webhookLog,
-          deliveryProducer,
-          providers,
-          retryFor,
-          planContext: (s) => ({
+  const makeEmailWorker = () =>
+    createConsumer(
+      emailQueue,
+      {
+        process: (job, token) =>
+          processEmail(job, token, {
+            logger,
+            settings,
+            webhookLog,
+            deliveryProducer,
             providers,
-            timeZone: env.POLLING_TIMEZONE,
-            defaultTarget: resolveDefaultTarget(s.webhook_config, env),
-            timeWindow: resolveTimeWindow(s.webhook_config, env),
-            defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+            retryFor,
+            planContext: (s) => ({
+              providers,
+              timeZone: env.POLLING_TIMEZONE,
+              defaultTarget: resolveDefaultTarget(s.webhook_config, env),
+              timeWindow: resolveTimeWindow(s.webhook_config, env),
+              defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+            }),
+            ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
+            ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
           }),
-          ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
-          ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
-        }),
-    },
-    { connection: redis, prefix, concurrency: emailSlots, ...lock },
-  );
-  const deliveryWorker = createConsumer(
-    deliveryQueue,
-    {
-      deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
-    },
-    {
-      connection: redis,
-      prefix,
-      concurrency: env.DELIVERY_CONCURRENCY,
-      ...lock,
-      settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob<DeliverWebhookJob>) =>
-          retryDelayAfter(attemptsMade, retryPolicy, error, job?.data.retry_floor_ms),
       },
-    },
-  );
-  const workers = [emailWorker, deliveryWorker];
+      { connection: redis, prefix, concurrency: emailSlots, ...lock },
+    );
+  const makeDeliveryWorker = () =>
+    createConsumer(
+      deliveryQueue,
+      {
+        deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
+      },
+      {
+        connection: redis,
+        prefix,
+        concurrency: env.DELIVERY_CONCURRENCY,
+        ...lock,
+        settings: {
+          backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob<DeliverWebhookJob>) =>
+            retryDelayAfter(attemptsMade, retryPolicy, error, job?.data.retry_floor_ms),
+        },
+      },
+    );
+  const workers = [makeEmailWorker(), makeDeliveryWorker()];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -166,7 +168,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   }
   const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock }) : undefined;
   if (gmail) workers.push(gmail.worker);
-  for (const worker of workers) {
+  const attach = (worker: Worker) => {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));
     worker.on('completed', () => metrics.jobsCompleted.inc({ queue: worker.name }));
     worker.on('failed', (job, error) => {
@@ -175,8 +177,24 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       if (job && worker.name === emailQueue.name)
         logger.error('email.failed', { email_id: job.data?.email_id, error: error.message, attempts: job.attemptsMade });
     });
-    void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
-  }
+    void keepRunning(worker, logger);
+  };
+  workers.forEach(attach);
+  // On a Redis Cluster an idle worker's blocking connection can stay wedged after a master restarts (BullMQ
+  // issue #4138): it then never fetches again. A worker idle while its queue has jobs ready is replaced.
+  const stopSupervising =
+    redis instanceof Cluster
+      ? [makeEmailWorker, makeDeliveryWorker].map((make, index) =>
+          superviseIdleWorker({
+            workers,
+            index,
+            make,
+            attach,
+            queue: new Queue(workers[index]!.name, { connection: redis, prefix }),
+            logger,
+          }),
+        )
+      : [];
   logger.info('worker.started', {
     queues: workers.map((w) => w.name),
     delivery_concurrency: env.DELIVERY_CONCURRENCY,
@@ -198,9 +216,79 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       await offloadProducer?.close().catch(() => {});
       await gmail?.close();
       stopPublishing();
+      await Promise.all(stopSupervising.map((stop) => stop()));
       await settings.close();
       subscriber.disconnect();
       deliverer.close();
     },
+  };
+}
+
+/**
+ * Runs a BullMQ worker's fetch loop, and runs it again if it ever stops on an error (seen with a Redis Cluster
+ * whose master restarts: an error outside BullMQ's own retries ends the loop and the worker would sit idle
+ * with jobs waiting). Stops when the worker is closing.
+ */
+async function keepRunning(worker: Worker, logger: Logger): Promise<void> {
+  for (;;) {
+    try {
+      await worker.run();
+      return;
+    } catch (error) {
+      if (worker.closing) return;
+      logger.error('worker.crashed', { queue: worker.name, error: (error as Error).message, restarting_in_ms: 1_000 });
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (worker.closing) return;
+    }
+  }
+}
+
+/** How often an idle worker is checked, and how long it may stay idle with jobs ready before it is replaced. */
+const SUPERVISE_EVERY_MS = 5_000;
+const STUCK_AFTER_MS = 15_000;
+
+function superviseIdleWorker(options: {
+  workers: Worker[];
+  index: number;
+  make: () => Worker;
+  attach: (worker: Worker) => void;
+  queue: Queue;
+  logger: Logger;
+}): () => Promise<void> {
+  const { workers, index, queue, logger } = options;
+  options.queue.on('error', () => {});
+  let lastActivity = Date.now();
+  const watch = (worker: Worker) => {
+    for (const event of ['active', 'completed', 'failed'] as const) worker.on(event, () => (lastActivity = Date.now()));
+  };
+  watch(workers[index]!);
+  let checking = false;
+  const timer = setInterval(() => {
+    const current = workers[index]!;
+    if (checking || current.closing || Date.now() - lastActivity < STUCK_AFTER_MS) return;
+    checking = true;
+    void queue
+      .getJobCounts('wait', 'prioritized')
+      .then((counts) => {
+        if ((counts.wait ?? 0) + (counts.prioritized ?? 0) === 0 || current.closing) {
+          lastActivity = Date.now();
+          return;
+        }
+        const next = options.make();
+        workers[index] = next;
+        watch(next);
+        options.attach(next);
+        lastActivity = Date.now();
+        logger.warn('worker.replaced', { queue: current.name, ready_jobs: (counts.wait ?? 0) + (counts.prioritized ?? 0) });
+        // Graceful: a worker that was only busy with long jobs finishes them (its locks stay renewed).
+        void Promise.race([current.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+      })
+      .catch(() => {})
+      .finally(() => (checking = false));
+  }, SUPERVISE_EVERY_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await queue.close().catch(() => {});
   };
 }
