@@ -8,6 +8,9 @@
 //  memory      RSS of API and worker over --memory-emails emails
 //  offload     direct-mode transfer of 200 MiB: MB/s and RSS ceiling vs the raw SDK Upload
 //  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
+//  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
+//  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
+// Ends with the targets of issue 17, each against its baseline from this run.
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
@@ -18,6 +21,8 @@ import { benchJourneys } from './journeys';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
+import { benchDrain } from './drain';
+import { benchWorkerJoin } from './join';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const THROUGHPUT_SECONDS = Number(args.get('duration') ?? 10);
@@ -31,6 +36,13 @@ const MEMORY_EMAILS = Number(args.get('memory-emails') ?? 100_000);
 const SCALING_EMAILS = Number(args.get('scaling-emails') ?? 4_000);
 const JOURNEY_EMAILS = Number(args.get('journey-emails') ?? 20_000);
 const JOURNEY_BATCH = Number(args.get('journey-batch') ?? 50);
+const DRAIN_EMAILS = Number(args.get('drain-emails') ?? 20_000);
+const DRAIN_ROUNDS = Number(args.get('drain-rounds') ?? 3);
+const DRAIN_PROCESSES = Number(args.get('drain-processes') ?? 2);
+
+/** The targets of issue 17, filled by the sections that ran; printed last. */
+const targets: Array<{ name: string; value: string; ok: boolean }> = [];
+const target = (name: string, value: string, ok: boolean) => targets.push({ name, value, ok });
 
 async function loadTest(url: string): Promise<autocannon.Result> {
   return autocannon({
@@ -83,7 +95,14 @@ async function throughput(redisUrl: string): Promise<void> {
   );
   console.log(row('baseline: bare queue.add', bare));
   console.log(row('render-signal ingress', ours));
-  console.log(`ratio ingress / baseline: ${(ours.requests.average / bare.requests.average).toFixed(2)}`);
+  const ratio = ours.requests.average / bare.requests.average;
+  console.log(`ratio ingress / baseline: ${ratio.toFixed(2)}`);
+  const roundRatios = runs.ingress.map((r, i) => r.requests.average / runs.bare[i]!.requests.average);
+  target(
+    'ingress ≥ 0.85× bare endpoint, every round',
+    `median ${ratio.toFixed(2)}; rounds ${roundRatios.map((r) => r.toFixed(2)).join(', ')}`,
+    roundRatios.every((r) => r >= 0.85),
+  );
 }
 
 async function main(): Promise<void> {
@@ -111,6 +130,16 @@ async function main(): Promise<void> {
         console.log(`rounds p99 (ms): ${PIPELINES.map((p) => `${p} ${p99s(rounds[p])}`).join('; ')}`);
         const bare = medianRound(rounds.bare);
         const cpu = (r: EndToEndResult) => r.cpuPerEmail.api + r.cpuPerEmail.worker + r.cpuPerEmail.redis;
+        if (rate === 500) {
+          const ours = rounds['render-signal'];
+          const cpuRatio = cpu(medianRound(ours)) / cpu(bare);
+          target('CPU per email at 500/s ≤ 1.3× bare (api + worker + redis)', `${cpuRatio.toFixed(2)}×`, cpuRatio <= 1.3);
+          target(
+            'e2e p99 < 50 ms at 500/s in 3 of 3 rounds',
+            `rounds ${ours.map((r) => r.p99.toFixed(1)).join(', ')} ms (bare ${rounds.bare.map((r) => r.p99.toFixed(1)).join(', ')} ms)`,
+            ours.length >= 3 && ours.every((r) => r.p99 < 50 && r.accepted === r.delivered),
+          );
+        }
         for (const pipeline of PIPELINES) {
           const result = medianRound(rounds[pipeline]);
           console.log(`${pipeline.padEnd(13)} ${formatEndToEnd(result, E2E_SECONDS)}`);
@@ -137,6 +166,26 @@ async function main(): Promise<void> {
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
     if (!args.has('skip-offload')) await benchOffload();
     if (!args.has('skip-journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
+    if (!args.has('skip-drain')) {
+      const drain = await benchDrain(redis.url, { emails: DRAIN_EMAILS, processes: DRAIN_PROCESSES, rounds: DRAIN_ROUNDS });
+      target(
+        `drain ≥ 0.7× bare single-job workers and ≥ 2000 deliveries/s (${DRAIN_PROCESSES} worker processes)`,
+        `${drain.ratio.toFixed(2)}× (${drain.ours.perSecond.toFixed(0)}/s vs bare ${drain.bare.perSecond.toFixed(0)}/s)`,
+        drain.ratio >= 0.7 && drain.ours.perSecond >= 2_000 && drain.ours.delivered === drain.ours.emails,
+      );
+    }
+    if (!args.has('skip-join')) {
+      const join = await benchWorkerJoin(redis.url, { rate: 500, seconds: 10, redisPid: redis.process.pid });
+      target(
+        'a worker started while 500/s flow adds < 250 ms to p99 in its first 10 s',
+        `+${(join.after.p99 - join.before.p99).toFixed(1)} ms (p99 ${join.before.p99.toFixed(1)} → ${join.after.p99.toFixed(1)} ms)`,
+        join.after.p99 - join.before.p99 < 250 && join.lost === 0,
+      );
+    }
+    if (targets.length > 0) {
+      console.log('\n## Targets (issue 17), each against its baseline in this run');
+      for (const t of targets) console.log(`${t.ok ? 'MET    ' : 'NOT MET'}  ${t.name}: ${t.value}`);
+    }
   } finally {
     killAll();
     await removeRedisDir(redis);

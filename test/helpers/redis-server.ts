@@ -46,10 +46,10 @@ export interface OwnRedis {
  * Starts a private redis-server on a free port, for tests that stop, restart or fill Redis
  * (never the shared one). With `aof`, every write is fsynced so a restart loses nothing.
  */
-export async function startRedisServer(options: { aof?: boolean } = {}): Promise<OwnRedis> {
+export async function startRedisServer(options: { aof?: boolean; args?: string[] } = {}): Promise<OwnRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'rs-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', ...(options.args ?? [])];
   if (options.aof) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   else args.push('--appendonly', 'no');
   const launch = async (): Promise<ChildProcess> => {

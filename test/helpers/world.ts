@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createApp, type AppDeps } from '../../apps/api/src/app';
 import { buildApiDeps } from '../../apps/api/src/deps';
 import { startWorkers, type RunningWorkers } from '../../apps/worker/src/worker';
@@ -19,8 +19,8 @@ export interface World {
   apiUrl: string;
   apiEnv: ApiEnv;
   workerEnv: WorkerEnv;
-  apiRedis: Redis;
-  workerRedis: Redis;
+  apiRedis: Redis | Cluster;
+  workerRedis: Redis | Cluster;
   emailProducer: Producer<typeof emailQueue>;
   /** The API's dependencies (settings store, webhook log…). */
   api: AppDeps;
@@ -106,7 +106,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   };
 }
 
-export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+export async function waitReady(redis: Redis | Cluster, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (redis.status !== 'ready') {
     if (Date.now() > deadline) throw new Error(`redis connection not ready (${redis.status})`);

@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ApiEnv } from '@render-signal/config';
 import type { Logger } from '@render-signal/observability';
 import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
@@ -32,7 +32,7 @@ export interface AppDeps {
   env: ApiEnv;
   logger: Logger;
   /** Producer-profile connection (fails fast, so the ingress can answer 503). */
-  redis: Redis;
+  redis: Redis | Cluster;
   emailProducer: Producer<typeof emailQueue>;
   /** Live config documents shared with the workers. */
   settings: SettingsStore;
@@ -50,7 +50,7 @@ export interface AppDeps {
   journeys: { store: JourneyStore; recorder: JourneyRecorder; deliveryProducer: Producer<typeof deliveryQueue> };
   startedAt: number;
   /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
-  loginRateLimitRedis?: Redis;
+  loginRateLimitRedis?: Redis | Cluster;
   /** Where the built dashboard lives; defaults to apps/dashboard/dist. */
   dashboardDir?: string;
 }

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ApiEnv } from '@render-signal/config';
 import { createSettingsStore, createWebhookSecretStore } from '@render-signal/config-store';
 import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import { Queue } from 'bullmq';
-import { createProducer, deliveryQueue, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import { createProducer, deliveryQueue, duplicateConnection, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
 import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
 import type { AppDeps } from './app';
@@ -18,8 +18,8 @@ export interface ApiResources {
 }
 
 /** Everything the API needs, built from the parsed env: used by main.ts and by tests alike. */
-export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis): ApiResources {
-  const subscriber = redis.duplicate({ connectionName: 'rs-api-config', enableOfflineQueue: true });
+export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster): ApiResources {
+  const subscriber = duplicateConnection(redis, { connectionName: 'rs-api-config', enableOfflineQueue: true });
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });

@@ -1,6 +1,6 @@
 import { apiEnvSchema, EnvError, isProduction, loadEnv, weakSecretFindings } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, redisTargetOf } from '@render-signal/queue';
 import { createApp } from './app';
 import { buildApiDeps } from './deps';
 
@@ -14,12 +14,12 @@ async function main(): Promise<void> {
     logger.info('metrics.closed', {
       reason: 'METRICS_TOKEN is not set: /metrics answers 401 (set it, or METRICS_PUBLIC=true on a private network)',
     });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'producer', name: 'rs-api', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'producer', name: 'rs-api', logger });
   const resources = buildApiDeps(env, logger, redis);
   // Config changes arrive by pub/sub; if Redis is down at boot the subscription retries by itself.
   resources.start().catch((error: Error) => logger.warn('config.subscribe_failed', { error: error.message }));
   // The login rate limiter gets its own fail-fast connection: a Redis outage answers 503, never a hang.
-  const loginRateLimitRedis = createRedisConnection({ url: env.REDIS_URL, profile: 'producer', name: 'rs-api-login-limit', logger });
+  const loginRateLimitRedis = createRedisConnection({ ...redisTargetOf(env), profile: 'producer', name: 'rs-api-login-limit', logger });
   const app = createApp({ ...resources.deps, loginRateLimitRedis });
   const server = app.listen(env.PORT, () => logger.info('api.started', { port: env.PORT, queue_prefix: env.QUEUE_PREFIX }));
   // Longer than typical proxy idle timeouts so the proxy, not us, closes idle keep-alive connections.

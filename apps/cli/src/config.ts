@@ -12,7 +12,7 @@ import {
   type SettingsDocumentName,
 } from '@render-signal/config-store';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, duplicateConnection, redisTargetOf } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE = `usage: npm run config -- export [file] | import <file> | get <document> | set <document> '<json>'
@@ -33,8 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv(cliEnvSchema);
   const logger = createLogger({ level: 'warn', service: 'cli' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli', logger });
-  const subscriber = redis.duplicate();
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-cli', logger });
+  const subscriber = duplicateConnection(redis, { connectionName: 'rs-cli-config' });
   subscriber.on('error', () => {});
   const store = createSettingsStore({ redis, subscriber, env, logger });
   try {

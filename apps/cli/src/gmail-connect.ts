@@ -23,7 +23,7 @@ import {
   type Mailbox,
 } from '@render-signal/gmail';
 import { createLogger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, gmailQueue } from '@render-signal/queue';
+import { createProducer, createRedisConnection, gmailQueue, redisTargetOf } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE =
@@ -31,6 +31,7 @@ const USAGE =
 
 const gmailCliEnvSchema = apiEnvFields.pick({
   REDIS_URL: true,
+  REDIS_CLUSTER_NODES: true,
   QUEUE_PREFIX: true,
   SECRET_KEY: true,
   GOOGLE_OAUTH_CLIENT_ID: true,
@@ -91,7 +92,7 @@ async function main(rawArgv: string[]): Promise<number> {
   }
   const env = loadEnv(gmailCliEnvSchema);
   const logger = createLogger({ level: 'warn', service: 'cli' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli-gmail', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-cli-gmail', logger });
   const mailboxes = createMailboxStore({ redis, prefix: env.QUEUE_PREFIX, cipher: createCredentialCipher(env.SECRET_KEY) });
   const oauth =
     env.GOOGLE_OAUTH_CLIENT_ID && env.GOOGLE_OAUTH_CLIENT_SECRET

@@ -4,7 +4,7 @@
 import { createMagicLinkStore, deriveAuthKeys } from '@render-signal/auth';
 import { apiEnvFields, isProduction, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, redisTargetOf } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run magic-link -- [--unlimited] [--label <text>] [--base-url <origin>]';
@@ -12,6 +12,7 @@ const USAGE = 'usage: npm run magic-link -- [--unlimited] [--label <text>] [--ba
 // Only what a link needs: the CLI must not require the ingress token or other API-only settings.
 const magicLinkEnvSchema = apiEnvFields.pick({
   REDIS_URL: true,
+  REDIS_CLUSTER_NODES: true,
   QUEUE_PREFIX: true,
   SECRET_KEY: true,
   MAGIC_LINK_TTL_SECONDS: true,
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const unlimited = argv.includes('--unlimited');
   const label = flagValue(argv, '--label') ?? 'cli';
   const logger = createLogger({ level: 'warn', service: 'cli' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli-magic-link', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-cli-magic-link', logger });
   try {
     const store = createMagicLinkStore({
       redis,

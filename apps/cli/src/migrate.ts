@@ -18,7 +18,7 @@ import {
   type OriginalSnapshot,
 } from '@render-signal/migration';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, duplicateConnection, redisTargetOf } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE = `usage: npm run migrate -- --from <redis-url-of-the-old-deployment> [--prefix r:ss:] [--dry-run]
@@ -80,11 +80,16 @@ async function main(argv: string[]): Promise<number> {
   const snapshot = await readSource({ from: values.from, fromDir: values['from-dir'], prefix });
 
   const logger = createLogger({ level: 'warn', service: 'migrate' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-migrate', logger });
-  const subscriber = redis.duplicate();
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-migrate', logger });
+  const subscriber = duplicateConnection(redis, { connectionName: 'rs-migrate-sub' });
   subscriber.on('error', () => {});
   const settings = createSettingsStore({ redis, subscriber, env, logger });
-  const target = { redis, settings, env, description: `${describeRedisUrl(env.REDIS_URL)} (QUEUE_PREFIX ${env.QUEUE_PREFIX})` };
+  const target = {
+    redis,
+    settings,
+    env,
+    description: `${env.REDIS_CLUSTER_NODES ? 'Redis Cluster' : describeRedisUrl(env.REDIS_URL ?? '')} (QUEUE_PREFIX ${env.QUEUE_PREFIX})`,
+  };
   try {
     const plan = await planMigration(snapshot, target);
     console.log(formatPlan(plan, { dryRun }));

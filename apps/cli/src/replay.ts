@@ -2,7 +2,7 @@
 // Moves dead-lettered jobs back to waiting with a fresh attempt budget (same job id, same webhook-id).
 import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createProducer, createRedisConnection, QUEUE_CATALOG, replayFailedJobs } from '@render-signal/queue';
+import { createProducer, createRedisConnection, QUEUE_CATALOG, redisTargetOf, replayFailedJobs } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run replay -- <job-id>… | --all-failed [--queue delivery|email|gmail]';
@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv(cliEnvSchema);
   const logger = createLogger({ level: 'warn', service: 'cli' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-cli', logger });
   const producer = createProducer(definition, { connection: redis, prefix: env.QUEUE_PREFIX });
   try {
     const count = await replayFailedJobs(producer.queue, all ? { all: true } : { ids });

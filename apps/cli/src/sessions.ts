@@ -4,7 +4,7 @@
 import { createSessionRevocations } from '@render-signal/auth';
 import { cliEnvSchema, loadEnv } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, redisTargetOf } from '@render-signal/queue';
 import { runCli } from './run-cli';
 
 const USAGE = 'usage: npm run sessions -- revoke-all    (log out every dashboard session)';
@@ -16,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv(cliEnvSchema);
   const logger = createLogger({ level: 'warn', service: 'cli' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-cli-sessions', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-cli-sessions', logger });
   try {
     const epoch = await createSessionRevocations({ redis, prefix: env.QUEUE_PREFIX }).revokeAll();
     console.log(`every dashboard session is logged out (session generation ${epoch})`);

@@ -1,6 +1,6 @@
 import { EnvError, loadEnv, weakSecretFindings, workerEnvSchema } from '@render-signal/config';
 import { createLogger } from '@render-signal/observability';
-import { createRedisConnection } from '@render-signal/queue';
+import { createRedisConnection, redisTargetOf } from '@render-signal/queue';
 import { startWorkers } from './worker';
 
 /** Time past SHUTDOWN_TIMEOUT for the last Redis writes (producers, settings) before the process leaves anyway. */
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'worker' });
   for (const finding of weakSecretFindings({ SECRET_KEY: env.SECRET_KEY }))
     logger.warn('config.weak_secret', { variable: finding.variable, problem: finding.message, refused_in: 'NODE_ENV=production' });
-  const redis = createRedisConnection({ url: env.REDIS_URL, profile: 'worker', name: 'rs-worker', logger });
+  const redis = createRedisConnection({ ...redisTargetOf(env), profile: 'worker', name: 'rs-worker', logger });
   const running = await startWorkers({ env, logger, redis });
 
   let stopping = false;

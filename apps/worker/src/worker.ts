@@ -1,5 +1,5 @@
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Queue, UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
+import { Cluster, type Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
   createSettingsStore,
@@ -13,10 +13,10 @@ import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
   createWebhookDeliverer,
   createWebhookLog,
-  nextRetryDelay,
+  failureNotificationFor,
   publishRetryPolicy,
-  RetryableDeliveryError,
-  webhookIdFor,
+  retryDelayAfter,
+  retryForPrefs,
   type AttemptFacts,
   type RetryPolicy,
 } from '@render-signal/delivery';
@@ -26,7 +26,7 @@ import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
-import { createConsumer, createProducer, deliveryQueue, emailQueue, offloadQueue } from '@render-signal/queue';
+import { createConsumer, createProducer, deliveryQueue, duplicateConnection, emailQueue, offloadQueue } from '@render-signal/queue';
 import { jobLockOptions } from './job-lock';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
@@ -39,7 +39,7 @@ export interface WorkerDeps {
   env: WorkerEnv;
   logger: Logger;
   /** Worker-profile connection (retries forever). */
-  redis: Redis;
+  redis: Redis | Cluster;
 }
 
 export interface RunningWorkers {
@@ -65,7 +65,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     workerId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     registry: metrics.registry,
   });
-  const subscriber = redis.duplicate({ connectionName: 'rs-worker-config' });
+  const subscriber = duplicateConnection(redis, { connectionName: 'rs-worker-config' });
   subscriber.on('error', () => {}); // state changes are logged by the main connection
   const settings = createSettingsStore({ redis, subscriber, env, logger });
   await settings.start();
@@ -90,145 +90,111 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     userAgent: 'render-signal/0.1 (+webhook)',
   });
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
+  // With the fast path the email worker also delivers: DELIVERY_CONCURRENCY more slots. One host holds at most
+  // its per-target cap of them (counted with its delivery jobs), so a slow host cannot take them all.
+  const emailSlots = env.EMAIL_CONCURRENCY + (env.DELIVERY_FAST_PATH ? env.DELIVERY_CONCURRENCY : 0);
   const gate = createTargetGate({
     perTargetConcurrency: env.DELIVERY_PER_TARGET_CONCURRENCY ?? Math.max(1, Math.floor(env.DELIVERY_CONCURRENCY * 0.8)),
     workerConcurrency: env.DELIVERY_CONCURRENCY,
+    fastPathConcurrency: env.DELIVERY_FAST_PATH ? emailSlots : 0,
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
   });
+  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys };
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   const lock = jobLockOptions(env);
 
-  /** processing_prefs.retry_count (when > 0) bounds the schedule; retry_delay_sec is then the minimum delay. */
-  const retryFor = (s: Settings) =>
-    s.processing_prefs.retry_count > 0
-      ? { attempts: s.processing_prefs.retry_count + 1, floorMs: s.processing_prefs.retry_delay_sec * 1000 }
-      : { attempts: retryPolicy.schedule.length + 1 };
+  const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
 
   const notifyDeadLetter = async (job: Job<DeliverWebhookJob>, facts: AttemptFacts) => {
-    if (job.data.kind !== 'email') return;
     const current = await readSettings(settings);
-    const url = current.webhook_config.failure_webhook_url;
-    if (!current.processing_prefs.notify_on_failure || !url) return;
-    const webhookId = webhookIdFor(`${job.data.webhook_id}.failure`, url);
-    await deliveryProducer.add(
-      'deliver',
-      {
-        email_id: job.data.email_id,
-        accepted_at: Date.now(),
-        webhook_id: webhookId,
-        subject: job.data.subject,
-        kind: 'failure_notification',
-        target: {
-          url,
-          origin: 'failure_notification',
-          mode: 'json',
-          fallback_on_415: false,
-          tls_verify: true,
-          require_success_flag: false,
-        },
-        payload: {
-          event: 'delivery.failed',
-          email_id: job.data.email_id,
-          webhook_id: job.data.webhook_id,
-          target: maskUrl(job.data.target.url),
-          target_origin: job.data.target.origin,
-          subject: job.data.subject,
-          // The email's journey in the dashboard (absolute when PUBLIC_BASE_URL is set).
-          journey_url: `${env.PUBLIC_BASE_URL?.replace(/\/$/, '') ?? ''}/dashboard/#emails/${encodeURIComponent(job.data.email_id)}`,
-          failure_reason: facts.failure_reason,
-          status_code: facts.status ?? null,
-          attempts: job.attemptsMade + 1,
-          failed_at: new Date().toISOString(),
-        },
-      },
-      { jobId: webhookId, attempts: retryPolicy.schedule.length + 1, priority: 1 },
-    );
+    const notification = failureNotificationFor(job.data, facts, {
+      attempts: job.attemptsMade + 1,
+      prefs: { ...current.processing_prefs, failure_webhook_url: current.webhook_config.failure_webhook_url },
+      policy: retryPolicy,
+      now: Date.now(),
+      maskUrl,
+      publicBaseUrl: env.PUBLIC_BASE_URL,
+    });
+    if (!notification) return;
+    await deliveryProducer.add('deliver', notification.data, {
+      jobId: notification.webhookId,
+      attempts: notification.attempts,
+      priority: 1,
+    });
     logger.info('delivery.failure_notified', { email_id: job.data.email_id, webhook_id: job.data.webhook_id });
   };
 
-  const emailWorker = createConsumer(
-    emailQueue,
-    {
-      process: (job, token) =>
-        processEmail(job, token, {
-          logger,
-          settings,
-          webhookLog,
-          deliveryProducer,
-          providers,
-          retryFor,
-          ...(journeys ? { journeys } : {}),
-          planContext: (s) => ({
+  const makeEmailWorker = () =>
+    createConsumer(
+      emailQueue,
+      {
+        process: (job, token) =>
+          processEmail(job, token, {
+            logger,
+            settings,
+            webhookLog,
+            deliveryProducer,
             providers,
-            timeZone: env.POLLING_TIMEZONE,
-            defaultTarget: resolveDefaultTarget(s.webhook_config, env),
-            timeWindow: resolveTimeWindow(s.webhook_config, env),
-            defaultTimeoutMs: env.DELIVERY_TIMEOUT,
-            fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
-            measure: (step, run) => {
-              const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
-              try {
-                return run();
-              } finally {
-                stop();
-              }
-            },
+            retryFor,
+            ...(journeys ? { journeys } : {}),
+            planContext: (s) => ({
+              providers,
+              timeZone: env.POLLING_TIMEZONE,
+              defaultTarget: resolveDefaultTarget(s.webhook_config, env),
+              timeWindow: resolveTimeWindow(s.webhook_config, env),
+              defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+              fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+              measure: (step, run) => {
+                const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
+                try {
+                  return run();
+                } finally {
+                  stop();
+                }
+              },
+            }),
+            ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
+            ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
           }),
-          ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
-        }),
-    },
-    { connection: redis, prefix, concurrency: env.EMAIL_CONCURRENCY, ...lock },
-  );
-  const deliveryWorker = createConsumer(
-    deliveryQueue,
-    {
-      deliver: (job, token) =>
-        deliverWebhookJob(job, token, {
-          logger,
-          metrics,
-          deliverer,
-          webhookLog,
-          gate,
-          secret: () => webhookSecret.current(),
-          onDeadLetter: notifyDeadLetter,
-          ...(journeys ? { journeys } : {}),
-        }),
-    },
-    {
-      connection: redis,
-      prefix,
-      concurrency: env.DELIVERY_CONCURRENCY,
-      ...lock,
-      settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: { data: unknown }) => {
-          const delay = nextRetryDelay(
-            attemptsMade,
-            retryPolicy,
-            error instanceof RetryableDeliveryError ? error.facts.retry_after_ms : undefined,
-          );
-          const floor = (job?.data as DeliverWebhookJob | undefined)?.retry_floor_ms ?? 0;
-          return Math.max(delay, floor);
+      },
+      { connection: redis, prefix, concurrency: emailSlots, ...lock },
+    );
+  const makeDeliveryWorker = () => {
+    const worker = createConsumer(
+      deliveryQueue,
+      {
+        deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
+      },
+      {
+        connection: redis,
+        prefix,
+        concurrency: env.DELIVERY_CONCURRENCY,
+        ...lock,
+        settings: {
+          backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob<DeliverWebhookJob>) =>
+            retryDelayAfter(attemptsMade, retryPolicy, error, job?.data.retry_floor_ms),
         },
       },
-    },
-  );
-  // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
-  if (journeys)
-    deliveryWorker.on('failed', (job) => {
-      if (!job || job.data.kind !== 'email' || job.attemptsMade >= (job.opts.attempts ?? 1) || !(job.delay > 0)) return;
-      const at = Date.now();
-      journeys.record(job.data.email_id, {
-        type: 'retry_scheduled',
-        at,
-        webhook_id: job.data.webhook_id,
-        job_id: job.id ?? job.data.webhook_id,
-        next_attempt_at: at + job.delay,
+    );
+    // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
+    if (journeys)
+      worker.on('failed', (job) => {
+        if (!job || job.data.kind !== 'email' || job.attemptsMade >= (job.opts.attempts ?? 1) || !(job.delay > 0)) return;
+        const at = Date.now();
+        journeys.record(job.data.email_id, {
+          type: 'retry_scheduled',
+          at,
+          webhook_id: job.data.webhook_id,
+          job_id: job.id ?? job.data.webhook_id,
+          next_attempt_at: at + job.delay,
+        });
       });
-    });
-  const workers = [emailWorker, deliveryWorker];
+    return worker;
+  };
+  const workers = [makeEmailWorker(), makeDeliveryWorker()];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -241,7 +207,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   }
   const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock }) : undefined;
   if (gmail) workers.push(gmail.worker);
-  for (const worker of workers) {
+  const attach = (worker: Worker) => {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));
     worker.on('completed', () => metrics.jobsCompleted.inc({ queue: worker.name }));
     worker.on('failed', (job, error) => {
@@ -250,8 +216,24 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       if (job && worker.name === emailQueue.name)
         logger.error('email.failed', { email_id: job.data?.email_id, error: error.message, attempts: job.attemptsMade });
     });
-    void worker.run().catch((error: Error) => logger.error('worker.crashed', { queue: worker.name, error: error.message }));
-  }
+    void keepRunning(worker, logger);
+  };
+  workers.forEach(attach);
+  // On a Redis Cluster an idle worker's blocking connection can stay wedged after a master restarts (BullMQ
+  // issue #4138): it then never fetches again. A worker idle while its queue has jobs ready is replaced.
+  const stopSupervising =
+    redis instanceof Cluster
+      ? [makeEmailWorker, makeDeliveryWorker].map((make, index) =>
+          superviseIdleWorker({
+            workers,
+            index,
+            make,
+            attach,
+            queue: new Queue(workers[index]!.name, { connection: redis, prefix }),
+            logger,
+          }),
+        )
+      : [];
   logger.info('worker.started', {
     queues: workers.map((w) => w.name),
     delivery_concurrency: env.DELIVERY_CONCURRENCY,
@@ -274,9 +256,79 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       await offloadProducer?.close().catch(() => {});
       await gmail?.close();
       stopPublishing();
+      await Promise.all(stopSupervising.map((stop) => stop()));
       await settings.close();
       subscriber.disconnect();
       deliverer.close();
     },
+  };
+}
+
+/**
+ * Runs a BullMQ worker's fetch loop, and runs it again if it ever stops on an error (seen with a Redis Cluster
+ * whose master restarts: an error outside BullMQ's own retries ends the loop and the worker would sit idle
+ * with jobs waiting). Stops when the worker is closing.
+ */
+async function keepRunning(worker: Worker, logger: Logger): Promise<void> {
+  for (;;) {
+    try {
+      await worker.run();
+      return;
+    } catch (error) {
+      if (worker.closing) return;
+      logger.error('worker.crashed', { queue: worker.name, error: (error as Error).message, restarting_in_ms: 1_000 });
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (worker.closing) return;
+    }
+  }
+}
+
+/** How often an idle worker is checked, and how long it may stay idle with jobs ready before it is replaced. */
+const SUPERVISE_EVERY_MS = 5_000;
+const STUCK_AFTER_MS = 15_000;
+
+function superviseIdleWorker(options: {
+  workers: Worker[];
+  index: number;
+  make: () => Worker;
+  attach: (worker: Worker) => void;
+  queue: Queue;
+  logger: Logger;
+}): () => Promise<void> {
+  const { workers, index, queue, logger } = options;
+  options.queue.on('error', () => {});
+  let lastActivity = Date.now();
+  const watch = (worker: Worker) => {
+    for (const event of ['active', 'completed', 'failed'] as const) worker.on(event, () => (lastActivity = Date.now()));
+  };
+  watch(workers[index]!);
+  let checking = false;
+  const timer = setInterval(() => {
+    const current = workers[index]!;
+    if (checking || current.closing || Date.now() - lastActivity < STUCK_AFTER_MS) return;
+    checking = true;
+    void queue
+      .getJobCounts('wait', 'prioritized')
+      .then((counts) => {
+        if ((counts.wait ?? 0) + (counts.prioritized ?? 0) === 0 || current.closing) {
+          lastActivity = Date.now();
+          return;
+        }
+        const next = options.make();
+        workers[index] = next;
+        watch(next);
+        options.attach(next);
+        lastActivity = Date.now();
+        logger.warn('worker.replaced', { queue: current.name, ready_jobs: (counts.wait ?? 0) + (counts.prioritized ?? 0) });
+        // Graceful: a worker that was only busy with long jobs finishes them (its locks stay renewed).
+        void Promise.race([current.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+      })
+      .catch(() => {})
+      .finally(() => (checking = false));
+  }, SUPERVISE_EVERY_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await queue.close().catch(() => {});
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { MAGIC_LINK_AUDIENCE, TOKEN_ISSUER } from './keys';
 
@@ -49,7 +49,7 @@ export interface MagicLinkStore {
 }
 
 export interface MagicLinkStoreOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** QUEUE_PREFIX: keys live under `<prefix>:auth:magic:…`. */
   prefix: string;
   key: Uint8Array;

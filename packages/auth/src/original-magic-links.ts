@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ConsumeResult, MagicLinkStore } from './magic-links';
 
 /**
@@ -62,7 +62,7 @@ return 0
 `;
 
 export interface OriginalMagicLinkOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** SECRET_KEY (FLASK_SECRET_KEY in the original): the raw HMAC key, as the original used it. */
   secret: string;
@@ -114,13 +114,18 @@ export interface CarriedMagicLink {
 export const CARRIED_LINK_LABEL = 'Lien de l’ancien serveur';
 
 /** Whether a carried record is already in the store (permanent list or one-shot key). */
-export async function hasMagicLink(redis: Redis, prefix: string, link: CarriedMagicLink): Promise<boolean> {
+export async function hasMagicLink(redis: Redis | Cluster, prefix: string, link: CarriedMagicLink): Promise<boolean> {
   const keys = magicLinkKeys(prefix);
   return link.expires === null ? (await redis.hexists(keys.permanent, link.id)) === 1 : (await redis.exists(keys.oneShot(link.id))) === 1;
 }
 
 /** Writes a carried record into the store; false when it was there already. */
-export async function storeCarriedMagicLink(redis: Redis, prefix: string, link: CarriedMagicLink, now = new Date()): Promise<boolean> {
+export async function storeCarriedMagicLink(
+  redis: Redis | Cluster,
+  prefix: string,
+  link: CarriedMagicLink,
+  now = new Date(),
+): Promise<boolean> {
   const keys = magicLinkKeys(prefix);
   if (link.expires === null) {
     const record = { created_at: now.toISOString(), label: CARRIED_LINK_LABEL, origin: 'original' };

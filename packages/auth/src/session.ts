@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { newCsrfToken } from './csrf';
 import { SESSION_AUDIENCE, TOKEN_ISSUER } from './keys';
 
@@ -152,7 +152,7 @@ export function sessionBindingHolds(claims: Pick<SessionClaims, 'cred' | 'epoch'
   return claims.cred.startsWith('link-once:');
 }
 
-export function createSessionRevocations(options: { redis: Redis; prefix: string }): SessionRevocations {
+export function createSessionRevocations(options: { redis: Redis | Cluster; prefix: string }): SessionRevocations {
   const keyFor = (jti: string) => `${options.prefix}:auth:session:revoked:${jti}`;
   const epochKey = `${options.prefix}:auth:session:epoch`;
   return {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from '@render-signal/observability';
 
@@ -42,9 +42,9 @@ export class ConfigValidationError extends Error {
 
 export interface ConfigStoreOptions<S extends DocumentSchemas> {
   /** Commands (reads and writes). */
-  redis: Redis;
+  redis: Redis | Cluster;
   /** A dedicated connection for SUBSCRIBE (a subscribed connection can run nothing else). */
-  subscriber: Redis;
+  subscriber: Redis | Cluster;
   prefix: string;
   schemas: S;
   /** Values used under the stored ones (env defaults, as in the original). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CommonEnv } from '@render-signal/config';
 import {
   createWebhookConfigSchema,
@@ -46,8 +46,8 @@ export function settingsDefaults(env: CommonEnv) {
 }
 
 export interface SettingsStoreOptions {
-  redis: Redis;
-  subscriber: Redis;
+  redis: Redis | Cluster;
+  subscriber: Redis | Cluster;
   env: CommonEnv;
   logger: Logger;
 }

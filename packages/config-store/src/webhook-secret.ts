@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * The Standard Webhooks signing secret. A secret rotated from the dashboard is stored in Redis and wins
@@ -13,7 +13,7 @@ export interface WebhookSecretStore {
 
 const CACHE_MS = 2_000;
 
-export function createWebhookSecretStore(options: { redis: Redis; prefix: string; envSecret?: string }): WebhookSecretStore {
+export function createWebhookSecretStore(options: { redis: Redis | Cluster; prefix: string; envSecret?: string }): WebhookSecretStore {
   const key = `${options.prefix}:secrets:webhook_secret`;
   let cached: { value: string | undefined; at: number } | undefined;
   return {

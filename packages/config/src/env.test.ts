@@ -57,3 +57,46 @@ describe('loadEnv', () => {
     expect(loadEnv(workerEnvSchema, { REDIS_URL: base.REDIS_URL }).DELIVERY_RETRY_SCHEDULE).toHaveLength(7);
   });
 });
+
+describe('Redis target: one node or a cluster', () => {
+  const api = { PROCESS_API_TOKEN: base.PROCESS_API_TOKEN, SECRET_KEY: base.SECRET_KEY };
+  const problemsOf = (source: Record<string, string>) => {
+    try {
+      loadEnv(apiEnvSchema, source);
+      return '';
+    } catch (error) {
+      return (error as EnvError).problems.join('\n');
+    }
+  };
+  it.each<[string, Record<string, string>, RegExp]>([
+    ['neither REDIS_URL nor REDIS_CLUSTER_NODES', {}, /REDIS_URL is required .*or REDIS_CLUSTER_NODES/],
+    ['cluster without a hash-tagged prefix', { REDIS_CLUSTER_NODES: 'a:7000' }, /QUEUE_PREFIX must hold a hash tag .*QUEUE_PREFIX=\{rs\}/],
+    ['cluster, prefix named but untagged', { REDIS_CLUSTER_NODES: 'a:7000', QUEUE_PREFIX: 'prod' }, /QUEUE_PREFIX=\{prod\}/],
+    ['a seed that is not host:port', { REDIS_CLUSTER_NODES: 'a:7000,b:notaport', QUEUE_PREFIX: '{rs}' }, /"b:notaport" is not host:port/],
+    ['a seed with a path', { REDIS_CLUSTER_NODES: 'redis://a:7000/2', QUEUE_PREFIX: '{rs}' }, /is not host:port/],
+    ['two hash tags', { REDIS_URL: base.REDIS_URL, QUEUE_PREFIX: '{a}{b}' }, /QUEUE_PREFIX may only contain/],
+    ['an empty hash tag', { REDIS_URL: base.REDIS_URL, QUEUE_PREFIX: '{}' }, /QUEUE_PREFIX may only contain/],
+    ['a stray brace', { REDIS_URL: base.REDIS_URL, QUEUE_PREFIX: 'rs}' }, /QUEUE_PREFIX may only contain/],
+  ])('refused: %s', (_name, source, expected) => {
+    expect(problemsOf({ ...api, ...source })).toMatch(expected);
+  });
+
+  it('REDIS_CLUSTER_NODES wins over REDIS_URL; seeds as host:port or URLs with TLS and credentials', () => {
+    const env = loadEnv(apiEnvSchema, {
+      ...api,
+      REDIS_URL: base.REDIS_URL,
+      REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, rediss://user:p%40ss@cache.example:6380 ,[::1]:7002',
+      QUEUE_PREFIX: '{rs}',
+    });
+    expect(env.REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000, tls: false },
+      { host: 'cache.example', port: 6380, tls: true, username: 'user', password: 'p@ss' },
+      { host: '::1', port: 7002, tls: false },
+    ]);
+    expect(env.QUEUE_PREFIX).toBe('{rs}');
+  });
+
+  it.each(['{rs}', '{rs}prod', 'team-{rs}', 'rs'])('prefix %s accepted on one node', (prefix) => {
+    expect(loadEnv(apiEnvSchema, { ...api, REDIS_URL: base.REDIS_URL, QUEUE_PREFIX: prefix }).QUEUE_PREFIX).toBe(prefix);
+  });
+});

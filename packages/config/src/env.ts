@@ -18,8 +18,63 @@ export const ENV_ALIASES: ReadonlyArray<readonly [string, string]> = [
 ];
 
 const redisUrl = z
-  .string({ error: 'is required (e.g. redis://127.0.0.1:6379)' })
-  .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://');
+
+/** A seed node of a Redis Cluster: `host:port`, or a URL (`redis[s]://[user:password@]host:port`) for TLS and AUTH. */
+export interface ClusterSeed {
+  host: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
+function parseClusterSeed(entry: string): ClusterSeed | undefined {
+  const url = /^rediss?:\/\//.test(entry) ? new URL(entry) : new URL(`redis://${entry}`);
+  const port = Number(url.port || 6379);
+  if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65_535 || (url.pathname !== '' && url.pathname !== '/'))
+    return undefined;
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    tls: url.protocol === 'rediss:',
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}
+
+/** `REDIS_CLUSTER_NODES=host:port,host:port,…` (seed nodes; the rest of the cluster is discovered). */
+const redisClusterNodes = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const entries = (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (entries.length === 0) return undefined;
+    const seeds: ClusterSeed[] = [];
+    for (const entry of entries) {
+      let seed: ClusterSeed | undefined;
+      try {
+        seed = parseClusterSeed(entry);
+      } catch {
+        seed = undefined;
+      }
+      if (!seed) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not host:port (or redis[s]://[user:password@]host:port)` });
+        return z.NEVER;
+      }
+      seeds.push(seed);
+    }
+    return seeds;
+  });
+
+/** A hash tag (`{rs}`) puts every key of the deployment in one cluster slot, as BullMQ and our scripts need. */
+const HASH_TAGGED = /\{[^{}]+\}/;
 
 const logLevel = z
   .string()
@@ -44,12 +99,21 @@ export const commonEnvSchema = z.object({
     .string()
     .default('development')
     .transform((v) => v.trim().toLowerCase()),
+  /** Required unless REDIS_CLUSTER_NODES is set (checked by loadEnv). */
   REDIS_URL: redisUrl,
-  /** BullMQ key prefix and config-store namespace: lets deployments or test runs share one Redis. */
+  /** Redis Cluster seed nodes: when set, every process connects in cluster mode and REDIS_URL is ignored. */
+  REDIS_CLUSTER_NODES: redisClusterNodes,
+  /**
+   * BullMQ key prefix and config-store namespace: lets deployments or test runs share one Redis. May hold one
+   * hash tag (`{rs}`, `{rs}prod`): required on a Redis Cluster, where it keeps every key in one slot.
+   */
   QUEUE_PREFIX: z
     .string()
     .default('rs')
-    .refine((v) => /^[A-Za-z0-9_.-]+$/.test(v), 'may only contain letters, digits, "_", "." and "-"'),
+    .refine(
+      (v) => /^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$/.test(v) && v !== '',
+      'may only contain letters, digits, "_", "." and "-", and one hash tag such as {rs}',
+    ),
   LOG_LEVEL: logLevel,
   /** Lets webhook targets and offload sources be http:// or resolve to private/loopback addresses. Unsafe in production. */
   ALLOW_PRIVATE_NETWORK: envBoolean(false),
@@ -276,6 +340,11 @@ const workerEnvBase = commonEnvSchema.extend({
    * slot. Unset: 80 % of DELIVERY_CONCURRENCY (one busy target still gets most of the throughput).
    */
   DELIVERY_PER_TARGET_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
+  /**
+   * An email with one target and nothing to offload is delivered by its email job (no delivery job unless the
+   * first attempt fails). Off: every delivery is its own job, as before.
+   */
+  DELIVERY_FAST_PATH: envBoolean(true),
   // File offload (R2/S3). The original's names: R2_FETCH_*, R2_BUCKET_NAME, R2_PUBLIC_BASE_URL.
   R2_FETCH_ENABLED: envBoolean(false),
   OFFLOAD_MODE: z.enum(['worker', 'direct']).default('worker'),
@@ -383,11 +452,32 @@ export function applyEnvAliases(source: Record<string, string | undefined>): Rec
   return env;
 }
 
+/**
+ * Where Redis is, for every schema that asks for it: REDIS_CLUSTER_NODES wins over REDIS_URL; one of them is
+ * required; in cluster mode QUEUE_PREFIX must hold a hash tag (BullMQ's scripts and ours touch several keys at once).
+ */
+function redisTargetProblems(schema: z.ZodType, env: Record<string, string | undefined>): string[] {
+  const shape = 'shape' in schema ? (schema.shape as Record<string, unknown>) : {};
+  if (!('REDIS_URL' in shape)) return [];
+  if (env.REDIS_CLUSTER_NODES?.trim()) {
+    const prefix = env.QUEUE_PREFIX?.trim() || 'rs';
+    return HASH_TAGGED.test(prefix)
+      ? []
+      : [
+          `QUEUE_PREFIX must hold a hash tag on a Redis Cluster (REDIS_CLUSTER_NODES is set): e.g. QUEUE_PREFIX={${prefix}}, ` +
+            'so that every key of a queue, and every key one script touches, lives in one slot',
+        ];
+  }
+  return env.REDIS_URL?.trim() ? [] : ['REDIS_URL is required (e.g. redis://127.0.0.1:6379), or REDIS_CLUSTER_NODES for a Redis Cluster'];
+}
+
 /** Parses the environment against a schema; throws EnvError listing every missing or wrong variable. */
 export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
-  const result = schema.safeParse(applyEnvAliases(source));
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+  const env = applyEnvAliases(source);
+  const result = schema.safeParse(env);
+  const redisProblems = redisTargetProblems(schema, env);
+  if (result.success && redisProblems.length === 0) return result.data;
+  const problems = (result.success ? [] : result.error.issues).map((issue) => {
     const name = issue.path.join('.') || '(env)';
     const message =
       issue.code === 'invalid_type' && issue.input === undefined && issue.message.startsWith('Invalid input')
@@ -395,5 +485,5 @@ export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, s
         : issue.message;
     return `${name} ${message}`;
   });
-  throw new EnvError(problems);
+  throw new EnvError([...redisProblems, ...problems]);
 }

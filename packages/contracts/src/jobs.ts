@@ -15,7 +15,7 @@ export const processEmailJobSchema = z.object({
   email: ingressPayloadSchema,
   /** Step of the job: `plan` first; `offload` when it resumes after its offload children finished. */
   step: z.enum(['plan', 'offload']).default('plan'),
-  /** The routing decision kept while offloads run (set with step `offload`). */
+  /** The routing decision kept while offloads run (step `offload`); the pipeline's storedRouteSchema validates it on read. */
   route: z.record(z.string(), z.unknown()).optional(),
 });
 export type ProcessEmailJob = z.infer<typeof processEmailJobSchema>;
@@ -34,6 +34,35 @@ export const deliveryTargetSchema = z.object({
 });
 export type DeliveryTarget = z.infer<typeof deliveryTargetSchema>;
 
+/**
+ * The original's per-delivery `failure_reason` values (kept: dashboards and scripts read them), plus `timeout`,
+ * `network_error`, `blocked_target` and `no_target` for failures it never saw.
+ */
+export const FAILURE_REASONS = [
+  'bot_protection_denied',
+  'unsupported_media_type',
+  'rate_limited',
+  'upstream_server_error',
+  'upstream_client_error',
+  'remote_application_error',
+  'request_failed',
+  'timeout',
+  'network_error',
+  'blocked_target',
+  'no_target',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** What one failed delivery attempt left behind (status, reason, excerpt, time, the target's Retry-After). */
+export const attemptFactsSchema = z.object({
+  status: z.number().int().optional(),
+  failure_reason: z.enum(FAILURE_REASONS),
+  response_excerpt: z.string().optional(),
+  duration_ms: z.number().min(0),
+  retry_after_ms: z.number().min(0).optional(),
+});
+export type AttemptFacts = z.infer<typeof attemptFactsSchema>;
+
 /** Data of the `delivery.deliver` job: one webhook to one target. */
 export const deliverWebhookJobSchema = z.object({
   email_id: z.string().min(1),
@@ -48,6 +77,12 @@ export const deliverWebhookJobSchema = z.object({
   retry_floor_ms: z.number().int().min(0).optional(),
   /** `failure_notification` deliveries never trigger another notification. */
   kind: z.enum(['email', 'failure_notification', 'test']).default('email'),
+  /**
+   * Set when the email job's fast path made the first attempt and it failed: this job takes over from attempt 2,
+   * with its own retry state. Its first run records that attempt (job log, dead letter) without sending again,
+   * then drops this field, so a replay from the dead letter sends.
+   */
+  first_attempt: z.object({ permanent: z.boolean(), facts: attemptFactsSchema }).optional(),
 });
 export type DeliverWebhookJob = z.infer<typeof deliverWebhookJobSchema>;
 

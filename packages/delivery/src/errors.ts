@@ -1,13 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
-import type { FailureReason } from './failure';
+import type { AttemptFacts } from '@render-signal/contracts';
 
-export interface AttemptFacts {
-  status?: number;
-  failure_reason: FailureReason;
-  response_excerpt?: string;
-  duration_ms: number;
-  retry_after_ms?: number;
-}
+export type { AttemptFacts };
 
 /** A delivery attempt that failed and should be tried again on the retry schedule. */
 export class RetryableDeliveryError extends Error {

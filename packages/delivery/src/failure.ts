@@ -1,19 +1,6 @@
-/**
- * The original's per-delivery `failure_reason` classification (kept: dashboards and scripts read it),
- * plus `timeout`, `network_error`, `blocked_target` and `no_target` for failures it never saw.
- */
-export type FailureReason =
-  | 'bot_protection_denied'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'upstream_server_error'
-  | 'upstream_client_error'
-  | 'remote_application_error'
-  | 'request_failed'
-  | 'timeout'
-  | 'network_error'
-  | 'blocked_target'
-  | 'no_target';
+import type { FailureReason } from '@render-signal/contracts';
+
+export type { FailureReason };
 
 export function classifyHttpFailure(status: number | undefined, body: string): FailureReason {
   const lower = body.toLowerCase();
@@ -41,6 +28,8 @@ export function parseRetryAfter(header: string | undefined, now = Date.now()): n
   if (!header) return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its month (RFC 9110 §5.6.7); Date.parse would read "-5" or "1.5" as dates in the past.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

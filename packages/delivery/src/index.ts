@@ -3,6 +3,7 @@ export * from './errors';
 export * from './failure';
 export * from './retry-schedule';
 export * from './retry-summary';
+export * from './dead-letter';
 export * from './signing';
 export * from './payload';
 export * from './webhook-log';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { RetryPolicy } from './retry-schedule';
 
@@ -16,12 +16,12 @@ const retryPolicySchema = z.object({
 
 const policyKey = (prefix: string) => `${prefix}:delivery:retry_policy`;
 
-export async function publishRetryPolicy(redis: Redis, prefix: string, policy: RetryPolicy, now = Date.now()): Promise<void> {
+export async function publishRetryPolicy(redis: Redis | Cluster, prefix: string, policy: RetryPolicy, now = Date.now()): Promise<void> {
   await redis.set(policyKey(prefix), JSON.stringify({ ...policy, published_at: now }));
 }
 
 /** The policy the workers last published (null when none did, or the stored value is not one). */
-export async function readRetryPolicy(redis: Redis, prefix: string): Promise<(RetryPolicy & { published_at: number }) | null> {
+export async function readRetryPolicy(redis: Redis | Cluster, prefix: string): Promise<(RetryPolicy & { published_at: number }) | null> {
   const raw = await redis.get(policyKey(prefix));
   if (!raw) return null;
   try {

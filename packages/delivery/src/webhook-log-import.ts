@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { webhookLogKey, type WebhookLogEntry } from './webhook-log';
 
 /**
@@ -8,7 +8,7 @@ import { webhookLogKey, type WebhookLogEntry } from './webhook-log';
  * The rewrite is an optimistic transaction (WATCH): a worker appending meanwhile makes it start over.
  */
 export async function importWebhookLogEntries(
-  redis: Redis,
+  redis: Redis | Cluster,
   prefix: string,
   entries: readonly WebhookLogEntry[],
   maxEntries: number,
@@ -49,7 +49,7 @@ export async function importWebhookLogEntries(
 }
 
 /** Which import keys are already in the log. */
-export async function importedWebhookLogKeys(redis: Redis, prefix: string): Promise<Set<string>> {
+export async function importedWebhookLogKeys(redis: Redis | Cluster, prefix: string): Promise<Set<string>> {
   const keys = new Set<string>();
   for (const line of await redis.lrange(webhookLogKey(prefix), 0, -1)) {
     try {

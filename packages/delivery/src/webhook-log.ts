@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * The webhook log the dashboard shows: one store (a Redis list, newest first) written by workers and
@@ -40,7 +40,7 @@ export interface WebhookLog {
 }
 
 export interface WebhookLogOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   maxEntries: number;
   maxAgeDays: number;

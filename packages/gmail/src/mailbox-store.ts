@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CredentialCipher } from './credential-cipher';
 
@@ -84,7 +84,7 @@ export interface MailboxStore {
 }
 
 export interface MailboxStoreOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** Needed to store or read credentials; health and the push endpoint do without. */
   cipher?: CredentialCipher;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { computeEmailId, type EmailContent } from '@render-signal/contracts';
 import { emailQueue } from '@render-signal/queue';
 
@@ -29,7 +29,7 @@ return 1`;
  * Marks ids as seen for `ttlMs` each (BullMQ discards a dedup key without a TTL whose job is gone, so a TTL is
  * required). An id already seen keeps its own key. Returns the ids that were newly marked.
  */
-export async function markEmailsSeen(redis: Redis, prefix: string, markers: ReadonlyArray<{ emailId: string; ttlMs: number }>) {
+export async function markEmailsSeen(redis: Redis | Cluster, prefix: string, markers: ReadonlyArray<{ emailId: string; ttlMs: number }>) {
   const marked: string[] = [];
   for (let start = 0; start < markers.length; start += 500) {
     const chunk = markers.slice(start, start + 500);
@@ -50,7 +50,7 @@ export async function markEmailsSeen(redis: Redis, prefix: string, markers: Read
 }
 
 /** Which of these ids are already seen (one round trip per 500). */
-export async function seenEmails(redis: Redis, prefix: string, emailIds: readonly string[]): Promise<Set<string>> {
+export async function seenEmails(redis: Redis | Cluster, prefix: string, emailIds: readonly string[]): Promise<Set<string>> {
   const seen = new Set<string>();
   for (let start = 0; start < emailIds.length; start += 500) {
     const chunk = emailIds.slice(start, start + 500);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JourneyEvent } from './events';
 import { summaryFields } from './fold';
 import { statsIncrements } from './stats';
@@ -26,7 +26,7 @@ export interface JourneyRetention {
 }
 
 export interface JourneyRecorderOptions extends JourneyRetention {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   onError?: (error: Error, lost: number) => void;
   now?: () => number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { journeyEventSchema, type JourneyEvent } from './events';
 import { listItem, matchesFilter, summaryHashSchema, type EmailFilter, type EmailListItem } from './fold';
@@ -29,7 +29,7 @@ export interface StatsAnswer {
 }
 
 export interface JourneyStoreOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   now?: () => number;
 }

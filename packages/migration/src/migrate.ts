@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { hasMagicLink, magicLinkKeys, storeCarriedMagicLink, type CarriedMagicLink } from '@render-signal/auth';
 import type { CommonEnv } from '@render-signal/config';
 import { configDocumentKey, readSettings, type SettingsDocumentName, type SettingsStore } from '@render-signal/config-store';
@@ -25,7 +25,7 @@ import type { OriginalSnapshot } from './source';
  */
 
 export interface MigrationTarget {
-  redis: Redis;
+  redis: Redis | Cluster;
   settings: SettingsStore;
   env: Pick<CommonEnv, 'QUEUE_PREFIX' | 'ALLOW_PRIVATE_NETWORK' | 'WEBHOOK_LOG_MAX_ENTRIES' | 'WEBHOOK_LOG_MAX_AGE_DAYS'> & {
     DEDUP_WINDOW_DAYS: number;

@@ -8,7 +8,7 @@ import {
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Prometheus metrics. The API serves /metrics; background workers cannot be scraped (Render), so each
@@ -117,7 +117,7 @@ const SNAPSHOT_TTL_MS = 30_000;
 
 /** Publishes this process' registry every `intervalMs`; returns a stop function. */
 export function publishWorkerMetrics(options: {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   workerId: string;
   registry: Registry;
@@ -142,7 +142,7 @@ export function publishWorkerMetrics(options: {
 
 /** The Prometheus text of the API's registry plus every live worker's, merged. */
 export async function renderMetrics(options: {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   apiRegistry: Registry;
   now?: number;
@@ -167,7 +167,7 @@ export async function renderMetrics(options: {
 }
 
 /** Number of worker processes that published recently. */
-export async function liveWorkerCount(redis: Redis, prefix: string, now = Date.now()): Promise<number> {
+export async function liveWorkerCount(redis: Redis | Cluster, prefix: string, now = Date.now()): Promise<number> {
   const snapshots = await redis.hgetall(snapshotKey(prefix));
   return Object.values(snapshots).filter((raw) => {
     try {

@@ -1,1 +1,2 @@
 export * from './plan-email';
+export * from './stored-route';

@@ -4,6 +4,7 @@ import type { Settings } from '@render-signal/config-store';
 import { DEFAULT_PROVIDERS } from '@render-signal/detectors';
 import { normalizeRules } from '@render-signal/routing';
 import { buildDeliveries, planEmail, type PlanContext } from './plan-email';
+import { storedRouteSchema, type StoredRoute } from './stored-route';
 
 const LINK = 'https://www.dropbox.com/scl/fo/abc/file.zip?dl=0';
 const meta = { _updated_at: null, _revision: 0 };
@@ -205,5 +206,44 @@ describe('planEmail: detectors and keywords read at most fieldScanLimit of each 
     const steps: string[] = [];
     planEmail(email(), ctx(settings(), { measure: (step, run) => (steps.push(step), run()) }));
     expect(steps).toEqual(['detectors', 'detectors', 'rules']);
+  });
+});
+
+describe('storedRouteSchema (the route an email job saves while its offloads run)', () => {
+  const rules = [
+    {
+      id: 'vip',
+      name: 'VIP',
+      conditions: [{ field: 'subject', operator: 'contains', value: 'lot', case_sensitive: false }],
+      actions: { webhook_url: 'https://hooks.render-signal.test/vip', priority: 'high', stop_processing: false },
+    },
+  ];
+  it('a planned route survives the JSON round trip through the job data, unchanged', () => {
+    const plan = planEmail(email({ subject: 'Lot 42' }), ctx(settings({ rules })));
+    if (plan.skip) throw new Error('expected a route');
+    const { routing: _routing, ...decided } = plan;
+    const stored: StoredRoute = { ...decided, retry: { attempts: 3, floorMs: 60_000 } };
+    expect(stored.targets.some((t) => t.route.rule?.id === 'vip')).toBe(true);
+    expect(storedRouteSchema.parse(JSON.parse(JSON.stringify(stored)))).toEqual(stored);
+  });
+  it.each([
+    ['no retry', (r: Record<string, unknown>) => ({ ...r, retry: undefined })],
+    ['an unknown detector', (r: Record<string, unknown>) => ({ ...r, detection: { detector: 'other' } })],
+    [
+      'a target without url',
+      (r: Record<string, unknown>) => ({ ...r, targets: [{ route: { origin: 'default', priority: 'normal' }, priority: 5 }] }),
+    ],
+    [
+      'an origin that is neither default nor a rule',
+      (r: Record<string, unknown>) => ({
+        ...r,
+        targets: [{ ...(r.targets as object[])[0], route: { url: 'x', origin: 'elsewhere', priority: 'normal' } }],
+      }),
+    ],
+  ])('refuses %s', (_name, corrupt) => {
+    const plan = planEmail(email(), ctx(settings()));
+    if (plan.skip) throw new Error('expected a route');
+    const { routing: _routing, ...decided } = plan;
+    expect(storedRouteSchema.safeParse(corrupt({ ...decided, retry: { attempts: 2 } })).success).toBe(false);
   });
 });

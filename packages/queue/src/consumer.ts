@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JobData, JobName, QueueDefinition } from './catalog';
 
 export type JobHandlers<D extends QueueDefinition> = {
@@ -7,7 +7,7 @@ export type JobHandlers<D extends QueueDefinition> = {
 };
 
 export interface ConsumerOptions extends Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> {
-  connection: Redis;
+  connection: Redis | Cluster;
   prefix: string;
 }
 

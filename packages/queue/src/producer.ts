@@ -1,5 +1,5 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JobData, JobInput, JobName, QueueDefinition } from './catalog';
 
 /** A typed handle on one queue: data is validated by the catalog's schema before it reaches Redis. */
@@ -7,7 +7,7 @@ export interface Producer<D extends QueueDefinition> {
   readonly definition: D;
   readonly queue: Queue;
   /** The connection and key prefix it writes with (for keys read next to the queue's, e.g. dedup keys). */
-  readonly connection: Redis;
+  readonly connection: Redis | Cluster;
   readonly prefix: string;
   add<N extends JobName<D>>(name: N, data: JobInput<D, N>, opts?: JobsOptions): Promise<Job<JobData<D, N>>>;
   addBulk<N extends JobName<D>>(jobs: Array<{ name: N; data: JobInput<D, N>; opts?: JobsOptions }>): Promise<Array<Job<JobData<D, N>>>>;
@@ -15,7 +15,7 @@ export interface Producer<D extends QueueDefinition> {
 }
 
 export interface ProducerOptions {
-  connection: Redis;
+  connection: Redis | Cluster;
   prefix: string;
 }
 

@@ -37,13 +37,15 @@ export function weekdayIn(now: Date, timeZone: string): Weekday {
   return zonedClock(now, timeZone).weekday;
 }
 
-export type WindowReason =
-  | 'no_window'
-  | 'inside_window'
-  | 'outside_window_recadrage'
-  | 'outside_window_desabo_urgent'
-  | 'outside_window_desabo_sent_anyway'
-  | 'outside_window_no_detector';
+export const WINDOW_REASONS = [
+  'no_window',
+  'inside_window',
+  'outside_window_recadrage',
+  'outside_window_desabo_urgent',
+  'outside_window_desabo_sent_anyway',
+  'outside_window_no_detector',
+] as const;
+export type WindowReason = (typeof WINDOW_REASONS)[number];
 
 export interface WindowOutcome {
   /** Deliver the email now? */

@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { silentLogger } from '@render-signal/observability';
 import { createRedisConnection, deliveryQueue, emailQueue } from '@render-signal/queue';
 import { spawnApp, type AppProcess } from '../processes';
+import { startRedisCluster, type OwnCluster } from '../redis-cluster';
 import { freePort, removeRedisDir, startRedisServer, type OwnRedis } from '../redis-server';
 import { uniquePrefix } from '../test-redis';
 import { TEST_TOKEN, TEST_WEBHOOK_SECRET } from '../world';
@@ -44,7 +45,10 @@ export interface QueueCounts {
 }
 
 export interface FaultStack {
+  /** The Redis: on a cluster, the master serving the stack's (hash-tagged) prefix. */
   redis: OwnRedis;
+  /** Set when the stack runs on a local Redis Cluster (`cluster: true`). */
+  cluster?: OwnCluster;
   prefix: string;
   /** The environment every process of this stack gets (before per-process overrides). */
   env: Record<string, string>;
@@ -69,6 +73,11 @@ export interface FaultStackOptions {
   workers?: Array<Record<string, string>>;
   /** Names of the shortened settings above to leave out, so the processes run with the shipped defaults. */
   unset?: string[];
+  /**
+   * Run on a local 3-master Redis Cluster (AOF always) instead of one redis-server: every process gets
+   * REDIS_CLUSTER_NODES and a hash-tagged QUEUE_PREFIX (`{fault-…}`), and no REDIS_URL.
+   */
+  cluster?: boolean;
 }
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -78,16 +87,20 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-chil
  * on a fresh queue prefix. Waits until the API answers /readyz, so the first POST is not a startup 503.
  */
 export async function startFaultStack(options: FaultStackOptions = {}): Promise<FaultStack> {
-  const redis = await startRedisServer({ aof: true });
-  const prefix = uniquePrefix('fault');
-  const env = { ...baseEnv(redis.url, prefix), ...options.env };
+  const cluster = options.cluster ? await startRedisCluster({ aof: true }) : undefined;
+  const prefix = cluster ? `{${uniquePrefix('fault')}}` : uniquePrefix('fault');
+  const redis = cluster ? await cluster.masterFor(prefix) : await startRedisServer({ aof: true });
+  const { REDIS_URL: _url, ...clusterEnv } = baseEnv(redis.url, prefix);
+  const env: Record<string, string> = cluster
+    ? { ...clusterEnv, REDIS_CLUSTER_NODES: cluster.seeds, ...options.env }
+    : { ...baseEnv(redis.url, prefix), ...options.env };
   for (const name of options.unset ?? []) delete env[name];
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const api = spawnApp('api', { ...env, PORT: String(port) });
   const workers: AppProcess[] = [];
-  const inspector: Redis = createRedisConnection({
-    url: redis.url,
+  const inspector: Redis | Cluster = createRedisConnection({
+    ...(cluster ? { clusterNodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port, tls: false })) } : { url: redis.url }),
     profile: 'worker',
     name: 'fault-suite-inspector',
     logger: silentLogger,
@@ -109,6 +122,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
 
   const stack: FaultStack = {
     redis,
+    ...(cluster ? { cluster } : {}),
     prefix,
     env,
     apiUrl,
@@ -128,7 +142,8 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       await Promise.all([api, ...workers].map((p) => p.kill('SIGKILL')));
       await Promise.all([queues.email.close(), queues.delivery.close()]).catch(() => {});
       inspector.disconnect();
-      await removeRedisDir(redis);
+      if (cluster) await cluster.close();
+      else await removeRedisDir(redis);
     },
   };
   try {

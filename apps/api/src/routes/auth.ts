@@ -1,6 +1,7 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { Cluster } from 'ioredis';
 import { checkCredentials, csrfTokensMatch, MAGIC_LINK_FAILURE_MESSAGES, safeNextPath, type MagicLinkFailure } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
 import type { AppDeps } from '../app';
@@ -155,10 +156,22 @@ const MAGIC_LINK_STATUS: Record<MagicLinkFailure, number> = { invalid: 401, unkn
 /** The login limiter: per client IP, counted in Redis so it holds across API instances; failures only. */
 function loginRateLimiter(deps: AppDeps): RequestHandler {
   const redis = deps.loginRateLimitRedis ?? deps.redis;
-  const store = new RedisStore({
-    prefix: `${deps.env.QUEUE_PREFIX}:auth:login-rate:`,
-    sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
-  });
+  const prefix = `${deps.env.QUEUE_PREFIX}:auth:login-rate:`;
+  // On a Redis Cluster the store's EVALSHA goes to the key's node (ioredis routes it by its key), so its
+  // SCRIPT LOAD must reach every master, not a random node.
+  const store =
+    redis instanceof Cluster
+      ? new RedisStore({
+          prefix,
+          sendCommandCluster: async ({ command: [name, ...args] }) =>
+            name?.toUpperCase() === 'SCRIPT'
+              ? ((await Promise.all(redis.nodes('master').map((node) => node.call('SCRIPT', ...args))))[0] as RedisReply)
+              : (redis.call(name!, ...args) as Promise<RedisReply>),
+        })
+      : new RedisStore({
+          prefix,
+          sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+        });
   // The store loads its Lua scripts at construction; if Redis is not up yet that first load rejects and the
   // store reloads on first use. Mark those early promises handled so they cannot crash the process.
   store.incrementScriptSha.catch(() => {});

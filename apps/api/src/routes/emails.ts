@@ -5,7 +5,7 @@ import type { Job } from 'bullmq';
 import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
 import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
-import { deliveryQueue } from '@render-signal/queue';
+import { deliveryQueue, emailQueue } from '@render-signal/queue';
 import type { AppDeps } from '../app';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
@@ -74,12 +74,16 @@ function emailIdOf(req: Request): string {
   return id.data;
 }
 
+/** The email job's return value when it delivered its one target itself (apps/worker process-email: the fast path). */
+const fastPathDeliverySchema = z.object({ fast_path: z.literal('delivered'), delivery: deliverWebhookJobSchema });
+
 const boardJob = (queue: string, jobId: string) => `${BULL_BOARD_PATH}/queue/${queue}/${encodeURIComponent(jobId)}`;
 
 export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues'>): Router {
   const router = Router();
   const { store, recorder, deliveryProducer } = deps.journeys;
   const deliveryHandle = () => deps.queues.find((q) => q.name === deliveryQueue.name) ?? deliveryProducer.queue;
+  const emailHandle = () => deps.queues.find((q) => q.name === emailQueue.name);
 
   const loadEvents = async (emailId: string) => {
     const stored = await store.events(emailId);
@@ -98,20 +102,21 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
   });
 
   /**
-   * The delivery job holding a target's payload and real URL: its newest job still kept by BullMQ (the
-   * catalog keeps completed deliveries 7 days, failed ones 30), else null.
+   * What a target was sent (payload and real URL): its newest delivery job still kept by BullMQ (the catalog
+   * keeps completed deliveries 7 days, failed ones 30), else, for an email delivered by its own job (the fast
+   * path, no delivery job), that email job's return value. Null when neither is kept any more.
    */
-  const deliveryJobOf = async (target: TargetView): Promise<Job<DeliverWebhookJob> | null> => {
+  const deliveryJobOf = async (target: TargetView, emailJobId: string | null | undefined): Promise<{ data: DeliverWebhookJob } | null> => {
     const queue = deliveryHandle();
     for (const jobId of [...target.job_ids].reverse()) {
       const job = (await queue.getJob(jobId)) as Job<DeliverWebhookJob> | undefined;
       const data = job ? deliverWebhookJobSchema.safeParse(job.data) : undefined;
-      if (job && data?.success) {
-        job.data = data.data;
-        return job;
-      }
+      if (job && data?.success) return { data: data.data };
     }
-    return null;
+    if (!emailJobId) return null;
+    const emailJob = await emailHandle()?.getJob(emailJobId);
+    const sent = fastPathDeliverySchema.safeParse(emailJob?.returnvalue);
+    return sent.success && sent.data.delivery.webhook_id === target.webhook_id ? { data: sent.data.delivery } : null;
   };
 
   router.get('/api/emails/:email_id', async (req, res) => {
@@ -120,7 +125,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const journey = foldJourney(emailId, events);
     // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
     for (const target of journey.targets) {
-      const job = await deliveryJobOf(target);
+      const job = await deliveryJobOf(target, journey.received?.job_id);
       target.payload = job ? JSON.stringify(job.data.payload) : null;
     }
     res.json({
@@ -145,7 +150,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
       throw new ApiError(409, 'nothing_to_redeliver', 'Cet e-mail n’a été envoyé à aucune cible : rien à renvoyer.');
     const chosen = body.webhook_id ? targets.filter((t) => t.webhook_id === body.webhook_id) : targets;
     if (chosen.length === 0) throw new ApiError(404, 'unknown_webhook_id', `Aucune cible ${body.webhook_id} pour cet e-mail.`);
-    const sources = await Promise.all(chosen.map(deliveryJobOf));
+    const sources = await Promise.all(chosen.map((t) => deliveryJobOf(t, journey.received?.job_id)));
     const gone = chosen.filter((_, i) => sources[i] === null).map((t) => t.webhook_id);
     if (gone.length > 0)
       throw new ApiError(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { useTestRedis } from '../../../../test/helpers/test-redis';
-import { createTargetGate, type TargetGateOptions } from './target-gate';
+import { createTargetGate, FAST_PATH_MAX_ANSWER_MS, type TargetGateOptions } from './target-gate';
 
 const A = 'https://a.example/hook';
 const A_OTHER_PATH = 'https://a.example/other';
@@ -110,5 +110,57 @@ describe('target gate (real Redis)', () => {
     expect(limited.admitted === false && limited.waitMs).toBeGreaterThan(3_500_000);
     // Another URL has its own window; the limited attempt did not keep a slot on host a.example.
     expect(await first.admit(A_OTHER_PATH)).toEqual({ admitted: true });
+  });
+
+  describe('admitFast (the email job delivering its single target itself)', () => {
+    it('shares the per-host cap with delivery jobs; at most fastPathConcurrency fast-path requests in all', async () => {
+      const g = gate({ fastPathConcurrency: 2, briefWaitMs: 5 });
+      expect(await g.admitFast(A)).toBe(true);
+      expect(await g.admit(A)).toEqual({ admitted: true }); // delivery jobs: the host's second slot
+      expect(await g.admitFast(A_OTHER_PATH)).toBe(false); // host a.example at its cap of 2, both paths counted
+      expect(await g.admitFast(B)).toBe(true); // another host
+      expect(await g.admitFast('https://c.example/hook')).toBe(false); // every fast-path slot taken
+      g.release(A, 10, true);
+      expect(await g.admit(A)).toEqual({ admitted: true }); // the freed host slot serves a delivery job too
+      expect(await g.admitFast('https://c.example/hook')).toBe(true); // and the fast-path slot another host
+      g.release(A, 10);
+      expect(await g.admitFast(A)).toBe(false); // fast-path slots: B and c.example
+      g.release(B, 10, true);
+      expect(await g.admitFast(A)).toBe(true);
+    });
+
+    it('admits nothing without fast-path slots (DELIVERY_FAST_PATH=false)', async () => {
+      expect(await gate().admitFast(A)).toBe(false);
+    });
+
+    it('waits no longer than the brief wait for a full host, takes a slot freed within it, and refuses a slow host', async () => {
+      const g = gate({ fastPathConcurrency: 5, briefWaitMs: 50 });
+      await g.admit(A);
+      await g.admit(A);
+      const started = Date.now();
+      expect(await g.admitFast(A)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      const waiting = g.admitFast(A);
+      setTimeout(() => g.release(A, 5), 10);
+      expect(await waiting).toBe(true);
+      const slow = gate({ fastPathConcurrency: 5 });
+      expect(await slow.admitFast(B)).toBe(true);
+      slow.release(B, FAST_PATH_MAX_ANSWER_MS * 4, true);
+      expect(await slow.admitFast(B)).toBe(false);
+      expect(await slow.admit(B)).toEqual({ admitted: true });
+    });
+
+    it('counts in the rate window, and refuses (freeing its slot) when the window is full', async () => {
+      const g = gate({ fastPathConcurrency: 5, rateLimitPerHour: async () => 2 });
+      const url = `${A}?fast=${Date.now()}`;
+      expect(await g.admitFast(url)).toBe(true);
+      expect(await g.admit(url)).toEqual({ admitted: true });
+      expect(await g.admitFast(url)).toBe(false);
+      g.release(url, 5, true);
+      g.release(url, 5);
+      // Nothing left in flight: a host with room admits again (another URL has its own window).
+      expect(await g.admitFast(B)).toBe(true);
+      expect(await g.admitFast(A)).toBe(true);
+    });
   });
 });

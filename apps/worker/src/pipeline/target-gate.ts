@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
 
@@ -16,15 +16,29 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'target_
 export interface TargetGate {
   /** `canWait` false (no job token): admit regardless, so the caller never loses the job. */
   admit(url: string, canWait?: boolean): Promise<Admission>;
-  /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). */
-  release(url: string, durationMs?: number): void;
+  /**
+   * The email job's fast path: admitted only when a fast-path slot is free (`fastPathConcurrency`), the host has a
+   * slot (its cap counts both paths; a full host is waited for as briefly as in `admit`), is not slow (moving
+   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and the rate window has room. Refused, the email enqueues a delivery job.
+   */
+  admitFast(url: string): Promise<boolean>;
+  /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). `fast`: admitted by admitFast. */
+  release(url: string, durationMs?: number, fast?: boolean): void;
 }
 
 export interface TargetGateOptions {
   perTargetConcurrency: number;
   /** The delivery worker's concurrency: jobs waiting for one host never take its last free slot. */
   workerConcurrency: number;
-  redis: Redis;
+  /**
+   * Fast-path requests in flight at once, all hosts together (the email worker's extra slots for delivering:
+   * its planning slots stay free). Default 0: no fast path. One host may hold at most `perTargetConcurrency` of
+   * them, as with delivery jobs, so a host that turns slow cannot hold them all before its answer time shows it.
+   */
+  fastPathConcurrency?: number;
+  /** How long an email job may wait for a slot of a busy (not slow) host before it enqueues a delivery job instead. */
+  fastPathWaitMs?: number;
+  redis: Redis | Cluster;
   prefix: string;
   /** Current processing_prefs.rate_limit_per_hour (0 = unlimited), read live. */
   rateLimitPerHour(): Promise<number>;
@@ -47,6 +61,10 @@ const ANSWER_TIME_WEIGHT = 0.2;
  * ~100 ms and two Redis round trips; a slow host's jobs are delayed after it, as before.
  */
 const BRIEF_WAIT_MS = 25;
+/** A host answering slower than this (moving average) is delivered through delivery jobs, not in the email job. */
+export const FAST_PATH_MAX_ANSWER_MS = 2_000;
+/** A busy host's slot is waited for this long on the fast path (a delivery job instead costs a whole job lifecycle). */
+const FAST_PATH_WAIT_MS = 250;
 
 // KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once).
 // Returns 0 when admitted, else ms to wait.
@@ -79,6 +97,11 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     }
   };
   const acquire = (host: string) => inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+  /** Requests in flight from email jobs (fast path), all hosts. */
+  let fastTotal = 0;
+  const fastPathConcurrency = options.fastPathConcurrency ?? 0;
+  const maxFastWaiters = Math.max(0, fastPathConcurrency - options.perTargetConcurrency - 1);
+  const fastPathWaitMs = options.fastPathWaitMs ?? FAST_PATH_WAIT_MS;
   const releaseHost = (host: string) => {
     const queue = waiters.get(host);
     const next = queue?.shift();
@@ -89,7 +112,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     if (count <= 0) inFlight.delete(host);
     else inFlight.set(host, count);
   };
-  const waitForSlot = (host: string) =>
+  const waitForSlot = (host: string, waitMs = briefWaitMs) =>
     new Promise<boolean>((resolve) => {
       const queue = waiters.get(host) ?? [];
       waiters.set(host, queue);
@@ -98,13 +121,34 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
         if (index >= 0) queue.splice(index, 1);
         if (queue.length === 0 && waiters.get(host) === queue) waiters.delete(host);
         resolve(false);
-      }, briefWaitMs);
+      }, waitMs);
       const settle = (gotSlot: boolean) => {
         clearTimeout(timer);
         resolve(gotSlot);
       };
       queue.push(settle);
     });
+  /** A fast-path slot, and (`andHost`) the host's slot too. */
+  const releaseFast = (host: string, andHost = true) => {
+    fastTotal = Math.max(0, fastTotal - 1);
+    if (andHost) releaseHost(host);
+  };
+  /**
+   * The hourly rate limit (a Redis sliding window shared by every worker), for a request holding a slot of `host`:
+   * 0 when it may go, else how long until the window frees (the slot is released then).
+   */
+  const rateWindowWait = async (url: string, host: string): Promise<number> => {
+    const limit = await options.rateLimitPerHour();
+    if (limit <= 0) return 0;
+    const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
+    const now = Date.now();
+    const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`).then(Number, (error: unknown) => {
+      releaseHost(host);
+      throw error;
+    });
+    if (wait > 0) releaseHost(host);
+    return wait;
+  };
   const busy = (host: string): Admission => {
     const average = answerMs.get(host);
     const base = average === undefined ? BUSY_WAIT_MS : Math.min(BUSY_WAIT_MAX_MS, Math.max(BUSY_WAIT_MIN_MS, average));
@@ -120,25 +164,34 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       }
       if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
       else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy(host);
-      const limit = await options.rateLimitPerHour();
-      if (limit > 0) {
-        const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
-        const now = Date.now();
-        const wait = await options.redis
-          .eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`)
-          .then(Number, (error: unknown) => {
-            releaseHost(host);
-            throw error;
-          });
-        if (wait > 0) {
-          releaseHost(host);
-          return { admitted: false, reason: 'rate_limited', waitMs: wait };
-        }
-      }
-      return { admitted: true };
+      const wait = await rateWindowWait(url, host);
+      return wait > 0 ? { admitted: false, reason: 'rate_limited', waitMs: wait } : { admitted: true };
     },
-    release(url, durationMs) {
+    async admitFast(url) {
       const host = hostOf(url);
+      const average = answerMs.get(host);
+      if (fastTotal >= fastPathConcurrency || (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)) return false;
+      // A host at its cap that is not slow frees a slot soon: wait for it (up to fastPathWaitMs, holding an email
+      // slot) rather than pay a whole delivery job's lifecycle. Its waiters and in-flight requests together leave
+      // at least one email slot to every other host, as in the delivery worker.
+      if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
+      else if ((waiters.get(host)?.length ?? 0) >= maxFastWaiters || !(await waitForSlot(host, fastPathWaitMs))) return false;
+      if (fastTotal >= fastPathConcurrency) {
+        releaseHost(host);
+        return false;
+      }
+      fastTotal += 1;
+      // rateWindowWait gives the host's slot back when it refuses or fails; the fast-path count is ours.
+      const wait = await rateWindowWait(url, host).catch((error: unknown) => {
+        releaseFast(host, false);
+        throw error;
+      });
+      if (wait > 0) releaseFast(host, false);
+      return wait === 0;
+    },
+    release(url, durationMs, fast = false) {
+      const host = hostOf(url);
+      if (fast) releaseFast(host, false);
       if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
         const previous = answerMs.get(host);
         answerMs.set(host, previous === undefined ? durationMs : previous + ANSWER_TIME_WEIGHT * (durationMs - previous));

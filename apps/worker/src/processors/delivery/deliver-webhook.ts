@@ -1,37 +1,23 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
-import {
-  PermanentDeliveryError,
-  RetryableDeliveryError,
-  type AttemptFacts,
-  type DeliverySuccess,
-  type WebhookDeliverer,
-  type WebhookLog,
-} from '@render-signal/delivery';
-import { attemptEvent, type JourneyRecorder } from '@render-signal/journeys';
-import { maskUrl, type Logger, type WorkerMetrics } from '@render-signal/observability';
+import { PermanentDeliveryError, RetryableDeliveryError, type AttemptFacts, type DeliverySuccess } from '@render-signal/delivery';
+import { maskUrl, type Logger } from '@render-signal/observability';
+import { attemptDelivery, type DeliveryAttemptDeps } from '../../pipeline/delivery-attempt';
 import type { TargetGate } from '../../pipeline/target-gate';
 
-export interface DeliverWebhookDeps {
+export interface DeliverWebhookDeps extends DeliveryAttemptDeps {
   logger: Logger;
-  metrics: WorkerMetrics;
-  deliverer: WebhookDeliverer;
-  webhookLog: WebhookLog;
   /** Per-target admission: in-flight cap and the hourly rate limit; answers how long to wait when full. */
-  gate: TargetGate;
-  /** The signing secret in force (rotated from the dashboard, else env WEBHOOK_SECRET). */
-  secret(): Promise<string | undefined>;
+  gate: Pick<TargetGate, 'admit' | 'release'>;
   /** Called once when a delivery of an email is dead-lettered (notify_on_failure). */
   onDeadLetter?(job: Job<DeliverWebhookJob>, facts: AttemptFacts): Promise<void>;
-  /** The email's journey: one event per attempt of an email delivery, batched, never awaited. */
-  journeys?: JourneyRecorder;
-  now?: () => number;
 }
 
 /**
- * The `delivery.deliver` job: one POST to one target. Every attempt goes to the webhook log, and every
- * attempt of a job that needed more than one to its job log (status, duration, response excerpt), so the
- * dead-letter set explains itself.
+ * The `delivery.deliver` job: one POST to one target per attempt (`attemptDelivery` records it: webhook log,
+ * metrics). Every attempt of a job that needed more than one also goes to its job log (status, duration,
+ * response excerpt), so the dead-letter set explains itself. A job handed over by the email job's fast path
+ * after a failed first attempt (`first_attempt`) starts by recording that attempt instead of sending.
  */
 export async function deliverWebhookJob(
   job: Job<DeliverWebhookJob>,
@@ -43,6 +29,8 @@ export async function deliverWebhookJob(
   const maxAttempts = job.opts.attempts ?? 1;
   const log = deps.logger.child({ email_id, webhook_id, target: maskUrl(target.url), origin: target.origin, attempt });
 
+  if (job.data.first_attempt && job.attemptsMade === 0) return takeOverFirstAttempt(job, job.data.first_attempt, deps, log);
+
   const admission = await deps.gate.admit(target.url, Boolean(token));
   if (!admission.admitted && token) {
     // Delayed, never dropped: the job waits its turn without spending an attempt.
@@ -50,131 +38,77 @@ export async function deliverWebhookJob(
     await job.moveToDelayed((deps.now?.() ?? Date.now()) + admission.waitMs, token);
     throw new DelayedError();
   }
-  const body = Buffer.from(JSON.stringify(payload), 'utf8');
-  const entryBase = {
-    type: job.data.kind === 'email' ? ('custom' as const) : job.data.kind,
-    email_id,
-    webhook_url: maskUrl(target.url),
-    subject: job.data.subject,
-    delivery_mode: target.mode,
-    payload_size_bytes: body.length,
-    attempt,
-    max_attempts: maxAttempts,
-    target_origin: target.origin,
-    webhook_id,
-  };
   let answeredInMs: number | undefined;
   try {
-    const secret = await deps.secret();
-    const result = await deps.deliverer.deliverWebhook({ target, webhookId: webhook_id, body, ...(secret ? { secret } : {}) });
-    answeredInMs = result.duration_ms;
-    // A first-attempt success is described by the job's return value (status, duration, excerpt): one Redis
-    // write less on the hot path. After failed attempts the log gets its closing line, so the history reads whole.
-    if (attempt > 1)
-      await job.log(
-        JSON.stringify({
-          attempt,
-          outcome: 'delivered',
-          status: result.status,
-          duration_ms: result.duration_ms,
-          response: result.response_excerpt,
-        }),
-      );
-    await deps.webhookLog.append({
-      ...entryBase,
-      status: 'success',
-      status_code: result.status,
-      attempted_delivery_modes: result.attempted_modes,
-      fallback_used: result.fallback_used,
-      duration_ms: result.duration_ms,
-      final: true,
-    });
-    const endToEndMs = (deps.now?.() ?? Date.now()) - job.data.accepted_at;
-    if (deps.journeys && job.data.kind === 'email')
-      deps.journeys.record(
-        email_id,
-        attemptEvent({
-          webhookId: webhook_id,
-          jobId: job.id ?? webhook_id,
-          attempt,
-          maxAttempts,
-          outcome: 'delivered',
-          status: result.status,
-          durationMs: result.duration_ms,
-          responseExcerpt: result.response_excerpt,
-          endToEndMs,
-          now: deps.now?.() ?? Date.now(),
-        }),
-      );
-    deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: hostOf(target.url), failure_reason: '' });
-    deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
-    if (job.data.kind === 'email') deps.metrics.endToEnd.observe(endToEndMs / 1000);
-    log.info('delivery.succeeded', {
-      status: result.status,
-      duration_ms: result.duration_ms,
-      end_to_end_ms: endToEndMs,
-      fallback_used: result.fallback_used,
-    });
-    return result;
-  } catch (error) {
-    if (error instanceof RetryableDeliveryError || error instanceof PermanentDeliveryError) {
-      const facts = error.facts;
-      answeredInMs = facts.duration_ms;
-      const final = error instanceof PermanentDeliveryError || attempt >= maxAttempts;
-      if (deps.journeys && job.data.kind === 'email')
-        deps.journeys.record(
-          email_id,
-          attemptEvent({
-            webhookId: webhook_id,
-            jobId: job.id ?? webhook_id,
+    const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    const outcome = await attemptDelivery({ delivery: job.data, body, attempt, maxAttempts, path: 'job', jobId: job.id }, deps, log);
+    if (outcome.ok) {
+      const { result } = outcome;
+      answeredInMs = result.duration_ms;
+      // A first-attempt success is described by the job's return value (status, duration, excerpt): one Redis
+      // write less on the hot path. After failed attempts the log gets its closing line, so the history reads whole.
+      if (attempt > 1)
+        await job.log(
+          JSON.stringify({
             attempt,
-            maxAttempts,
-            outcome: final ? 'failed' : 'retrying',
-            status: facts.status,
-            durationMs: facts.duration_ms,
-            failureReason: facts.failure_reason,
-            responseExcerpt: facts.response_excerpt,
-            now: deps.now?.() ?? Date.now(),
+            outcome: 'delivered',
+            status: result.status,
+            duration_ms: result.duration_ms,
+            response: result.response_excerpt,
           }),
         );
-      await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...facts }));
-      deps.metrics.deliveryAttempts.inc({
-        outcome: final ? 'failed' : 'retrying',
-        target_host: hostOf(target.url),
-        failure_reason: facts.failure_reason,
+      log.info('delivery.succeeded', {
+        status: result.status,
+        duration_ms: result.duration_ms,
+        end_to_end_ms: outcome.endToEndMs,
+        fallback_used: result.fallback_used,
       });
-      deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
-      await deps.webhookLog.append({
-        ...entryBase,
-        status: 'error',
-        status_code: facts.status ?? null,
-        error_message: error.message,
-        response_snippet: facts.response_excerpt,
-        failure_reason: facts.failure_reason,
-        duration_ms: facts.duration_ms,
-        final,
-      });
-      log[final ? 'error' : 'warn'](final ? 'delivery.dead_lettered' : 'delivery.failed', {
-        status: facts.status,
-        failure_reason: facts.failure_reason,
-        duration_ms: facts.duration_ms,
-        response: facts.response_excerpt,
-        retry_after_ms: facts.retry_after_ms,
-        permanent: error instanceof PermanentDeliveryError,
-      });
-      if (final && deps.onDeadLetter)
-        await deps.onDeadLetter(job, facts).catch((e: Error) => log.error('delivery.notify_failed', { error: e.message }));
+      return result;
     }
+    const { error, final } = outcome;
+    answeredInMs = error.facts.duration_ms;
+    await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...error.facts }));
+    if (final) await deadLettered(job, error, deps, log);
     throw error;
   } finally {
     deps.gate.release(target.url, answeredInMs);
   }
 }
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return 'invalid';
-  }
+/**
+ * The fast path's failed first attempt, already sent and recorded (webhook log, metrics) by the email job: it
+ * goes to this job's log and, when it was final, to the dead letter; the field is dropped so that a replay of
+ * the dead letter sends again. Thrown like the attempt's own failure, so BullMQ counts it (attemptsMade 1) and
+ * schedules the retry with the same backoff (Retry-After included) as any failed attempt.
+ */
+async function takeOverFirstAttempt(
+  job: Job<DeliverWebhookJob>,
+  first: NonNullable<DeliverWebhookJob['first_attempt']>,
+  deps: DeliverWebhookDeps,
+  log: Logger,
+): Promise<never> {
+  const error = first.permanent ? new PermanentDeliveryError(first.facts) : new RetryableDeliveryError(first.facts);
+  const final = first.permanent || (job.opts.attempts ?? 1) <= 1;
+  await job.log(JSON.stringify({ attempt: 1, outcome: final ? 'failed' : 'retrying', path: 'fast', ...first.facts }));
+  const { first_attempt: _first, ...rest } = job.data;
+  await job.updateData(rest);
+  if (final) await deadLettered(job, error, deps, log);
+  throw error;
+}
+
+async function deadLettered(
+  job: Job<DeliverWebhookJob>,
+  error: RetryableDeliveryError | PermanentDeliveryError,
+  deps: DeliverWebhookDeps,
+  log: Logger,
+): Promise<void> {
+  const facts = error.facts;
+  log.error('delivery.dead_lettered', {
+    status: facts.status,
+    failure_reason: facts.failure_reason,
+    duration_ms: facts.duration_ms,
+    response: facts.response_excerpt,
+    permanent: error instanceof PermanentDeliveryError,
+  });
+  if (deps.onDeadLetter) await deps.onDeadLetter(job, facts).catch((e: Error) => log.error('delivery.notify_failed', { error: e.message }));
 }

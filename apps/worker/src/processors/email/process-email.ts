@@ -1,13 +1,28 @@
-import { WaitingChildrenError, type Job } from 'bullmq';
-import type { OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
+import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
+import type { DeliverWebhookJob, OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
 import { readSettings, type SettingsStore } from '@render-signal/config-store';
-import { webhookIdFor, type PayloadDeliveryLink, type WebhookLog } from '@render-signal/delivery';
+import {
+  PermanentDeliveryError,
+  serializeWebhookPayload,
+  webhookIdFor,
+  type PayloadDeliveryLink,
+  type WebhookLog,
+} from '@render-signal/delivery';
 import { dispatchedEvent, offloadEvent, plannedEvent, receivedEvent, skippedEvent, type JourneyRecorder } from '@render-signal/journeys';
 import type { LinkProvider } from '@render-signal/detectors';
 import type { OffloadResult } from '@render-signal/offload';
 import { maskUrl, type Logger } from '@render-signal/observability';
 import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
-import { buildDeliveries, planEmail, type EmailRoute, type PlanContext } from '@render-signal/pipeline';
+import {
+  buildDeliveries,
+  planEmail,
+  storedRouteSchema,
+  type PlanContext,
+  type PlannedDelivery,
+  type StoredRoute,
+} from '@render-signal/pipeline';
+import { attemptDelivery, type DeliveryAttemptDeps } from '../../pipeline/delivery-attempt';
+import type { TargetGate } from '../../pipeline/target-gate';
 
 export interface ProcessEmailDeps {
   logger: Logger;
@@ -23,15 +38,22 @@ export interface ProcessEmailDeps {
   offload?: { producer: Producer<typeof offloadQueue>; deadlineMs: number };
   /** The email's journey (dashboard): events batched to Redis, never awaited on the hot path. */
   journeys?: JourneyRecorder;
+  /** Present when the email job may deliver a single target itself (the fast path). */
+  fastPath?: { gate: Pick<TargetGate, 'admitFast' | 'release'>; attempt: DeliveryAttemptDeps };
   now?: () => number;
 }
-
-type StoredRoute = EmailRoute & { retry: { attempts: number; floorMs?: number } };
 
 export interface ProcessEmailResult {
   deliveries: number;
   skipped?: string;
   offloads?: number;
+  /** Delivered by this job itself (fast path): `delivered`, or `handed_over` to a delivery job after a failed attempt. */
+  fast_path?: 'delivered' | 'handed_over';
+  /**
+   * A fast-path delivery, as a delivery job would have held it (target, exact payload, webhook id): with no
+   * delivery job, the dashboard reads it here to show the payload sent and to re-deliver it.
+   */
+  delivery?: DeliverWebhookJob;
 }
 
 /**
@@ -41,6 +63,10 @@ export interface ProcessEmailResult {
  *    holds no worker slot.
  * 2. `offload` (resumed when every child finished, succeeded or not): merge the R2 URLs that are ready.
  * Then one `delivery.deliver` job per target, with deterministic ids: a retried step never doubles a delivery.
+ * Fast path: one target and no offload, on the job's first run, with the target admitted at once by the gate
+ * (`admitFast`): the job POSTs itself, with the same webhook-id; a failed attempt becomes a delivery job that
+ * carries it (`first_attempt`) and owns the retries. Fan-outs, offloads, busy or slow targets and re-runs
+ * after a crash take the delivery jobs.
  */
 export async function processEmail(
   job: Job<ProcessEmailJob>,
@@ -52,7 +78,11 @@ export async function processEmail(
   const now = new Date(deps.now?.() ?? Date.now());
 
   if (data.step === 'offload' && data.route) {
-    const route = data.route as unknown as StoredRoute;
+    // Saved by this job before it waited for its offload children (maybe by another process, another version).
+    const saved = storedRouteSchema.safeParse(data.route);
+    if (!saved.success)
+      throw new UnrecoverableError(`invalid saved route: ${saved.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    const route = saved.data;
     const links = await mergeOffloadResults(job, route.links, log, deps);
     return enqueueDeliveries(job, route, links, deps, log);
   }
@@ -151,13 +181,13 @@ export async function processEmail(
         },
       })),
     );
-    await job.updateData({ ...data, step: 'offload', route: route as unknown as Record<string, unknown> });
+    await job.updateData({ ...data, step: 'offload', route });
     log.info('email.offloading', { ...detected, offloading: offloadable.length, deadline_ms: deps.offload.deadlineMs });
     if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
     const links = await mergeOffloadResults(job, route.links, log, deps);
     return { ...(await enqueueDeliveries(job, route, links, deps, log)), offloads: offloadable.length };
   }
-  return enqueueDeliveries(job, route, plan.links, deps, log, detected);
+  return enqueueDeliveries(job, route, plan.links, deps, log, detected, Boolean(token));
 }
 
 function isOffloadable(link: PayloadDeliveryLink, providers: readonly LinkProvider[]): boolean {
@@ -206,8 +236,26 @@ async function enqueueDeliveries(
   deps: ProcessEmailDeps,
   log: Logger,
   detected: Record<string, unknown> = {},
+  mayDeliverItself = false,
 ): Promise<ProcessEmailResult> {
   const deliveries = buildDeliveries(job.data, route, links);
+  deps.journeys?.record(
+    job.data.email_id,
+    dispatchedEvent({
+      deliveries: deliveries.map((d) => ({
+        webhookId: d.webhookId,
+        jobId: d.webhookId,
+        target: d.target,
+        payload: d.payload,
+        priority: d.priority,
+      })),
+      now: deps.now?.() ?? Date.now(),
+    }),
+  );
+  // A re-run (stalled after a crash, or retried) may already have handed over: then only the idempotent enqueue.
+  const single = deliveries.length === 1 ? deliveries[0]! : undefined;
+  if (single && mayDeliverItself && deps.fastPath && job.attemptsStarted <= 1 && (await deps.fastPath.gate.admitFast(single.target.url)))
+    return deliverItself(job, route, single, deps.fastPath, deps, log, detected);
   const jobs = deliveries.map((delivery) => ({
     name: 'deliver' as const,
     data: {
@@ -223,19 +271,6 @@ async function enqueueDeliveries(
     opts: { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
   }));
   // One target (the common case): a plain add, without addBulk's MULTI/EXEC around it.
-  deps.journeys?.record(
-    job.data.email_id,
-    dispatchedEvent({
-      deliveries: deliveries.map((d) => ({
-        webhookId: d.webhookId,
-        jobId: d.webhookId,
-        target: d.target,
-        payload: d.payload,
-        priority: d.priority,
-      })),
-      now: deps.now?.() ?? Date.now(),
-    }),
-  );
   if (jobs.length === 1) await deps.deliveryProducer.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
   else await deps.deliveryProducer.addBulk(jobs);
   log.info('email.routed', {
@@ -249,4 +284,70 @@ async function enqueueDeliveries(
     })),
   });
   return { deliveries: deliveries.length };
+}
+
+/** The fast path: one attempt from the email job; a failure is handed to a delivery job with the same webhook-id. */
+async function deliverItself(
+  job: Job<ProcessEmailJob>,
+  route: StoredRoute,
+  delivery: PlannedDelivery,
+  fast: NonNullable<ProcessEmailDeps['fastPath']>,
+  deps: ProcessEmailDeps,
+  log: Logger,
+  detected: Record<string, unknown>,
+): Promise<ProcessEmailResult> {
+  const data = job.data;
+  const attempt = {
+    delivery: {
+      email_id: data.email_id,
+      accepted_at: data.accepted_at,
+      webhook_id: delivery.webhookId,
+      target: delivery.target,
+      subject: data.email.subject,
+      kind: 'email' as const,
+    },
+    // Serialised once, from the payload just built: the bytes sent and signed.
+    body: serializeWebhookPayload(delivery.payload),
+    attempt: 1,
+    maxAttempts: route.retry.attempts,
+    path: 'fast' as const,
+  };
+  const targetLog = log.child({ webhook_id: delivery.webhookId, target: maskUrl(delivery.target.url), origin: delivery.target.origin });
+  let answeredInMs: number | undefined;
+  try {
+    const outcome = await attemptDelivery(attempt, fast.attempt, targetLog);
+    if (outcome.ok) {
+      answeredInMs = outcome.result.duration_ms;
+      // The email's one line at info (the event delivery jobs log too): what was detected, where it went, how it went.
+      targetLog.info('delivery.succeeded', {
+        ...detected,
+        path: 'fast',
+        status: outcome.result.status,
+        duration_ms: outcome.result.duration_ms,
+        end_to_end_ms: outcome.endToEndMs,
+        fallback_used: outcome.result.fallback_used,
+      });
+      const sent: DeliverWebhookJob = {
+        ...attempt.delivery,
+        payload: delivery.payload,
+        ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
+      };
+      return { deliveries: 1, fast_path: 'delivered', delivery: sent };
+    }
+    answeredInMs = outcome.error.facts.duration_ms;
+    await deps.deliveryProducer.add(
+      'deliver',
+      {
+        ...attempt.delivery,
+        payload: delivery.payload,
+        ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
+        first_attempt: { permanent: outcome.error instanceof PermanentDeliveryError, facts: outcome.error.facts },
+      },
+      { jobId: delivery.webhookId, attempts: route.retry.attempts, priority: delivery.priority },
+    );
+    targetLog.info('email.handed_over', { ...detected, reason: outcome.error.facts.failure_reason, final: outcome.final });
+    return { deliveries: 1, fast_path: 'handed_over' };
+  } finally {
+    fast.gate.release(delivery.target.url, answeredInMs, true);
+  }
 }

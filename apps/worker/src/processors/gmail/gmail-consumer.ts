@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import type { SettingsStore } from '@render-signal/config-store';
 import {
@@ -27,7 +27,7 @@ const SYNC_CONCURRENCY = 5;
 export async function startGmailConsumer(options: {
   env: WorkerEnv;
   logger: Logger;
-  redis: Redis;
+  redis: Redis | Cluster;
   settings: SettingsStore;
   lock: { lockDuration: number; lockRenewTime?: number; stalledInterval: number; maxStalledCount?: number };
 }): Promise<{ worker: Worker; close(): Promise<void> }> {

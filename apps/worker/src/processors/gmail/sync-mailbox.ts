@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { SyncMailboxJob } from '@render-signal/contracts';
 import {
   describeUnreadable,
@@ -25,7 +25,7 @@ import type { gmailQueue, Producer } from '@render-signal/queue';
 
 export interface GmailSyncContext {
   logger: Logger;
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   mailboxes: MailboxStore;
   tokens: AccessTokenSource;

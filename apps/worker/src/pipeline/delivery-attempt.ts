@@ -1,0 +1,173 @@
+import type { DeliverWebhookJob } from '@render-signal/contracts';
+import {
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type DeliverySuccess,
+  type WebhookDeliverer,
+  type WebhookLog,
+  type WebhookLogEntry,
+} from '@render-signal/delivery';
+import { attemptEvent, type JourneyRecorder } from '@render-signal/journeys';
+import { maskUrl, type Logger, type WorkerMetrics } from '@render-signal/observability';
+
+export interface DeliveryAttemptDeps {
+  metrics: WorkerMetrics;
+  deliverer: WebhookDeliverer;
+  webhookLog: WebhookLog;
+  /** The signing secret in force (rotated from the dashboard, else env WEBHOOK_SECRET). */
+  secret(): Promise<string | undefined>;
+  /** The email's journey (dashboard): one event per attempt of an email delivery, batched, never awaited. */
+  journeys?: JourneyRecorder | undefined;
+  now?: () => number;
+}
+
+/** One attempt to deliver one webhook, whichever path makes it. */
+export interface DeliveryAttempt {
+  delivery: Pick<DeliverWebhookJob, 'email_id' | 'accepted_at' | 'webhook_id' | 'target' | 'subject' | 'kind'>;
+  /** The exact bytes to POST (serialised once, where the payload was built or read). */
+  body: Buffer;
+  /** 1-based, counting the fast path's attempt. */
+  attempt: number;
+  maxAttempts: number;
+  /** `fast`: inside the email job (one target, no offload); `job`: a delivery job. */
+  path: 'fast' | 'job';
+  /** The BullMQ job that made the attempt (the delivery job's id; the webhook id on the fast path). */
+  jobId?: string | undefined;
+}
+
+export type AttemptOutcome =
+  | { ok: true; result: DeliverySuccess; endToEndMs: number }
+  | { ok: false; error: RetryableDeliveryError | PermanentDeliveryError; final: boolean };
+
+/**
+ * Sends one attempt and records it: the webhook log entry, the metrics and, for a failure, its log line.
+ * The one recording point of a delivery attempt, for the fast path and delivery jobs alike: whatever else
+ * wants every attempt (a journey recorder…) hooks in at `recordAttempt`. A success's log line is the
+ * caller's (one line per email on the fast path). Errors other than a delivery failure are thrown.
+ */
+export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAttemptDeps, log: Logger): Promise<AttemptOutcome> {
+  const { target, webhook_id } = attempt.delivery;
+  try {
+    const secret = await deps.secret();
+    const result = await deps.deliverer.deliverWebhook({
+      target,
+      webhookId: webhook_id,
+      body: attempt.body,
+      ...(secret ? { secret } : {}),
+    });
+    const outcome: AttemptOutcome = { ok: true, result, endToEndMs: (deps.now?.() ?? Date.now()) - attempt.delivery.accepted_at };
+    await recordAttempt(attempt, outcome, deps, log);
+    return outcome;
+  } catch (error) {
+    if (!(error instanceof RetryableDeliveryError) && !(error instanceof PermanentDeliveryError)) throw error;
+    const outcome: AttemptOutcome = {
+      ok: false,
+      error,
+      final: error instanceof PermanentDeliveryError || attempt.attempt >= attempt.maxAttempts,
+    };
+    await recordAttempt(attempt, outcome, deps, log);
+    return outcome;
+  }
+}
+
+/** Webhook log + metrics (+ the failure's log line) for one attempt. */
+export async function recordAttempt(
+  attempt: DeliveryAttempt,
+  outcome: AttemptOutcome,
+  deps: DeliveryAttemptDeps,
+  log: Logger,
+): Promise<void> {
+  const { delivery } = attempt;
+  const host = hostOf(delivery.target.url);
+  if (deps.journeys && delivery.kind === 'email') {
+    const at = deps.now?.() ?? Date.now();
+    const common = {
+      webhookId: delivery.webhook_id,
+      jobId: attempt.jobId ?? delivery.webhook_id,
+      attempt: attempt.attempt,
+      maxAttempts: attempt.maxAttempts,
+      now: at,
+    };
+    deps.journeys.record(
+      delivery.email_id,
+      outcome.ok
+        ? attemptEvent({
+            ...common,
+            outcome: 'delivered',
+            status: outcome.result.status,
+            durationMs: outcome.result.duration_ms,
+            responseExcerpt: outcome.result.response_excerpt,
+            endToEndMs: outcome.endToEndMs,
+          })
+        : attemptEvent({
+            ...common,
+            outcome: outcome.final ? 'failed' : 'retrying',
+            status: outcome.error.facts.status,
+            durationMs: outcome.error.facts.duration_ms,
+            failureReason: outcome.error.facts.failure_reason,
+            responseExcerpt: outcome.error.facts.response_excerpt,
+          }),
+    );
+  }
+  const entryBase: Omit<WebhookLogEntry, 'id' | 'timestamp' | 'status' | 'status_code'> = {
+    type: delivery.kind === 'email' ? 'custom' : delivery.kind,
+    email_id: delivery.email_id,
+    webhook_url: maskUrl(delivery.target.url),
+    subject: delivery.subject,
+    delivery_mode: delivery.target.mode,
+    payload_size_bytes: attempt.body.length,
+    attempt: attempt.attempt,
+    max_attempts: attempt.maxAttempts,
+    target_origin: delivery.target.origin,
+    webhook_id: delivery.webhook_id,
+  };
+  if (outcome.ok) {
+    const { result } = outcome;
+    deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: host, failure_reason: '' });
+    deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
+    if (delivery.kind === 'email') deps.metrics.endToEnd.observe(outcome.endToEndMs / 1000);
+    await deps.webhookLog.append({
+      ...entryBase,
+      status: 'success',
+      status_code: result.status,
+      attempted_delivery_modes: result.attempted_modes,
+      fallback_used: result.fallback_used,
+      duration_ms: result.duration_ms,
+      final: true,
+    });
+    return;
+  }
+  const { error, final } = outcome;
+  const facts = error.facts;
+  deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: host, failure_reason: facts.failure_reason });
+  deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
+  await deps.webhookLog.append({
+    ...entryBase,
+    status: 'error',
+    status_code: facts.status ?? null,
+    error_message: error.message,
+    response_snippet: facts.response_excerpt,
+    failure_reason: facts.failure_reason,
+    duration_ms: facts.duration_ms,
+    final,
+  });
+  // A final failure is announced by the delivery job that holds it (`delivery.dead_lettered`), also after the fast path.
+  if (!final || attempt.path === 'fast')
+    log.warn('delivery.failed', {
+      status: facts.status,
+      failure_reason: facts.failure_reason,
+      duration_ms: facts.duration_ms,
+      response: facts.response_excerpt,
+      retry_after_ms: facts.retry_after_ms,
+      permanent: error instanceof PermanentDeliveryError,
+      path: attempt.path,
+    });
+}
+
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid';
+  }
+}
