@@ -148,14 +148,17 @@ describe('fault 10b: long jobs are not taken twice while their worker is alive',
     console.log(
       summaryLine('10 slow target (12 s answers, 2 s lock), two live workers', ledger, Date.now() - started, {
         requests: ids.length,
-        stalled: (await stalledCounters('delivery')).filter((n) => n > 0).length,
+        stalled: [...(await stalledCounters('email')), ...(await stalledCounters('delivery'))].filter((n) => n > 0).length,
       }),
     );
     expect(ledger.lost).toEqual([]);
     expect(ledger.delivered).toBe(emails.length);
     expect(ids).toHaveLength(emails.length); // each delivery requested exactly once
     expect(new Set(ids).size).toBe(emails.length);
-    expect(await stalledCounters('delivery')).toEqual(emails.map(() => 0));
+    // The slow POST runs in the email job (fast path) or a delivery job: neither ever stalled.
+    const counters = [...(await stalledCounters('email')), ...(await stalledCounters('delivery'))];
+    expect(counters.length).toBeGreaterThanOrEqual(emails.length);
+    expect(counters.filter((n) => n > 0)).toEqual([]);
     for (const worker of stack.workers) expect(worker.child.exitCode).toBeNull();
   }, 150_000);
 
