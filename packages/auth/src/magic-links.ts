@@ -75,7 +75,7 @@ function parsePermanentRecord(raw: string): PermanentRecord {
 
 // Atomic one-shot consumption: of two simultaneous clicks exactly one sees 'issued'.
 // 1 = consumed now, 2 = already consumed, 0 = not found (never issued, or its record expired).
-const CONSUME_SCRIPT = `
+export const CONSUME_SCRIPT = `
 local state = redis.call('GET', KEYS[1])
 if state == 'issued' then
   redis.call('SET', KEYS[1], 'consumed', 'KEEPTTL')
@@ -86,13 +86,23 @@ return 0
 `;
 
 /** Consumed records outlive the link itself so a late second click still reads "already used". */
-const CONSUMED_RECORD_GRACE_S = 24 * 3600;
+export const CONSUMED_RECORD_GRACE_S = 24 * 3600;
+
+/** The store's keys (also written by `npm run migrate` for the original's links: listed and revoked alike). */
+export function magicLinkKeys(prefix: string) {
+  return {
+    oneShot: (id: string) => `${prefix}:auth:magic:once:${id}`,
+    permanent: `${prefix}:auth:magic:permanent`,
+    lastUsed: `${prefix}:auth:magic:permanent:last_used`,
+  };
+}
 
 export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkStore {
   const { redis, key } = options;
-  const oneShotKey = (id: string) => `${options.prefix}:auth:magic:once:${id}`;
-  const permanentKey = `${options.prefix}:auth:magic:permanent`;
-  const lastUsedKey = `${options.prefix}:auth:magic:permanent:last_used`;
+  const keys = magicLinkKeys(options.prefix);
+  const oneShotKey = keys.oneShot;
+  const permanentKey = keys.permanent;
+  const lastUsedKey = keys.lastUsed;
   const maxAge = options.permanentMaxAgeMs;
   /** When a permanent link stops working (null: never). A record without a readable date is not aged out. */
   const expiryOf = (record: PermanentRecord): number | null => {

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { ConsumeResult, MagicLinkStore } from './magic-links';
+import { CONSUME_SCRIPT, CONSUMED_RECORD_GRACE_S, magicLinkKeys, type ConsumeResult, type MagicLinkStore } from './magic-links';
 
 /**
  * Magic links issued by the original Python server (docs/original-behaviour.md, "Magic links"):
@@ -37,29 +37,6 @@ export function signOriginalToken(secret: string, id: string, expires: number | 
 export function originalToken(secret: string, id: string, expires: number | null): string {
   return `${id}.${expires === null ? 'permanent' : String(expires)}.${signOriginalToken(secret, id, expires)}`;
 }
-
-/** Keys shared with magic-links.ts: carried links live in the same store, so they are listed and revoked alike. */
-export function magicLinkKeys(prefix: string) {
-  return {
-    oneShot: (id: string) => `${prefix}:auth:magic:once:${id}`,
-    permanent: `${prefix}:auth:magic:permanent`,
-    lastUsed: `${prefix}:auth:magic:permanent:last_used`,
-  };
-}
-
-/** Consumed records outlive the link so a late second click reads "already used" (as magic-links.ts). */
-const CONSUMED_RECORD_GRACE_S = 24 * 3600;
-
-// Same atomic one-shot consumption as magic-links.ts: 1 = consumed now, 2 = already consumed, 0 = unknown.
-const CONSUME_SCRIPT = `
-local state = redis.call('GET', KEYS[1])
-if state == 'issued' then
-  redis.call('SET', KEYS[1], 'consumed', 'KEEPTTL')
-  return 1
-end
-if state == 'consumed' then return 2 end
-return 0
-`;
 
 export interface OriginalMagicLinkOptions {
   redis: Redis | Cluster;
