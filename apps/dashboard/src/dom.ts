@@ -67,3 +67,17 @@ export function formatDate(iso: string | null | undefined): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString('fr-FR');
 }
+
+/** Calls `refresh` every `everyMs` while the tab is visible; a hidden tab stops polling and refreshes when shown again. */
+export function pollWhileVisible(refresh: () => Promise<void>, everyMs: number): void {
+  let timer: number | undefined;
+  const schedule = () => {
+    window.clearInterval(timer);
+    timer = document.hidden ? undefined : window.setInterval(() => void refresh(), everyMs);
+  };
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) void refresh();
+    schedule();
+  });
+  schedule();
+}

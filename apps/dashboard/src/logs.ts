@@ -1,5 +1,5 @@
 import { api, errorMessage } from './api';
-import { formatDate, h, select } from './dom';
+import { formatDate, h, select, pollWhileVisible } from './dom';
 
 /** The delivery log (GET /api/webhook_logs?days=7): filter by status, link to the job, auto-refresh paused while hidden. */
 
@@ -116,17 +116,6 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
     }
   }
 
-  // Every 30 s while the tab is visible; a hidden tab stops polling and refreshes when shown again.
-  let timer: number | undefined;
-  const schedule = () => {
-    window.clearInterval(timer);
-    timer = document.hidden ? undefined : window.setInterval(() => void refresh(), REFRESH_MS);
-  };
-  document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) void refresh();
-    schedule();
-  });
-
   root.append(
     h('h2', {}, 'Journal des envois'),
     h(
@@ -143,5 +132,5 @@ export async function mountLogs(root: HTMLElement): Promise<void> {
     h('div', { class: 'table-wrap' }, table),
   );
   await refresh();
-  schedule();
+  pollWhileVisible(refresh, REFRESH_MS);
 }

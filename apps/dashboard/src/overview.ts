@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { HourStats } from '@render-signal/journeys';
 import { api, errorMessage } from './api';
-import { formatDate, h } from './dom';
+import { formatDate, h, pollWhileVisible } from './dom';
 
 /**
  * The first tab: what needs attention (the /health problems, in words), queue depths, the last email received
@@ -251,16 +251,7 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
     }
   }
 
-  let timer: number | undefined;
-  const schedule = () => {
-    window.clearInterval(timer);
-    timer = document.hidden ? undefined : window.setInterval(() => void refresh(), REFRESH_MS);
-  };
-  document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) void refresh();
-    schedule();
-  });
   window.addEventListener('resize', () => Object.values(plots).forEach((p) => (p.counts.resize(), p.latency.resize())));
   await refresh();
-  schedule();
+  pollWhileVisible(refresh, REFRESH_MS);
 }
