@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureDashboardBuilt, launchChromium, ROOT } from '../helpers/browser';
 import { operatorRequest, sampleEmail, startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -14,31 +14,9 @@ import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
  * also saved as docs/dashboard-*.png (the screenshots in docs/dashboard.md).
  */
 
-const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
-const DASHBOARD = join(ROOT, 'apps/dashboard');
 const SCREENSHOTS = join(tmpdir(), 'render-signal-screenshots');
 const DOCS_SCREENSHOTS = process.env.DOCS_SCREENSHOTS === '1';
 const PASSWORD = TEST_DASHBOARD_PASSWORD;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function ensureDashboardBuilt(): void {
-  const index = join(DASHBOARD, 'dist/index.html');
-  const sources = Math.max(newestMtime(join(DASHBOARD, 'src')), statSync(join(DASHBOARD, 'index.html')).mtimeMs);
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', DASHBOARD, '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-}
 
 /** Runs in the page: does leaving it ask for confirmation (a beforeunload listener prevented the default)? */
 const BEFORE_UNLOAD_PREVENTED = `(() => {
@@ -86,7 +64,7 @@ describe('operator console in a real browser', () => {
     world = await startWorld({
       env: { WEBHOOK_URL: `${sink.url}`, DELIVERY_RETRY_SCHEDULE: '200ms,5s', DELIVERY_RETRY_JITTER: '0' },
     });
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ baseURL: world.apiUrl, viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: world.apiUrl });
     page = await context.newPage();

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
 import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -13,38 +13,8 @@ import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
  * Screenshots of each page go to <tmp>/render-signal-screenshots (CI artifacts, not committed).
  */
 
-const ROOT = join(new URL('.', import.meta.url).pathname, '../..');
-const DASHBOARD = join(ROOT, 'apps/dashboard');
 const SCREENSHOTS = join(tmpdir(), 'render-signal-screenshots');
 const PASSWORD = 'browser-test-password';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds apps/dashboard/dist when it is missing or older than its sources. */
-function ensureDashboardBuilt(): void {
-  const index = join(DASHBOARD, 'dist/index.html');
-  const sources = Math.max(newestMtime(join(DASHBOARD, 'src')), statSync(join(DASHBOARD, 'index.html')).mtimeMs);
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', DASHBOARD, '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-}
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -64,7 +34,7 @@ describe('operator dashboard in a real browser', () => {
     sink = await startWebhookSink();
     world = await startWorld({ env: { WEBHOOK_URL: sink.url, TRIGGER_PAGE_PASSWORD: PASSWORD } });
     // Debian's chromium (npm test installs it when missing); CI elsewhere may point CHROMIUM_PATH at another build.
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ baseURL: world.apiUrl });
     page = await context.newPage();
     // A CSP violation or a script error would show here: the dashboard must run under `script-src 'self'`.
