@@ -1,13 +1,13 @@
 // Drain capacity: N emails already queued, then P worker processes start against a sink that answers at once;
 // deliveries per second from the first webhook to the last. Ours (the built worker) against bare single-job
 // BullMQ workers (one job per email, a got POST: scripts/bench/bare-worker.ts), same emails, same sink, same
-// number of processes. Also Redis commands and Redis CPU per email (INFO commandstats, robust to machine load)
+// number of processes. Also Redis commands (INFO commandstats) and the Redis server's CPU time (INFO cpu) per email
 // and the workers' CPU per email.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
 import { computeEmailId } from '@render-signal/contracts';
-import { cpuMs, emailBody, firstJsonLine, pipelineEnv, spawnNode, startSink, startWorker } from './harness';
+import { cpuMs, emailBody, firstJsonLine, pipelineEnv, redisCpuSeconds, spawnNode, startSink, startWorker } from './harness';
 
 export interface DrainResult {
   pipeline: 'bare' | 'render-signal';
@@ -18,18 +18,19 @@ export interface DrainResult {
   redisCommandsPerEmail: number;
   redisUsecPerEmail: number;
   workerCpuMsPerEmail: number;
-  /** Commands per email by name, the largest first. */
-  topCommands: Array<[string, number]>;
+  /** Per command name, the most called first: calls and µs (commandstats) per email. */
+  topCommands: Array<[string, number, number]>;
 }
 
-async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+/** Per command: calls and usec (a script's usec includes the commands it ran, which are counted too); `cpu`: server CPU s. */
+async function commandStats(redis: Redis): Promise<{ commands: Map<string, { calls: number; usec: number }>; cpu: number }> {
   const info = await redis.info('commandstats');
-  const stats = new Map<string, { calls: number; usec: number }>();
+  const commands = new Map<string, { calls: number; usec: number }>();
   for (const line of info.split('\n')) {
     const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
-    if (match) stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+    if (match) commands.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
   }
-  return stats;
+  return { commands, cpu: redisCpuSeconds(await redis.info('cpu')) };
 }
 
 export async function drainOnce(
@@ -109,15 +110,16 @@ export async function drainOnce(
   for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await admin.unlink(...keys);
   admin.disconnect();
   let calls = 0;
-  let usec = 0;
-  const perCommand: Array<[string, number]> = [];
-  for (const [name, a] of after) {
-    const b = before.get(name) ?? { calls: 0, usec: 0 };
+  const perCommand: Array<[string, number, number]> = [];
+  for (const [name, a] of after.commands) {
+    const b = before.commands.get(name) ?? { calls: 0, usec: 0 };
     if (name === 'info') continue;
     calls += a.calls - b.calls;
-    usec += a.usec - b.usec;
-    if (a.calls > b.calls) perCommand.push([name, (a.calls - b.calls) / Math.max(1, delivered)]);
+    if (a.calls > b.calls)
+      perCommand.push([name, (a.calls - b.calls) / Math.max(1, delivered), (a.usec - b.usec) / Math.max(1, delivered)]);
   }
+  // The server's CPU time over the drain (commandstats' usec counts a script's inner commands twice).
+  const usec = (after.cpu - before.cpu) * 1e6;
   const seconds = (lastAt - firstAt) / 1000;
   return {
     pipeline,
@@ -128,7 +130,7 @@ export async function drainOnce(
     redisCommandsPerEmail: calls / Math.max(1, delivered),
     redisUsecPerEmail: usec / Math.max(1, delivered),
     workerCpuMsPerEmail: (cpuAfter - cpuBefore) / Math.max(1, delivered),
-    topCommands: perCommand.sort((x, y) => y[1] - x[1]).slice(0, 8),
+    topCommands: perCommand.sort((x, y) => y[1] - x[1]).slice(0, 12),
   };
 }
 
@@ -137,7 +139,7 @@ export function formatDrain(r: DrainResult): string {
     `${r.pipeline.padEnd(13)} delivered ${r.delivered}/${r.emails} in ${r.seconds.toFixed(1)} s = ${r.perSecond.toFixed(0)}/s   ` +
     `worker CPU ${r.workerCpuMsPerEmail.toFixed(2)} ms/email   Redis ${r.redisCommandsPerEmail.toFixed(1)} commands, ` +
     `${r.redisUsecPerEmail.toFixed(0)} µs/email   sent == delivered: ${r.delivered === r.emails ? 'yes' : 'NO'}\n` +
-    `              commands per email: ${r.topCommands.map(([n, c]) => `${n} ${c.toFixed(1)}`).join(', ')}`
+    `              per email (calls, µs): ${r.topCommands.map(([n, c, us]) => `${n} ${c.toFixed(1)} ${us.toFixed(0)}`).join(', ')}`
   );
 }
 

@@ -85,6 +85,12 @@ export function cpuMs(pid: number | undefined): number {
 }
 const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux x86_64
 
+/** The Redis server's own CPU time (user + system) in an `INFO` / `INFO cpu` reply, in seconds. */
+export function redisCpuSeconds(info: string): number {
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
 export const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 

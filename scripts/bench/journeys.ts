@@ -5,6 +5,7 @@
 // (emails finishing in one event-loop turn, default 50).
 import { Redis } from 'ioredis';
 import { attemptEvent, createJourneyRecorder, dispatchedEvent, plannedEvent, receivedEvent } from '@render-signal/journeys';
+import { redisCpuSeconds } from './harness';
 
 const TARGET = {
   url: 'https://hook.eu2.make.com/abcdefghijklmnopqrstuvwxyz123456',
@@ -15,11 +16,6 @@ const TARGET = {
   require_success_flag: false,
   timeout_ms: 30_000,
 };
-
-function redisCpuSeconds(info: string): number {
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return field('used_cpu_sys') + field('used_cpu_user');
-}
 
 function usedMemory(info: string): number {
   return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);

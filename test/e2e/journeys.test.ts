@@ -54,6 +54,13 @@ describe('email journeys API', () => {
     expect(res.status).toBe(200);
     return res.json.journey as Journey;
   };
+  /** While waiting: an email job writes its journey when it ends (404 until then). */
+  const journeyOnceWritten = async (emailId: string) => {
+    const res = await operatorRequest(world, 'GET', `/api/emails/${emailId}`);
+    if (res.status === 404) return undefined;
+    expect(res.status).toBe(200);
+    return res.json.journey as Journey;
+  };
 
   it('shows both attempts of a target that answered 500 then 200, finds the email by a word of its subject, counts it', async () => {
     sink.script.push({ status: 500, body: 'Internal error: database is down' });
@@ -66,8 +73,8 @@ describe('email journeys API', () => {
     let journey: Journey | undefined;
     await waitUntil(
       async () => {
-        journey = await journeyOf(emailId);
-        return journey.status === 'delivered';
+        journey = await journeyOnceWritten(emailId);
+        return journey?.status === 'delivered';
       },
       15_000,
       'the journey to show the delivery',
@@ -125,7 +132,7 @@ describe('email journeys API', () => {
     const posted = await world.post(sampleEmail({ subject: `Renvoi ${Date.now()}` }));
     const emailId = String(posted.json.email_id);
     await sink.waitFor(before + 1);
-    await waitUntil(async () => (await journeyOf(emailId)).status === 'delivered', 10_000, 'delivered');
+    await waitUntil(async () => (await journeyOnceWritten(emailId))?.status === 'delivered', 10_000, 'delivered');
     const firstId = sink.received.at(-1)!.headers['webhook-id'];
     // Delivered by its email job (the fast path): no delivery job holds the payload, the email job's result does.
     expect(await world.deliveryProducer.queue.getJob(String(firstId))).toBeUndefined();
@@ -161,7 +168,7 @@ describe('email journeys API', () => {
     // Two 503s (retries after 300 ms, then 5 s): the third attempt is pending, with its due time shown.
     await waitUntil(
       async () => {
-        const t = (await journeyOf(emailId)).targets[0] as (Target & { next_attempt_at: string | null }) | undefined;
+        const t = (await journeyOnceWritten(emailId))?.targets[0] as (Target & { next_attempt_at: string | null }) | undefined;
         return t?.attempts.length === 2 && t.state === 'retrying' && t.next_attempt_at !== null;
       },
       10_000,

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { redisScript } from '@render-signal/queue';
 
 /**
  * The webhook log the dashboard shows: one store (a Redis list, newest first) written by workers and
@@ -56,6 +57,7 @@ const SUBJECT_MAX = 100; // as the original
 const PUSH_AND_TRIM = `redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 return 1`;
+const PUSH_AND_TRIM_SCRIPT = redisScript(PUSH_AND_TRIM);
 /** Lines per script call: Lua's unpack() fails past a few thousand values (its C stack). */
 const PUSH_CHUNK = 500;
 
@@ -79,7 +81,7 @@ export function createWebhookLog(options: WebhookLogOptions): WebhookLog {
     batch = undefined;
     for (let start = 0; start < entries.length; start += PUSH_CHUNK) {
       const chunk = entries.slice(start, start + PUSH_CHUNK);
-      options.redis.eval(PUSH_AND_TRIM, 1, key, options.maxEntries, ...chunk.map((e) => e.line)).then(
+      PUSH_AND_TRIM_SCRIPT.run(options.redis, [key], [options.maxEntries, ...chunk.map((e) => e.line)]).then(
         () => chunk.forEach((e) => e.settle()),
         (error: Error) => chunk.forEach((e) => e.settle(error)),
       );

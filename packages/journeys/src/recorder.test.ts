@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { useTestRedis } from '../../../test/helpers/test-redis';
 import { attemptEvent, receivedEvent } from './build';
-import { createJourneyRecorder } from './recorder';
+import { createJourneyRecorder, holdJourneyEvents } from './recorder';
 import { createJourneyStore } from './store';
 import { journeyKeys } from './keys';
 
@@ -11,12 +11,13 @@ describe('journey recorder and store (real Redis)', () => {
   it('writes events of one turn in one script call, reads them back validated, counts the hour', async () => {
     const recorder = createJourneyRecorder({ redis, prefix: `${prefix}:a`, maxAgeDays: 7, maxEntries: 100 });
     const store = createJourneyStore({ redis, prefix: `${prefix}:a` });
+    // Every script call starts with EVALSHA (EVAL follows only when Redis did not know the script yet).
     const calls: string[] = [];
-    const original = redis.eval.bind(redis);
-    redis.eval = ((...args: Parameters<typeof redis.eval>) => {
-      calls.push('eval');
+    const original = redis.evalsha.bind(redis);
+    redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
+      calls.push('evalsha');
       return original(...args);
-    }) as typeof redis.eval;
+    }) as typeof redis.evalsha;
     const now = Date.now();
     await Promise.all([
       recorder.append('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now })),
@@ -36,7 +37,7 @@ describe('journey recorder and store (real Redis)', () => {
         }),
       ),
     ]);
-    redis.eval = original;
+    redis.evalsha = original;
     expect(calls).toHaveLength(1);
     const events = await store.events('e1');
     expect(events?.events.map((e) => e.type)).toEqual(['received', 'attempt']);
@@ -52,6 +53,49 @@ describe('journey recorder and store (real Redis)', () => {
     // TTLs: every key expires with the retention.
     const ttl = await redis.ttl(journeyKeys(`${prefix}:a`).events('e1'));
     expect(ttl).toBeGreaterThan(6 * 86_400);
+  });
+
+  it("holds a job's events until it ends, then writes them together, in order, in one script call", async () => {
+    const recorder = createJourneyRecorder({ redis, prefix: `${prefix}:h`, maxAgeDays: 7, maxEntries: 100 });
+    const store = createJourneyStore({ redis, prefix: `${prefix}:h` });
+    const held = holdJourneyEvents(recorder);
+    const now = Date.now();
+    held.record('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await recorder.flush();
+    expect(await store.events('e1')).toBeNull();
+    held.record(
+      'e1',
+      attemptEvent({ webhookId: 'w', jobId: 'w', attempt: 1, maxAttempts: 1, outcome: 'delivered', status: 200, durationMs: 3, now }),
+    );
+    const calls: string[] = [];
+    const original = redis.evalsha.bind(redis);
+    redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
+      calls.push('evalsha');
+      return original(...args);
+    }) as typeof redis.evalsha;
+    held.release();
+    // After release, events go straight to the recorder.
+    held.record('e1', { type: 'cancelled', at: now + 1, jobs: [] });
+    await recorder.flush();
+    redis.evalsha = original;
+    expect(calls).toHaveLength(1);
+    expect((await store.events('e1'))?.events.map((e) => e.type)).toEqual(['received', 'attempt', 'cancelled']);
+  });
+
+  it("holds events no longer than its bound: a slow job's email shows before the job ends", async () => {
+    const recorder = createJourneyRecorder({ redis, prefix: `${prefix}:hm`, maxAgeDays: 7, maxEntries: 100 });
+    const store = createJourneyStore({ redis, prefix: `${prefix}:hm` });
+    const held = holdJourneyEvents(recorder, 30);
+    const now = Date.now();
+    held.record('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now }));
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await recorder.flush();
+    expect((await store.events('e1'))?.events.map((e) => e.type)).toEqual(['received']);
+    held.record('e1', { type: 'cancelled', at: now + 1, jobs: [] });
+    await recorder.flush();
+    expect((await store.events('e1'))?.events.map((e) => e.type)).toEqual(['received', 'cancelled']);
+    held.release();
   });
 
   it('skips a stored line that no longer matches its schema', async () => {

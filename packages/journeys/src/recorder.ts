@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { redisScript } from '@render-signal/queue';
 import type { JourneyEvent } from './events';
 import { summaryFields } from './fold';
 import { statsIncrements } from './stats';
@@ -36,6 +37,12 @@ const DAY_MS = 86_400_000;
 const ignore = () => {};
 /** Events per script call (its argument list stays small). */
 const CHUNK = 200;
+/**
+ * How long events wait to be written with the ones that follow. A script call costs Redis far more than the few
+ * commands it runs for one email; under load this window gathers dozens of emails into one call. Nobody waits
+ * for it: `record` is never awaited, and `append` (an operator's action) and `flush` write at once.
+ */
+export const RECORD_WINDOW_MS = 10;
 
 /**
  * KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
@@ -102,6 +109,7 @@ if indexed then
   end
 end
 return 1`;
+const RECORD = redisScript(RECORD_SCRIPT);
 
 interface Pending {
   emailId: string;
@@ -172,27 +180,25 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     }
     for (const [field, at] of last) args.push('L', field, String(at));
     const oldest = now() - options.maxAgeDays * DAY_MS;
-    return options.redis
-      .eval(
-        RECORD_SCRIPT,
-        keyList.length,
-        ...keyList,
-        String(ttlSeconds),
-        String(options.maxEntries),
-        String(oldest),
-        keys.eventsPrefix,
-        ...args,
-      )
-      .then(
-        () => chunk.forEach((p) => p.settle()),
-        (error: Error) => {
-          options.onError?.(error, chunk.length);
-          chunk.forEach((p) => p.settle(error));
-        },
-      );
+    return RECORD.run(options.redis, keyList, [
+      String(ttlSeconds),
+      String(options.maxEntries),
+      String(oldest),
+      keys.eventsPrefix,
+      ...args,
+    ]).then(
+      () => chunk.forEach((p) => p.settle()),
+      (error: Error) => {
+        options.onError?.(error, chunk.length);
+        chunk.forEach((p) => p.settle(error));
+      },
+    );
   };
 
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     const entries = batch ?? [];
     batch = undefined;
     for (let start = 0; start < entries.length; start += CHUNK) {
@@ -202,12 +208,18 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     }
   };
 
-  const enqueue = (pending: Pending) => {
+  const enqueue = (pending: Pending, now = false) => {
     if (!batch) {
       batch = [];
-      setImmediate(flush);
+      timer = setTimeout(flush, RECORD_WINDOW_MS);
+      timer.unref?.();
     }
     batch.push(pending);
+    if (now) {
+      clearTimeout(timer);
+      timer = undefined;
+      setImmediate(() => batch && flush());
+    }
   };
 
   return {
@@ -217,12 +229,58 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     },
     append(emailId, event) {
       return new Promise<void>((resolve, reject) =>
-        enqueue({ emailId, event, line: JSON.stringify(event), settle: (error) => (error ? reject(error) : resolve()) }),
+        enqueue({ emailId, event, line: JSON.stringify(event), settle: (error) => (error ? reject(error) : resolve()) }, true),
       );
     },
     async flush() {
       if (batch) flush();
       await Promise.all([...inFlight]);
     },
+  };
+}
+
+/** A recorder that keeps what is recorded until `release`. */
+export interface HeldJourneyRecorder extends JourneyRecorder {
+  /** Records what was held (in order) and stops holding. */
+  release(): void;
+}
+
+/** How long a job's events are held at most: a slow target's email shows in the list within this, not when it answers. */
+export const HOLD_MAX_MS = 1_000;
+
+/**
+ * Holds one job's events and records them together when the job ends (`release`, in a finally): a fast-path email's
+ * received, planned, dispatched and attempt events become one write of its journey instead of two. Past `maxMs` what
+ * was held is recorded and the rest goes straight through. `append` and `flush` release first (nothing is reordered).
+ * A job that crashes loses its held events; its re-run records them.
+ */
+export function holdJourneyEvents(target: JourneyRecorder, maxMs = HOLD_MAX_MS): HeldJourneyRecorder {
+  let held: Array<[string, JourneyEvent]> | undefined = [];
+  let timer: NodeJS.Timeout | undefined;
+  const release = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const events = held;
+    held = undefined;
+    for (const [emailId, event] of events ?? []) target.record(emailId, event);
+  };
+  return {
+    record(emailId, event) {
+      if (!held) return target.record(emailId, event);
+      held.push([emailId, event]);
+      if (!timer) {
+        timer = setTimeout(release, maxMs);
+        timer.unref?.();
+      }
+    },
+    append(emailId, event) {
+      release();
+      return target.append(emailId, event);
+    },
+    async flush() {
+      release();
+      await target.flush();
+    },
+    release,
   };
 }

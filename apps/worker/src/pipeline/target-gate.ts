@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { redisScript } from '@render-signal/queue';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
 
@@ -78,6 +79,7 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + ${HOUR_MS} - tonumber(ARGV[1]))
 `;
+const SLIDING_WINDOW_SCRIPT = redisScript(SLIDING_WINDOW);
 
 export function createTargetGate(options: TargetGateOptions): TargetGate {
   const inFlight = new Map<string, number>();
@@ -100,7 +102,10 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
   /** Requests in flight from email jobs (fast path), all hosts. */
   let fastTotal = 0;
   const fastPathConcurrency = options.fastPathConcurrency ?? 0;
-  const maxFastWaiters = Math.max(0, fastPathConcurrency - options.perTargetConcurrency - 1);
+  // A busy host's email jobs may fill every fast-path slot its requests leave, each for at most fastPathWaitMs: a fast
+  // host frees slots within milliseconds (a drain to one host keeps every email on the fast path: a delivery job per
+  // email refused here costs more than the wait), a slow one is refused once its answer time shows it.
+  const maxFastWaiters = Math.max(0, fastPathConcurrency - options.perTargetConcurrency);
   const fastPathWaitMs = options.fastPathWaitMs ?? FAST_PATH_WAIT_MS;
   const releaseHost = (host: string) => {
     const queue = waiters.get(host);
@@ -142,10 +147,13 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     if (limit <= 0) return 0;
     const key = `${options.prefix}:ratelimit:${createHash('sha256').update(url).digest('hex').slice(0, 24)}`;
     const now = Date.now();
-    const wait = await options.redis.eval(SLIDING_WINDOW, 1, key, now, limit, `${now}-${randomUUID()}`).then(Number, (error: unknown) => {
-      releaseHost(host);
-      throw error;
-    });
+    const wait = await SLIDING_WINDOW_SCRIPT.run(options.redis, [key], [now, limit, `${now}-${randomUUID()}`]).then(
+      Number,
+      (error: unknown) => {
+        releaseHost(host);
+        throw error;
+      },
+    );
     if (wait > 0) releaseHost(host);
     return wait;
   };
@@ -172,8 +180,8 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       const average = answerMs.get(host);
       if (fastTotal >= fastPathConcurrency || (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)) return false;
       // A host at its cap that is not slow frees a slot soon: wait for it (up to fastPathWaitMs, holding an email
-      // slot) rather than pay a whole delivery job's lifecycle. Its waiters and in-flight requests together leave
-      // at least one email slot to every other host, as in the delivery worker.
+      // slot) rather than pay a whole delivery job's lifecycle. An email for another host waits at most that long
+      // for an email slot.
       if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
       else if ((waiters.get(host)?.length ?? 0) >= maxFastWaiters || !(await waitForSlot(host, fastPathWaitMs))) return false;
       if (fastTotal >= fastPathConcurrency) {

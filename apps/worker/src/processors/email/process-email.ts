@@ -8,7 +8,15 @@ import {
   type PayloadDeliveryLink,
   type WebhookLog,
 } from '@render-signal/delivery';
-import { dispatchedEvent, offloadEvent, plannedEvent, receivedEvent, skippedEvent, type JourneyRecorder } from '@render-signal/journeys';
+import {
+  dispatchedEvent,
+  offloadEvent,
+  plannedEvent,
+  receivedEvent,
+  skippedEvent,
+  holdJourneyEvents,
+  type JourneyRecorder,
+} from '@render-signal/journeys';
 import type { LinkProvider } from '@render-signal/detectors';
 import type { OffloadResult } from '@render-signal/offload';
 import { maskUrl, type Logger } from '@render-signal/observability';
@@ -73,6 +81,17 @@ export async function processEmail(
   token: string | undefined,
   deps: ProcessEmailDeps,
 ): Promise<ProcessEmailResult> {
+  if (!deps.journeys) return processSteps(job, token, deps);
+  // The job's journey events are written together when it ends: on the fast path, one write per email.
+  const journeys = holdJourneyEvents(deps.journeys);
+  try {
+    return await processSteps(job, token, { ...deps, journeys });
+  } finally {
+    journeys.release();
+  }
+}
+
+async function processSteps(job: Job<ProcessEmailJob>, token: string | undefined, deps: ProcessEmailDeps): Promise<ProcessEmailResult> {
   const data = job.data;
   const log = deps.logger.child({ email_id: data.email_id });
   const now = new Date(deps.now?.() ?? Date.now());
@@ -315,7 +334,7 @@ async function deliverItself(
   const targetLog = log.child({ webhook_id: delivery.webhookId, target: maskUrl(delivery.target.url), origin: delivery.target.origin });
   let answeredInMs: number | undefined;
   try {
-    const outcome = await attemptDelivery(attempt, fast.attempt, targetLog);
+    const outcome = await attemptDelivery(attempt, { ...fast.attempt, journeys: deps.journeys }, targetLog);
     if (outcome.ok) {
       answeredInMs = outcome.result.duration_ms;
       // The email's one line at info (the event delivery jobs log too): what was detected, where it went, how it went.
