@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { useTestRedis } from '../../../../test/helpers/test-redis';
-import { createTargetGate, FAST_PATH_MAX_ANSWER_MS, type TargetGateOptions } from './target-gate';
+import { createTargetGate, FAST_HOST_ANSWER_MS, FAST_PATH_MAX_ANSWER_MS, type TargetGateOptions } from './target-gate';
 
 const A = 'https://a.example/hook';
 const A_OTHER_PATH = 'https://a.example/other';
@@ -148,6 +148,24 @@ describe('target gate (real Redis)', () => {
       slow.release(B, FAST_PATH_MAX_ANSWER_MS * 4, true);
       expect(await slow.admitFast(B)).toBe(false);
       expect(await slow.admit(B)).toEqual({ admitted: true });
+    });
+
+    it(`waits longer for a full host known to answer fast (≤ ${FAST_HOST_ANSWER_MS} ms) than for one not known yet`, async () => {
+      const g = gate({ fastPathConcurrency: 5, fastPathWaitMs: 40 });
+      await g.admit(A);
+      await g.admit(A);
+      // Not known yet: refused after 40 ms.
+      let started = Date.now();
+      expect(await g.admitFast(A)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(150);
+      // Known fast (answered in 5 ms): a slot freed after 100 ms (> 40 ms) is still taken.
+      g.release(A, 5);
+      await g.admit(A);
+      started = Date.now();
+      const waiting = g.admitFast(A);
+      setTimeout(() => g.release(A, 5), 100);
+      expect(await waiting).toBe(true);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     });
 
     it('counts in the rate window, and refuses (freeing its slot) when the window is full', async () => {
