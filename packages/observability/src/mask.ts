@@ -3,16 +3,26 @@
  * query strings (signed links), bearer tokens. Logs and API answers only ever show the masked form.
  */
 
+/** Masked URLs by URL: a worker masks its few target URLs several times per email (journey, webhook log, log line). */
+const maskedUrls = new Map<string, string>();
+const MASKED_URLS_MAX = 512;
+
 /** `https://hook.eu2.make.com/abc123` → `https://hook.eu2.make.com/***`. Unparsable input → `***`. */
 export function maskUrl(url: string | undefined | null): string | null {
   if (url === undefined || url === null || url === '') return null;
+  const known = maskedUrls.get(url);
+  if (known !== undefined) return known;
+  let masked: string;
   try {
     const parsed = new URL(url);
     const port = parsed.port ? `:${parsed.port}` : '';
-    return `${parsed.protocol}//${parsed.hostname}${port}/***`;
+    masked = `${parsed.protocol}//${parsed.hostname}${port}/***`;
   } catch {
-    return '***';
+    masked = '***';
   }
+  if (maskedUrls.size >= MASKED_URLS_MAX) maskedUrls.clear();
+  maskedUrls.set(url, masked);
+  return masked;
 }
 
 /** Keeps the first 4 characters of a secret so operators can tell two apart. */
