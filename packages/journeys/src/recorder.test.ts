@@ -102,6 +102,9 @@ describe('journey recorder and store (real Redis)', () => {
     const store = createJourneyStore({ redis, prefix: `${prefix}:b` });
     await redis.rpush(journeyKeys(`${prefix}:b`).events('e9'), '{"type":"attempt","at":"yesterday"}', 'not json');
     expect(await store.events('e9')).toEqual({ events: [], invalid: 2 });
+    // A batch's line holds the email's events as an array: each is checked on its own.
+    await redis.rpush(journeyKeys(`${prefix}:b`).events('e9'), JSON.stringify([{ type: 'cancelled', at: 5, jobs: [] }, { type: 'nope' }]));
+    expect(await store.events('e9')).toEqual({ events: [{ type: 'cancelled', at: 5, jobs: [] }], invalid: 3 });
     expect(await store.events('unknown')).toBeNull();
   });
 

@@ -48,7 +48,8 @@ export const RECORD_WINDOW_MS = 10;
  * KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
  * ARGV[1] ttl (s), ARGV[2] max journeys, ARGV[3] oldest arrival kept (ms), ARGV[4] journey key prefix, then ops:
  * E <events key> <summary key> <n> <line>×n <m> (<field> <value>)×m <k> (<field> <value>)×k
- *     one per email and batch: its lines appended, m fields set, k fields set only when absent (HSETNX);
+ *     one per email and batch: its lines appended (the recorder sends one: the email's events of the batch, a JSON
+ *     array when several), m fields set, k fields set only when absent (HSETNX);
  *     a journey's keys get their TTL when created (its age counts from its first event)
  * I <score> <email_id>                                            — index
  * S <hour key> <n> (<field> <by>)×n                               — hourly counters
@@ -113,9 +114,13 @@ const RECORD = redisScript(RECORD_SCRIPT);
 
 interface Pending {
   emailId: string;
-  line: string;
   event: JourneyEvent;
   settle: (error?: Error) => void;
+}
+
+/** One list element per email and batch: its event, or its events as a JSON array (the store reads both). */
+function lineOf(events: readonly JourneyEvent[]): string {
+  return JSON.stringify(events.length === 1 ? events[0] : events);
 }
 
 export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyRecorder {
@@ -141,15 +146,15 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
     const hours = new Map<number, Map<string, number>>();
     const last = new Map<string, number>();
     // One E op per email of the batch (its events in order), so a journey costs one RPUSH and one HSET.
-    const perEmail = new Map<string, { lines: string[]; set: Map<string, string>; setIfAbsent: Map<string, string> }>();
+    const perEmail = new Map<string, { events: JourneyEvent[]; set: Map<string, string>; setIfAbsent: Map<string, string> }>();
     const indexed: Array<[number, string]> = [];
-    for (const { emailId, line, event } of chunk) {
+    for (const { emailId, event } of chunk) {
       let entry = perEmail.get(emailId);
       if (!entry) {
-        entry = { lines: [], set: new Map(), setIfAbsent: new Map() };
+        entry = { events: [], set: new Map(), setIfAbsent: new Map() };
         perEmail.set(emailId, entry);
       }
-      entry.lines.push(line);
+      entry.events.push(event);
       for (const [field, value] of summaryFields(event)) {
         if (field.charCodeAt(0) === 63 /* ? */) {
           if (!entry.setIfAbsent.has(field.slice(1))) entry.setIfAbsent.set(field.slice(1), value);
@@ -165,7 +170,7 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
       if (stats.last) last.set(stats.last.field, Math.max(last.get(stats.last.field) ?? 0, stats.last.at));
     }
     for (const [emailId, entry] of perEmail) {
-      args.push('E', keyRef(keys.events(emailId)), keyRef(keys.summary(emailId)), String(entry.lines.length), ...entry.lines);
+      args.push('E', keyRef(keys.events(emailId)), keyRef(keys.summary(emailId)), '1', lineOf(entry.events));
       args.push(String(entry.set.size));
       for (const [field, value] of entry.set) args.push(field, value);
       // A field set in this batch needs no set-if-absent (the batch's own later value already won).
@@ -225,11 +230,11 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
   return {
     // Typed by the builders; the schemas check each line when it is read back (no parse on the hot path).
     record(emailId, event) {
-      enqueue({ emailId, event, line: JSON.stringify(event), settle: ignore });
+      enqueue({ emailId, event, settle: ignore });
     },
     append(emailId, event) {
       return new Promise<void>((resolve, reject) =>
-        enqueue({ emailId, event, line: JSON.stringify(event), settle: (error) => (error ? reject(error) : resolve()) }, true),
+        enqueue({ emailId, event, settle: (error) => (error ? reject(error) : resolve()) }, true),
       );
     },
     async flush() {

@@ -73,9 +73,13 @@ export function createJourneyStore(options: JourneyStoreOptions): JourneyStore {
           invalid += 1;
           continue;
         }
-        const parsed = journeyEventSchema.safeParse(raw);
-        if (parsed.success) events.push(parsed.data);
-        else invalid += 1;
+        // One event, or the events one batch recorded for the email (see the recorder).
+        const items: unknown[] = Array.isArray(raw) ? raw : [raw];
+        for (const item of items) {
+          const parsed = journeyEventSchema.safeParse(item);
+          if (parsed.success) events.push(parsed.data);
+          else invalid += 1;
+        }
       }
       return { events, invalid };
     },
