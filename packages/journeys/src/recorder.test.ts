@@ -1,9 +1,26 @@
 import { describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
 import { useTestRedis } from '../../../test/helpers/test-redis';
 import { attemptEvent, receivedEvent } from './build';
 import { createJourneyRecorder, holdJourneyEvents } from './recorder';
 import { createJourneyStore } from './store';
 import { journeyKeys } from './keys';
+
+/** Script calls made on `redis` until `stop` (each starts with EVALSHA; EVAL follows only when Redis did not know it). */
+function countScriptCalls(redis: Redis): { stop(): number } {
+  let calls = 0;
+  const original = redis.evalsha.bind(redis);
+  redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
+    calls += 1;
+    return original(...args);
+  }) as typeof redis.evalsha;
+  return {
+    stop() {
+      redis.evalsha = original;
+      return calls;
+    },
+  };
+}
 
 describe('journey recorder and store (real Redis)', () => {
   const { redis, prefix } = useTestRedis('journeys');
@@ -11,13 +28,7 @@ describe('journey recorder and store (real Redis)', () => {
   it('writes events of one turn in one script call, reads them back validated, counts the hour', async () => {
     const recorder = createJourneyRecorder({ redis, prefix: `${prefix}:a`, maxAgeDays: 7, maxEntries: 100 });
     const store = createJourneyStore({ redis, prefix: `${prefix}:a` });
-    // Every script call starts with EVALSHA (EVAL follows only when Redis did not know the script yet).
-    const calls: string[] = [];
-    const original = redis.evalsha.bind(redis);
-    redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
-      calls.push('evalsha');
-      return original(...args);
-    }) as typeof redis.evalsha;
+    const scripts = countScriptCalls(redis);
     const now = Date.now();
     await Promise.all([
       recorder.append('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Un', sender: 's', now })),
@@ -37,8 +48,7 @@ describe('journey recorder and store (real Redis)', () => {
         }),
       ),
     ]);
-    redis.evalsha = original;
-    expect(calls).toHaveLength(1);
+    expect(scripts.stop()).toBe(1);
     const events = await store.events('e1');
     expect(events?.events.map((e) => e.type)).toEqual(['received', 'attempt']);
     expect(events?.invalid).toBe(0);
@@ -68,18 +78,12 @@ describe('journey recorder and store (real Redis)', () => {
       'e1',
       attemptEvent({ webhookId: 'w', jobId: 'w', attempt: 1, maxAttempts: 1, outcome: 'delivered', status: 200, durationMs: 3, now }),
     );
-    const calls: string[] = [];
-    const original = redis.evalsha.bind(redis);
-    redis.evalsha = ((...args: Parameters<typeof redis.evalsha>) => {
-      calls.push('evalsha');
-      return original(...args);
-    }) as typeof redis.evalsha;
+    const scripts = countScriptCalls(redis);
     held.release();
     // After release, events go straight to the recorder.
     held.record('e1', { type: 'cancelled', at: now + 1, jobs: [] });
     await recorder.flush();
-    redis.evalsha = original;
-    expect(calls).toHaveLength(1);
+    expect(scripts.stop()).toBe(1);
     expect((await store.events('e1'))?.events.map((e) => e.type)).toEqual(['received', 'attempt', 'cancelled']);
   });
 
