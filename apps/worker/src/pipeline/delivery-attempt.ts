@@ -164,10 +164,20 @@ export async function recordAttempt(
     });
 }
 
+/** Hosts by URL: a worker's few target URLs are looked up several times per delivery (gate, metrics). */
+const hosts = new Map<string, string>();
+const HOSTS_MAX = 1_024;
+
+/** `host[:port]` of a target URL (`invalid` when it does not parse); the gate's per-host slots and the metrics' label. */
 export function hostOf(url: string): string {
+  let host = hosts.get(url);
+  if (host !== undefined) return host;
   try {
-    return new URL(url).host;
+    host = new URL(url).host;
   } catch {
-    return 'invalid';
+    host = 'invalid';
   }
+  if (hosts.size >= HOSTS_MAX) hosts.clear();
+  hosts.set(url, host);
+  return host;
 }

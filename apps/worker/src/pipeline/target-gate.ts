@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { redisScript } from '@render-signal/queue';
+import { hostOf } from './delivery-attempt';
 
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
 
@@ -98,20 +99,6 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
   const briefWaitMs = options.briefWaitMs ?? BRIEF_WAIT_MS;
   // A host's waiters plus its in-flight jobs leave at least one worker slot to every other host.
   const maxWaiters = Math.max(0, options.workerConcurrency - options.perTargetConcurrency - 1);
-  // Hosts by URL (a few targets, looked up twice per delivery): no URL parse per request.
-  const hosts = new Map<string, string>();
-  const hostOf = (url: string) => {
-    let host = hosts.get(url);
-    if (host !== undefined) return host;
-    try {
-      host = new URL(url).host;
-    } catch {
-      host = url;
-    }
-    if (hosts.size >= 1_024) hosts.clear();
-    hosts.set(url, host);
-    return host;
-  };
   const acquire = (host: string) => inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
   /** Requests in flight from email jobs (fast path), all hosts. */
   let fastTotal = 0;
