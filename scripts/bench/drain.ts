@@ -1,6 +1,6 @@
 // Drain capacity: N emails already queued, then P worker processes start against a sink that answers at once;
 // deliveries per second from the first webhook to the last. Ours (the built worker) against bare single-job
-// BullMQ workers (one job per email, a got POST: scripts/bench/bare-worker.ts), same emails, same sink, same
+// BullMQ workers (one job per email, a fetch POST: scripts/bench/bare-worker.ts), same emails, same sink, same
 // number of processes. Also Redis commands (INFO commandstats) and the Redis server's CPU time (INFO cpu) per email
 // and the workers' CPU per email.
 import { Queue } from 'bullmq';

@@ -30,7 +30,7 @@ const WARMUP_STEPS = [0.25, 0.5, 1];
 const WARMUP_STEP_SECONDS = 2;
 
 /**
- * The baselines share a bare `queue.add` endpoint and POST with got to the same sink on the same machine:
+ * The baselines share a bare `queue.add` endpoint and POST with fetch to the same sink on the same machine:
  * `bare` runs one BullMQ job per email; `two-stage` runs two (an email job that adds a delivery job), our design's shape.
  */
 export type Pipeline = 'render-signal' | 'bare' | 'two-stage';

@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     if (!args.has('skip-e2e')) {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
       console.log(
-        `baselines at each rate, same sink, same machine, a bare queue.add endpoint and got: "bare" = one BullMQ job per email; ` +
+        `baselines at each rate, same sink, same machine, a bare queue.add endpoint and fetch: "bare" = one BullMQ job per email; ` +
           `"two-stage" = our design's shape (an email job adding a delivery job), none of our code. ` +
           `${E2E_ROUNDS} alternating rounds, the round with the median p99 reported; ratios are against "bare"`,
       );
