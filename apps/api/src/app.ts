@@ -26,7 +26,7 @@ import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
-import { ingressRouter } from './routes/ingress';
+import { ingressHandlers, INGRESS_PATH } from './routes/ingress';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -66,8 +66,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.env.TRUST_PROXY);
   // The ingress first: the hot path (hundreds of POSTs a second from a machine sender) skips the browser
   // security headers, which protect pages and the operator API, not a JSON answer to Apps Script. It sets
-  // nosniff and no-store itself.
-  app.use(ingressRouter(deps));
+  // nosniff and no-store itself. A route on the app itself, not a mounted router: one router walk per POST.
+  app.post(INGRESS_PATH, ...ingressHandlers(deps));
   app.use(securityHeaders());
   app.use(healthRouter(deps));
   app.use(gmailPubsubRouter(deps));

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EmailContent } from './ingress';
 
 /**
@@ -23,5 +23,5 @@ export function parseSenderAddress(sender: string): string {
 export function computeEmailId(email: Pick<EmailContent, 'subject' | 'sender' | 'date' | 'message_id'>): string {
   if (email.message_id) return email.message_id;
   const key = `${email.subject ?? ''}|${parseSenderAddress(email.sender)}|${email.date ?? ''}`;
-  return createHash('md5').update(key, 'utf8').digest('hex');
+  return hash('md5', key, 'hex');
 }

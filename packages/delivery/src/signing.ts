@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 /**
  * Standard Webhooks (https://www.standardwebhooks.com): the receiver verifies
@@ -14,5 +14,5 @@ export function signWebhook(secret: string, webhookId: string, timestampSeconds:
 
 /** Stable per (email, target): a retried or replayed delivery keeps its id, so receivers can dedup on it. */
 export function webhookIdFor(emailId: string, targetUrl: string): string {
-  return `msg_${createHash('sha256').update(`${emailId}\n${targetUrl}`).digest('hex').slice(0, 32)}`;
+  return `msg_${hash('sha256', `${emailId}\n${targetUrl}`, 'hex').slice(0, 32)}`;
 }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import express, { Router } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { ingressPayloadSchema } from '@render-signal/contracts';
 import { ingestEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
@@ -10,20 +10,41 @@ import type { AppDeps } from '../app';
 /** Seconds the sender should wait before retrying after a 503 (Apps Script retries on its next run anyway). */
 const RETRY_AFTER_S = 5;
 
+/** The promise, or a rejection after `ms` (one timer, no race: this runs for every POST). */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+const JSON_MEDIA_TYPE = /^\s*application\/json\s*(?:;|$)/i;
+
+/** `req.is('application/json')` without parsing the header each time: the media type, and a body announced. */
+function isJsonBody(req: Request): boolean {
+  const type = req.headers['content-type'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
+  return type !== undefined && hasBody && JSON_MEDIA_TYPE.test(type);
+}
+
+export const INGRESS_PATH = '/api/ingress/gmail';
 
 /**
  * POST /api/ingress/gmail — authenticate, validate, dedup + enqueue atomically, answer at once.
  * Check order: token (401) → content type (415) → size (413) → JSON (400) → fields (400) → Redis (503).
  */
-export function ingressRouter(deps: AppDeps): Router {
-  const router = Router();
+export function ingressHandlers(
+  deps: Pick<AppDeps, 'env' | 'logger' | 'metrics' | 'redis' | 'settings' | 'emailProducer'>,
+): RequestHandler[] {
   const { env, logger } = deps;
   const checkToken = bearerTokenCheck(env.PROCESS_API_TOKEN);
   const parseJson = express.json({
@@ -35,16 +56,16 @@ export function ingressRouter(deps: AppDeps): Router {
     },
   });
 
-  router.post(
-    '/api/ingress/gmail',
+  return [
     // Metrics, headers, token (401) and content type (415) in one step: this runs for every POST.
     (req, res, next) => {
-      res.set({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('cache-control', 'no-store');
       res.on('finish', () =>
         deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }),
       );
       if (!checkToken(req)) return next(new ApiError(401, 'unauthorized', 'Unauthorized'));
-      if (!req.is('application/json')) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
+      if (!isJsonBody(req)) return next(new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'));
       next();
     },
     parseJson,
@@ -99,6 +120,5 @@ export function ingressRouter(deps: AppDeps): Router {
         next(error);
       }
     },
-  );
-  return router;
+  ];
 }
