@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from './logger';
+import { createLogger, LOG_WINDOW_MS } from './logger';
 
 /** A stream that records each write call separately (the batching is about how many writes happen). */
 function recordingStream() {
@@ -14,16 +14,19 @@ function recordingStream() {
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const afterWindow = () => new Promise((resolve) => setTimeout(resolve, LOG_WINDOW_MS + 5));
 
-describe('createLogger: one write per event-loop turn', () => {
-  it('writes the lines logged during one turn together, in order, after the turn', async () => {
+describe('createLogger: one write per 10 ms window', () => {
+  it('writes the lines logged within the window together, in order, after it', async () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'info', service: 'test', stream });
     logger.info('email.routed', { email_id: 'e-1' });
     logger.child({ email_id: 'e-2' }).info('delivery.succeeded', { status: 200 });
-    logger.warn('delivery.failed', { email_id: 'e-3' });
-    expect(writes).toHaveLength(0);
     await nextTurn();
+    logger.warn('delivery.failed', { email_id: 'e-3' });
+    await nextTurn();
+    expect(writes).toHaveLength(0);
+    await afterWindow();
     expect(writes).toHaveLength(1);
     const lines = writes[0]!.split('\n');
     expect(lines.at(-1)).toBe('');
@@ -34,14 +37,25 @@ describe('createLogger: one write per event-loop turn', () => {
     ]);
   });
 
-  it('starts a new write for lines logged in a later turn', async () => {
+  it('starts a new write for lines logged after the window', async () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'info', service: 'test', stream });
     logger.info('first');
-    await nextTurn();
+    await afterWindow();
     logger.info('second');
-    await nextTurn();
+    await afterWindow();
     expect(writes.map((w) => (JSON.parse(w) as { event: string }).event)).toEqual(['first', 'second']);
+  });
+
+  it('writes at once when 64 KiB are pending, without waiting for the window', () => {
+    const { stream, writes } = recordingStream();
+    const logger = createLogger({ level: 'info', service: 'test', stream });
+    const filler = 'x'.repeat(1_000);
+    for (let i = 0; i < 70; i++) logger.info('big', { filler, i });
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(55);
+    logger.flush();
+    expect(writes.join('').split('\n').filter(Boolean)).toHaveLength(70);
   });
 
   it('flush() writes what is pending at once (before process.exit), and nothing twice', async () => {
@@ -51,7 +65,7 @@ describe('createLogger: one write per event-loop turn', () => {
     logger.flush();
     expect(writes).toHaveLength(1);
     expect(JSON.parse(writes[0]!)).toMatchObject({ event: 'api.stopped', service: 'test' });
-    await nextTurn();
+    await afterWindow();
     logger.flush();
     expect(writes).toHaveLength(1);
   });
@@ -61,7 +75,7 @@ describe('createLogger: one write per event-loop turn', () => {
     const logger = createLogger({ level: 'warn', service: 'test', stream });
     logger.info('hidden');
     logger.debug('hidden.too');
-    await nextTurn();
+    await afterWindow();
     expect(writes).toHaveLength(0);
   });
 });

@@ -62,11 +62,13 @@ describe('createLogger', () => {
     const stream = new PassThrough();
     const lines: string[] = [];
     stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
-    const logger = createLogger({ level: 'info', service: 'test', stream }).child({ email_id: 'e-1' });
+    const root = createLogger({ level: 'info', service: 'test', stream });
+    const logger = root.child({ email_id: 'e-1' });
     logger.info('delivery.failed', { target: 'https://hook.make.com/secret', response: 'Bearer abc' });
     logger.warn('delivery.retrying', { message: 'POST https://hook.make.com/secret failed' });
     logger.debug('hidden.at_info');
-    await new Promise((r) => setImmediate(r));
+    root.flush();
+    await new Promise((r) => setImmediate(r)); // the PassThrough hands the written chunk to its reader
     expect(lines).toHaveLength(2);
     expect(JSON.parse(lines[1]!)).toMatchObject({
       level: 'warn',

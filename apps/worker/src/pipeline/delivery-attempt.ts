@@ -126,7 +126,7 @@ export async function recordAttempt(
     deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: host, failure_reason: '' });
     deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
     if (delivery.kind === 'email') deps.metrics.endToEnd.observe(outcome.endToEndMs / 1000);
-    await deps.webhookLog.append({
+    appendLog(deps, log, {
       ...entryBase,
       status: 'success',
       status_code: result.status,
@@ -141,7 +141,7 @@ export async function recordAttempt(
   const facts = error.facts;
   deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: host, failure_reason: facts.failure_reason });
   deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
-  await deps.webhookLog.append({
+  appendLog(deps, log, {
     ...entryBase,
     status: 'error',
     status_code: facts.status ?? null,
@@ -162,6 +162,16 @@ export async function recordAttempt(
       permanent: error instanceof PermanentDeliveryError,
       path: attempt.path,
     });
+}
+
+/**
+ * The attempt's webhook log entry, not awaited: the log writes 10 ms of entries at once, and neither the email
+ * job nor the delivery job waits for it (a Redis hiccup there must not fail, and so repeat, a delivery made).
+ */
+function appendLog(deps: Pick<DeliveryAttemptDeps, 'webhookLog'>, log: Logger, entry: Parameters<WebhookLog['append']>[0]): void {
+  deps.webhookLog.append(entry).catch((error: unknown) => {
+    log.warn('webhook_log.write_failed', { error: error instanceof Error ? error.message : String(error) });
+  });
 }
 
 /** Hosts by URL: a worker's few target URLs are looked up several times per delivery (gate, metrics). */
