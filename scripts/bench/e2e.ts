@@ -47,6 +47,8 @@ export async function endToEnd(
   const prefix = `bench-e2e-${pipeline}-${rate}-${Date.now()}`;
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  /** BENCH_TRACE=1: when each email left and how long it took, to see where the slow ones cluster. */
+  const trace: Array<[sentAt: number, ms: number]> = [];
   // Wall-clock times of the measured window, for the stage breakdown (BullMQ's job timestamps are Date.now).
   const sentWall = new Map<string, number>();
   const receivedWall = new Map<string, number>();
@@ -54,6 +56,7 @@ export async function endToEnd(
     const id = String(body.email_id);
     const start = sentAt.get(id);
     if (start !== undefined) latencies.push(performance.now() - start);
+    if (start !== undefined && process.env.BENCH_TRACE) trace.push([start, performance.now() - start]);
     if (sentWall.has(id)) receivedWall.set(id, Date.now());
   });
   // BENCH_ENV_<NAME>=value sets <NAME> for the API and workers (to try a setting without editing the bench).
@@ -130,6 +133,8 @@ export async function endToEnd(
   sink.server.closeAllConnections();
   const stages = await stageSummary(redisUrl, prefix, sentWall, receivedWall);
   const sorted = [...latencies].sort((a, b) => a - b);
+  if (process.env.BENCH_TRACE)
+    console.log(`        slow windows (s into the round: slowest ms, over 40 ms): ${slowWindows(trace.slice(-latencies.length))}`);
   return {
     rate,
     sent,
@@ -143,6 +148,21 @@ export async function endToEnd(
     cpuPerEmail: { api: perEmail('api'), worker: perEmail('worker'), redis: perEmail('redis'), bench: perEmail('bench') },
     stages,
   };
+}
+
+/** The 250 ms windows of sending whose slowest email took over 40 ms. */
+function slowWindows(trace: Array<[number, number]>): string {
+  const start = trace.reduce((min, [at]) => Math.min(min, at), Number.POSITIVE_INFINITY);
+  const slowest = new Map<number, number>();
+  for (const [at, ms] of trace) {
+    const window = Math.floor((at - start) / 250);
+    slowest.set(window, Math.max(slowest.get(window) ?? 0, ms));
+  }
+  return [...slowest]
+    .filter(([, ms]) => ms > 40)
+    .sort(([a], [b]) => a - b)
+    .map(([window, ms]) => `${(window / 4).toFixed(2)}:${Math.round(ms)}`)
+    .join(' ');
 }
 
 export function formatEndToEnd(r: EndToEndResult, seconds: number): string {
