@@ -18,12 +18,18 @@ describe('health and metrics', () => {
   });
 
   it('reports the seed fields, queue depths and live workers, without secrets', async () => {
+    // The worker's heartbeat, and the delivery's webhook-log entry (written within 10 ms of the POST, not before the
+    // sink saw it; /health is cached for 2 s).
     await waitUntil(
-      async () =>
-        ((await (await fetch(`${world.apiUrl}/health`)).json()) as { services: { background_tasks: { workers: number } } }).services
-          .background_tasks.workers > 0,
+      async () => {
+        const health = (await (await fetch(`${world.apiUrl}/health`)).json()) as {
+          services: { background_tasks: { workers: number } };
+          metrics: { active_webhooks: number };
+        };
+        return health.services.background_tasks.workers > 0 && health.metrics.active_webhooks > 0;
+      },
       10_000,
-      'worker published',
+      'worker published and delivery logged',
     );
     const res = await fetch(`${world.apiUrl}/health`);
     const body = (await res.json()) as { uptime: unknown; metrics: { last_webhook: unknown } };
