@@ -92,8 +92,16 @@ function keyOf(url: string): string {
   return buildObjectKey(PROVIDER, normalizeSourceUrl(PROVIDER, url));
 }
 
-async function storedSha256(key: string): Promise<{ sha256: string; bytes: number } | undefined> {
-  const object = await (await mf.getR2Bucket('BUCKET')).get(key);
+/**
+ * The test's own look into the bucket, through Miniflare's proxy (its bundled undici 5): under a loaded CI it can
+ * reuse a keep-alive socket workerd just closed ("other side closed"), so a transport failure is tried once more.
+ */
+async function storedSha256(key: string, retried = false): Promise<{ sha256: string; bytes: number } | undefined> {
+  const object = await (await mf.getR2Bucket('BUCKET')).get(key).catch((error: unknown) => {
+    if (retried || !(error instanceof TypeError) || error.message !== 'fetch failed') throw error;
+    return 'retry' as const;
+  });
+  if (object === 'retry') return storedSha256(key, true);
   if (!object) return undefined;
   const data = new Uint8Array(await object.arrayBuffer());
   return { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength };
