@@ -1,3 +1,4 @@
+import { afterEach, beforeEach, jest } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { createLogger, LOG_WINDOW_MS } from './logger';
 
@@ -13,20 +14,27 @@ function recordingStream() {
   return { stream, writes };
 }
 
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-const afterWindow = () => new Promise((resolve) => setTimeout(resolve, LOG_WINDOW_MS + 5));
+// The window is a timer: fake time makes "within" and "after" exact, whatever the machine's load.
+const advance = (ms: number) => jest.advanceTimersByTime(ms);
+const afterWindow = () => advance(LOG_WINDOW_MS);
 
 describe('createLogger: one write per 10 ms window', () => {
-  it('writes the lines logged within the window together, in order, after it', async () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('writes the lines logged within the window together, in order, after it', () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'info', service: 'test', stream });
     logger.info('email.routed', { email_id: 'e-1' });
     logger.child({ email_id: 'e-2' }).info('delivery.succeeded', { status: 200 });
-    await nextTurn();
+    advance(LOG_WINDOW_MS - 1);
     logger.warn('delivery.failed', { email_id: 'e-3' });
-    await nextTurn();
     expect(writes).toHaveLength(0);
-    await afterWindow();
+    advance(1);
     expect(writes).toHaveLength(1);
     const lines = writes[0]!.split('\n');
     expect(lines.at(-1)).toBe('');
@@ -37,13 +45,13 @@ describe('createLogger: one write per 10 ms window', () => {
     ]);
   });
 
-  it('starts a new write for lines logged after the window', async () => {
+  it('starts a new write for lines logged after the window', () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'info', service: 'test', stream });
     logger.info('first');
-    await afterWindow();
+    afterWindow();
     logger.info('second');
-    await afterWindow();
+    afterWindow();
     expect(writes.map((w) => (JSON.parse(w) as { event: string }).event)).toEqual(['first', 'second']);
   });
 
@@ -58,24 +66,24 @@ describe('createLogger: one write per 10 ms window', () => {
     expect(writes.join('').split('\n').filter(Boolean)).toHaveLength(70);
   });
 
-  it('flush() writes what is pending at once (before process.exit), and nothing twice', async () => {
+  it('flush() writes what is pending at once (before process.exit), and nothing twice', () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'info', service: 'test', stream });
     logger.info('api.stopped');
     logger.flush();
     expect(writes).toHaveLength(1);
     expect(JSON.parse(writes[0]!)).toMatchObject({ event: 'api.stopped', service: 'test' });
-    await afterWindow();
+    afterWindow();
     logger.flush();
     expect(writes).toHaveLength(1);
   });
 
-  it('drops lines below the level without writing anything', async () => {
+  it('drops lines below the level without writing anything', () => {
     const { stream, writes } = recordingStream();
     const logger = createLogger({ level: 'warn', service: 'test', stream });
     logger.info('hidden');
     logger.debug('hidden.too');
-    await afterWindow();
+    afterWindow();
     expect(writes).toHaveLength(0);
   });
 });
