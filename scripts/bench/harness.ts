@@ -94,6 +94,9 @@ export function redisCpuSeconds(info: string): number {
 export const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
+/** A difference in ms with its sign: "+81.5 ms", "-5.1 ms". */
+export const signedMs = (ms: number) => `${ms >= 0 ? '+' : '-'}${Math.abs(ms).toFixed(1)} ms`;
+
 let seq = 0;
 export function emailBody(): string {
   seq += 1;

@@ -3,7 +3,7 @@
 // the moment it is spawned (its boot, JIT warm-up and first fetches all fall inside the window).
 import { Agent } from 'node:http';
 import { computeEmailId } from '@render-signal/contracts';
-import { emailBody, percentile, pipelineEnv, postJson, spawnNode, startApi, startSink, startWorker } from './harness';
+import { emailBody, percentile, signedMs, pipelineEnv, postJson, spawnNode, startApi, startSink, startWorker } from './harness';
 
 export interface WindowResult {
   accepted: number;
@@ -69,8 +69,6 @@ export async function benchWorkerJoin(
     `${name.padEnd(34)} accepted ${r.accepted}, delivered ${r.delivered}   p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`;
   console.log(row('1 worker (the 10 s before)', before));
   console.log(row('2nd worker starting (its first 10 s)', after));
-  console.log(
-    `p99 added by the joining worker: ${(after.p99 - before.p99).toFixed(1)} ms   sent == delivered: ${lost === 0 ? 'yes' : 'NO'}`,
-  );
+  console.log(`p99 added by the joining worker: ${signedMs(after.p99 - before.p99)}   sent == delivered: ${lost === 0 ? 'yes' : 'NO'}`);
   return { before, after, lost };
 }

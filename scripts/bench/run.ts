@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
 import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
-import { emailBody, firstJsonLine, killAll, spawnNode, TOKEN } from './harness';
+import { emailBody, firstJsonLine, killAll, signedMs, spawnNode, TOKEN } from './harness';
 import { benchJourneys } from './journeys';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       const join = await benchWorkerJoin(redis.url, { rate: 500, seconds: 10, redisPid: redis.process.pid });
       target(
         'a worker started while 500/s flow adds < 250 ms to p99 in its first 10 s',
-        `+${(join.after.p99 - join.before.p99).toFixed(1)} ms (p99 ${join.before.p99.toFixed(1)} → ${join.after.p99.toFixed(1)} ms)`,
+        `${signedMs(join.after.p99 - join.before.p99)} (p99 ${join.before.p99.toFixed(1)} → ${join.after.p99.toFixed(1)} ms)`,
         join.after.p99 - join.before.p99 < 250 && join.lost === 0,
       );
     }
