@@ -86,6 +86,13 @@ describeCluster('Redis Cluster: the pipeline on a local 3-master cluster', () =>
     expect(report.accepted.length).toBeGreaterThan(100);
     // Deliveries whose completion could not reach Redis before their lock expired: at most those in flight.
     expect(ledger.duplicates).toBeLessThanOrEqual(2 * 50);
+    // The outage of that one node, and its end, are in each process's log with the node's address.
+    const node = `127.0.0.1:${stack.redis.port}`;
+    for (const proc of [stack.api, ...stack.workers]) {
+      const events = proc.logs.filter((l) => l.node === node).map((l) => l.event);
+      expect(events).toContain('redis.unavailable');
+      expect(events.lastIndexOf('redis.recovered')).toBeGreaterThan(events.indexOf('redis.unavailable'));
+    }
   }, 300_000);
 
   it('the operator CLIs and the dashboard login work in cluster mode too', async () => {

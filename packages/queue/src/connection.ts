@@ -92,7 +92,11 @@ export function createRedisConnection(options: ConnectionOptions): RedisClient {
   return redis;
 }
 
-/** Logs state changes once (ioredis emits `error` on every reconnect attempt; that would flood the logs). */
+/**
+ * Logs state changes once (ioredis emits `error` on every reconnect attempt; that would flood the logs). In cluster
+ * mode a node that goes away leaves the cluster connection `ready` (its other nodes serve on): each node's outage and
+ * recovery is logged on its own, with the node's address.
+ */
 function attachConnectionLogging(redis: RedisClient, options: ConnectionOptions): void {
   let down = false;
   redis.on('error', (error: Error) => {
@@ -104,6 +108,20 @@ function attachConnectionLogging(redis: RedisClient, options: ConnectionOptions)
     if (down) options.logger.info('redis.recovered', { connection: options.name });
     down = false;
   });
+  if (redis instanceof Cluster) {
+    const downNodes = new Set<string>();
+    redis.on('node error', (error: Error, node: string) => {
+      if (downNodes.has(node)) return;
+      downNodes.add(node);
+      options.logger.warn('redis.unavailable', { connection: options.name, profile: options.profile, node, error: error.message });
+    });
+    redis.on('+node', (client: Redis) => {
+      const node = `${client.options.host}:${client.options.port}`;
+      client.on('ready', () => {
+        if (downNodes.delete(node)) options.logger.info('redis.recovered', { connection: options.name, node });
+      });
+    });
+  }
 }
 
 /** True when the connection can take commands right now (used to answer 503 without waiting). */
