@@ -26,7 +26,7 @@ import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
-import { ingressHandlers, INGRESS_PATH } from './routes/ingress';
+import { ingressHandler, INGRESS_PATH } from './routes/ingress';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): Express {
   // The ingress first: the hot path (hundreds of POSTs a second from a machine sender) skips the browser
   // security headers, which protect pages and the operator API, not a JSON answer to Apps Script. It sets
   // nosniff and no-store itself. A route on the app itself, not a mounted router: one router walk per POST.
-  app.post(INGRESS_PATH, ...ingressHandlers(deps));
+  app.post(INGRESS_PATH, ingressHandler(deps));
   app.use(securityHeaders());
   app.use(healthRouter(deps));
   app.use(gmailPubsubRouter(deps));

@@ -44,10 +44,41 @@ describe('POST /api/ingress/gmail', () => {
     ['no header', {}],
     ['a wrong token', { authorization: 'Bearer wrong-token-123' }],
     ['an empty bearer', { authorization: 'Bearer ' }],
+    ['a wrong token of the same length', { authorization: `Bearer ${'x'.repeat(TEST_TOKEN.length)}` }],
+    ['the token with one more character', { authorization: `Bearer ${TEST_TOKEN}x` }],
+    ['the token less its last character', { authorization: `Bearer ${TEST_TOKEN.slice(0, -1)}` }],
+    ['another scheme', { authorization: `Basic ${TEST_TOKEN}` }],
   ])('answers 401 with %s', async (_label, headers) => {
     const res = await request(world.apiUrl).post('/api/ingress/gmail').set(headers).send(sampleEmail());
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ success: false, code: 'unauthorized', message: 'Unauthorized' });
+  });
+
+  it('accepts "bearer" in any case and spaces around the token', async () => {
+    expect((await world.post(sampleEmail(), { authorization: `bearer   ${TEST_TOKEN} ` })).status).toBe(200);
+  });
+
+  it('answers with no-store and nosniff, accepted or refused, and counts both in /metrics', async () => {
+    const count = async (status: string, outcome: string) => {
+      const text = (await request(world.apiUrl).get('/metrics')).text;
+      const line = text.split('\n').find((l) => l.startsWith(`rs_ingress_requests_total{status="${status}",outcome="${outcome}"}`));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    const [queuedBefore, refusedBefore] = [await count('200', 'queued'), await count('401', 'rejected')];
+    const accepted = await request(world.apiUrl)
+      .post('/api/ingress/gmail')
+      .set('authorization', `Bearer ${TEST_TOKEN}`)
+      .send(sampleEmail());
+    const refused = await request(world.apiUrl).post('/api/ingress/gmail').set('authorization', 'Bearer nope').send(sampleEmail());
+    for (const res of [accepted, refused]) {
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    }
+    expect([accepted.status, refused.status]).toEqual([200, 401]);
+    expect(await count('200', 'queued')).toBe(queuedBefore + 1);
+    expect(await count('401', 'rejected')).toBe(refusedBefore + 1);
   });
 
   it('answers 415 to a non-JSON body', async () => {
