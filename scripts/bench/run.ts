@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { startRedisServer, removeRedisDir } from '../../test/helpers/redis-server';
 import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
-import { emailBody, firstJsonLine, killAll, signedMs, spawnNode, TOKEN } from './harness';
+import { cpuMs, emailBody, firstJsonLine, killAll, signedMs, spawnNode, TOKEN } from './harness';
 import { benchJourneys } from './journeys';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
@@ -64,17 +64,30 @@ const SLICE_SECONDS = Number(args.get('slice') ?? 2);
 /** One server's share of a round: its slices added up. */
 interface RoundLoad {
   rps: number;
+  /** CPU per request (µs) of the server process and of Redis, over the measured slices. */
+  apiUs: number;
+  redisUs: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
 }
 
-function addSlices(slices: autocannon.Result[]): RoundLoad {
+interface Slice {
+  result: autocannon.Result;
+  apiMs: number;
+  redisMs: number;
+}
+
+function addSlices(list: Slice[]): RoundLoad {
+  const slices = list.map((s) => s.result);
   const seconds = slices.reduce((sum, r) => sum + r.duration, 0);
+  const requests = slices.reduce((sum, r) => sum + r.requests.total, 0);
   const sorted = (values: number[]) => [...values].sort((x, y) => x - y);
   return {
-    rps: slices.reduce((sum, r) => sum + r.requests.total, 0) / seconds,
+    rps: requests / seconds,
+    apiUs: (list.reduce((sum, s) => sum + s.apiMs, 0) * 1000) / requests,
+    redisUs: (list.reduce((sum, s) => sum + s.redisMs, 0) * 1000) / requests,
     p50: sorted(slices.map((r) => r.latency.p50))[Math.floor(slices.length / 2)]!,
     p99: Math.max(...slices.map((r) => r.latency.p99)),
     non2xx: slices.reduce((sum, r) => sum + r.non2xx, 0),
@@ -82,7 +95,7 @@ function addSlices(slices: autocannon.Result[]): RoundLoad {
   };
 }
 
-async function throughput(redisUrl: string): Promise<void> {
+async function throughput(redisUrl: string, redisPid: number | undefined): Promise<void> {
   // Both servers stay up through a round and take the load in turns, --slice seconds each (ABBA order): the
   // box's noise, which moves over seconds on these shared machines (a baseline round ran at 2,936 and 5,172
   // req/s on the same day with 10 s turns), then hits both alike.
@@ -100,10 +113,14 @@ async function throughput(redisUrl: string): Promise<void> {
     // Warm-up, as loaded as the measured run: both servers are measured with their code optimised by the JIT
     // (a lighter warm-up left ours, with more code to compile, at 0.69 of bare in its first round, 0.88–1.0 after).
     for (const url of urls) await autocannon({ ...ingressRequest(url), duration: WARMUP_SECONDS });
-    const results: Record<'bare' | 'ingress', autocannon.Result[]> = { bare: [], ingress: [] };
+    const results: Record<'bare' | 'ingress', Slice[]> = { bare: [], ingress: [] };
     for (let slice = 0; slice < slices; slice++) {
       const order = slice % 2 === 0 ? [0, 1] : [1, 0];
-      for (const i of order) results[kinds[i]!].push(await autocannon({ ...ingressRequest(urls[i]!), duration: SLICE_SECONDS }));
+      for (const i of order) {
+        const [api, redis] = [cpuMs(servers[i]!.pid), cpuMs(redisPid)];
+        const result = await autocannon({ ...ingressRequest(urls[i]!), duration: SLICE_SECONDS });
+        results[kinds[i]!].push({ result, apiMs: cpuMs(servers[i]!.pid) - api, redisMs: cpuMs(redisPid) - redis });
+      }
     }
     for (const kind of kinds) runs[kind].push(addSlices(results[kind]));
     await Promise.all(servers.map((server) => new Promise((resolve) => server.once('exit', resolve).kill('SIGTERM'))));
@@ -112,7 +129,8 @@ async function throughput(redisUrl: string): Promise<void> {
   const bare = median(runs.bare);
   const ours = median(runs.ingress);
   const row = (name: string, r: RoundLoad) =>
-    `${name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}`;
+    `${name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   non-2xx ${r.non2xx}   errors ${r.errors}   ` +
+    `CPU µs/request: server ${r.apiUs.toFixed(0)}, redis ${r.redisUs.toFixed(0)}`;
   console.log(
     `\n## Ingress throughput (median of ${ROUNDS} rounds; a round = ${THROUGHPUT_SECONDS}s per server in alternating ` +
       `${SLICE_SECONDS}s slices; 50 connections, unique emails)`,
@@ -123,7 +141,12 @@ async function throughput(redisUrl: string): Promise<void> {
   console.log(row('baseline: bare queue.add', bare));
   console.log(row('render-signal ingress', ours));
   const ratio = ours.rps / bare.rps;
-  console.log(`ratio ingress / baseline: ${ratio.toFixed(2)}`);
+  // CPU per request over all rounds (less noisy than a throughput ratio: it does not move with the host's speed).
+  const perRequest = (list: RoundLoad[], field: 'apiUs' | 'redisUs') => list.reduce((sum, r) => sum + r[field], 0) / list.length;
+  const cpuRatio = (field: 'apiUs' | 'redisUs') => (perRequest(runs.ingress, field) / perRequest(runs.bare, field)).toFixed(2);
+  console.log(
+    `ratio ingress / baseline: ${ratio.toFixed(2)}   CPU per request (mean of rounds): server ${cpuRatio('apiUs')}×, redis ${cpuRatio('redisUs')}×`,
+  );
   const roundRatios = runs.ingress.map((r, i) => r.rps / runs.bare[i]!.rps);
   target(
     'ingress ≥ 0.85× bare endpoint, every round',
@@ -138,7 +161,7 @@ async function main(): Promise<void> {
   const redis = await startRedisServer();
   console.log(`# Render Signal benchmark — node ${process.version}, redis on port ${redis.port}, ${new Date().toISOString()}`);
   try {
-    if (!args.has('skip-throughput')) await throughput(redis.url);
+    if (!args.has('skip-throughput')) await throughput(redis.url, redis.process.pid);
     if (!args.has('skip-e2e')) {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
       console.log(
