@@ -38,12 +38,9 @@ function isJsonBody(req: Request): boolean {
 
 export const INGRESS_PATH = '/api/ingress/gmail';
 
-/** The headers of every ingress answer: a JSON body nobody caches or sniffs. */
-const ANSWER_HEADERS = {
-  'content-type': 'application/json; charset=utf-8',
-  'x-content-type-options': 'nosniff',
-  'cache-control': 'no-store',
-};
+/** On every ingress answer, accepted or refused: a JSON body nobody caches or sniffs. */
+const NO_STORE_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+const ANSWER_HEADERS = { 'content-type': 'application/json; charset=utf-8', ...NO_STORE_HEADERS };
 
 /**
  * POST /api/ingress/gmail — authenticate, validate, dedup + enqueue atomically, answer at once.
@@ -76,8 +73,7 @@ export function ingressHandler(deps: Pick<AppDeps, 'env' | 'logger' | 'metrics' 
     deps.metrics.ingressRequests.inc({ status: '200', outcome });
   };
   const refuse = (res: Response, next: NextFunction, error: unknown) => {
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('cache-control', 'no-store');
+    res.set(NO_STORE_HEADERS);
     res.once('finish', () =>
       deps.metrics.ingressRequests.inc({ status: String(res.statusCode), outcome: String(res.locals.outcome ?? 'rejected') }),
     );
