@@ -1,6 +1,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
   {
@@ -35,6 +37,12 @@ export default tseslint.config(
     // Typed rules: in this async-heavy code a floating promise is an unhandled rejection, and in
     // production an unhandled rejection is a crash.
     files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver': undefined,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ alwaysTryTypes: true })],
+    },
     languageOptions: {
       parserOptions: {
         projectService: { allowDefaultProject: ['apps/r2-fetch-worker/src/*.test.ts'] },
@@ -44,6 +52,9 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
+      // No import cycle, across packages too (workspace packages resolve to their sources): a cycle is how a
+      // router ends up importing the composition root back.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'max-len': ['error', { code: 140, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }],
     },
   },

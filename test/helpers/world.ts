@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
-import { createApp, type AppDeps } from '../../apps/api/src/app';
+import { createApp } from '../../apps/api/src/app';
+import type { AppDeps } from '../../apps/api/src/app-deps';
 import { buildApiDeps } from '../../apps/api/src/deps';
 import { startWorkers, type RunningWorkers } from '../../apps/worker/src/worker';
 import { apiEnvSchema, loadEnv, workerEnvSchema, type ApiEnv, type WorkerEnv } from '@render-signal/config';

@@ -1,15 +1,5 @@
 import express, { type Express } from 'express';
-import type { Cluster, Redis } from 'ioredis';
-import type { ApiEnv } from '@render-signal/config';
-import type { Logger } from '@render-signal/observability';
-import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
-import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
-import type { LinkProvider } from '@render-signal/detectors';
-import type { Queue } from 'bullmq';
-import type { ApiMetrics } from '@render-signal/observability';
-import type { Producer, deliveryQueue, emailQueue, gmailQueue } from '@render-signal/queue';
-import type { JourneyRecorder, JourneyStore } from '@render-signal/journeys';
-import type { MailboxStore } from '@render-signal/gmail';
+import type { AppDeps } from './app-deps';
 import { errorHandler, notFound } from './http/api-error';
 import { requireOperator } from './http/operator-auth';
 import { securityHeaders } from './http/security-headers';
@@ -27,33 +17,6 @@ import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
 import { ingressHandler, INGRESS_PATH } from './routes/ingress';
-
-export interface AppDeps {
-  env: ApiEnv;
-  logger: Logger;
-  /** Producer-profile connection (fails fast, so the ingress can answer 503). */
-  redis: Redis | Cluster;
-  emailProducer: Producer<typeof emailQueue>;
-  /** Live config documents shared with the workers. */
-  settings: SettingsStore;
-  webhookLog: WebhookLog;
-  webhookSecret: WebhookSecretStore;
-  /** Used by "send test webhook" only; emails are delivered by workers. */
-  deliverer: WebhookDeliverer;
-  providers: readonly LinkProvider[];
-  /** One read-only handle per catalog queue (health, metrics, Bull Board). */
-  queues: Queue[];
-  metrics: ApiMetrics;
-  /** Gmail push ingress: sync jobs and the connected mailboxes (no credentials are read by the API). */
-  gmail: { producer: Producer<typeof gmailQueue>; mailboxes: MailboxStore };
-  /** Email journeys and hourly figures (read), operator actions on them (written), re-deliveries (queued). */
-  journeys: { store: JourneyStore; recorder: JourneyRecorder; deliveryProducer: Producer<typeof deliveryQueue> };
-  startedAt: number;
-  /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
-  loginRateLimitRedis?: Redis | Cluster;
-  /** Where the built dashboard lives; defaults to apps/dashboard/dist. */
-  dashboardDir?: string;
-}
 
 /** Builds the Express app from its dependencies; nothing is created at import time, so tests build fresh worlds. */
 export function createApp(deps: AppDeps): Express {

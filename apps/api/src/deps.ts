@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { createProducer, deliveryQueue, duplicateConnection, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
 import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
-import type { AppDeps } from './app';
+import type { AppDeps } from './app-deps';
 
 export interface ApiResources {
   deps: AppDeps;

@@ -18,7 +18,7 @@ import {
   withOriginalMagicLinks,
 } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { ApiError } from './api-error';
 
 /**

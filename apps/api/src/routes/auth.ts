@@ -4,7 +4,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { Cluster } from 'ioredis';
 import { checkCredentials, csrfTokensMatch, MAGIC_LINK_FAILURE_MESSAGES, safeNextPath, type MagicLinkFailure } from '@render-signal/auth';
 import { describeError } from '@render-signal/observability';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { CSRF_HEADER, isSameOrigin, operatorAuth, ownOrigins } from '../http/operator-auth';
 
 /**

@@ -5,7 +5,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import { maskFields } from '@render-signal/observability';
 import { QUEUE_CATALOG } from '@render-signal/queue';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { operatorGuard } from '../http/operator-auth';
 import { bullBoardContentSecurityPolicy } from '../http/security-headers';
 

@@ -6,7 +6,7 @@ import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/
 import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
 import { deliveryQueue, emailQueue } from '@render-signal/queue';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
 

@@ -10,7 +10,7 @@ import {
   type PushAuthConfig,
 } from '@render-signal/gmail';
 import { ApiError } from '../http/api-error';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 
 /** The push endpoint's authentication from the env; a half-configured one stops the API at startup. */
 export function pushAuthConfig(env: ApiEnv): PushAuthConfig {

@@ -12,7 +12,7 @@ import {
 } from '@render-signal/observability';
 import { isWithinWindow, weekdayIn } from '@render-signal/routing';
 import type { Mailbox } from '@render-signal/gmail';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 
 const HOUR_MS = 3_600_000;
 /** A mailbox not synced for this many backup-poll intervals is flagged stale. */

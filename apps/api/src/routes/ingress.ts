@@ -5,7 +5,7 @@ import { ingestEmail } from '@render-signal/ingest';
 import { isRedisReady } from '@render-signal/queue';
 import { ApiError } from '../http/api-error';
 import { bearerTokenCheck } from '../http/bearer-auth';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 
 /** Seconds the sender should wait before retrying after a 503 (Apps Script retries on its next run anyway). */
 const RETRY_AFTER_S = 5;

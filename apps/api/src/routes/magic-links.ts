@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { isProduction } from '@render-signal/config';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { ApiError } from '../http/api-error';
 import { operatorAuth } from '../http/operator-auth';
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { prepareSettingsImport, readImportFile, readSettings } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { invalid, ok, refusePrivateTargets, storeError } from './respond';
 
 /**

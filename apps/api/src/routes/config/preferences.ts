@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { applyProcessingPrefsUpdate, applyRuntimeFlagsUpdate } from '@render-signal/contracts';
 import { effectiveRetrySchedule, readRetryPolicy } from '@render-signal/delivery';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { expectedRevision, invalid, ok, storeError } from './respond';
 
 /** processing_prefs and runtime_flags (docs/original-behaviour.md, "Dashboard endpoints"), with the original's paths and aliases. */

@@ -4,7 +4,7 @@ import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-s
 import { maskUrl } from '@render-signal/observability';
 import { buildDeliveries, planEmail } from '@render-signal/pipeline';
 import { normalizeRules, type RoutingRule } from '@render-signal/routing';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
 
 /** Rule targets not already stored (those were checked when saved): the ones to check now. */

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { ok } from './respond';
 
 const STATUSES = new Set(['success', 'error', 'skipped']);

@@ -4,7 +4,7 @@ import { PermanentDeliveryError, RetryableDeliveryError, serializeWebhookPayload
 import { checkUrlShape } from '@render-signal/net-guard';
 import { maskUrl } from '@render-signal/observability';
 import { ApiError } from '../../http/api-error';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { ok } from './respond';
 
 /** Secret rotation and the "send test webhook" button (a real delivery, one attempt, result shown). */

@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/contracts';
 import { resolveDefaultTarget } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
-import type { AppDeps } from '../../app';
+import type { AppDeps } from '../../app-deps';
 import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
 
 /** What GET /api/webhooks/config shows: the original's fields, every URL masked, plus ours. */
