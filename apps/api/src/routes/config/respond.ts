@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { ConfigConflictError, ConfigValidationError } from '@render-signal/config-store';
 import { assertPublicUrl, BlockedUrlError, type NetworkPolicy } from '@render-signal/net-guard';
+import { unmaskUrl } from '@render-signal/observability';
 import { ApiError } from '../../http/api-error';
 
 /** A 400 with the original's `message` plus machine-readable field errors. */
@@ -40,4 +41,17 @@ export async function refusePrivateTargets(targets: Array<{ path: string; url: s
     }
   }
   if (errors.length > 0) throw invalid(`${errors[0]!.path}: ${errors[0]!.message}`, errors);
+}
+
+/**
+ * A URL field sent back as GET showed it (the read-modify-write of a client): a masked value (`https://host/***`)
+ * stands for the stored URL it masks among `stored`; one that masks none is refused (400 `masked_url`), never
+ * stored as a target. Any other value is returned as is.
+ */
+export function keepStoredUrl<T>(value: T, stored: ReadonlyArray<string | null | undefined>, path: string): T | string {
+  if (typeof value !== 'string') return value;
+  const url = unmaskUrl(value, stored);
+  if (url !== undefined) return url;
+  const message = `${path} : URL masquée (${value}) qui ne correspond à aucune URL enregistrée ; envoyez l’URL complète.`;
+  throw new ApiError(400, 'masked_url', message, { errors: [{ path, message }] });
 }

@@ -5,7 +5,7 @@ import { maskUrl } from '@render-signal/observability';
 import { buildDeliveries, planEmail } from '@render-signal/pipeline';
 import { normalizeRules, type RoutingRule } from '@render-signal/routing';
 import type { AppDeps } from '../../app-deps';
-import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
+import { expectedRevision, invalid, keepStoredUrl, ok, refusePrivateTargets, storeError } from './respond';
 
 /** Rule targets not already stored (those were checked when saved): the ones to check now. */
 function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[]): Array<{ path: string; url: string }> {
@@ -31,16 +31,16 @@ export function routingRulesRouter(deps: AppDeps): Router {
   router.post('/api/routing_rules', async (req, res) => {
     const body = (req.body ?? {}) as { rules?: unknown };
     const current = await deps.settings.get('routing_rules');
-    // A rule sent back with its masked URL keeps the stored URL of the rule with the same id.
+    // A rule sent back with its masked URL keeps the stored URL of the rule with the same id (else of another rule).
+    const storedUrls = current.rules.map((s) => s.actions.webhook_url);
     const incoming = Array.isArray(body.rules)
-      ? body.rules.map((rule: unknown) => {
+      ? body.rules.map((rule: unknown, index) => {
           const r = rule as { id?: unknown; actions?: { webhook_url?: unknown } };
           const url = r?.actions?.webhook_url;
-          if (typeof url === 'string' && url.endsWith('/***')) {
-            const stored = current.rules.find((s) => s.id === r.id);
-            if (stored) return { ...r, actions: { ...r.actions, webhook_url: stored.actions.webhook_url } };
-          }
-          return rule;
+          if (typeof url !== 'string') return rule;
+          const sameId = current.rules.find((s) => s.id === r.id)?.actions.webhook_url;
+          const kept = keepStoredUrl(url, [sameId, ...storedUrls], `rules[${index}].actions.webhook_url`);
+          return kept === url ? rule : { ...r, actions: { ...r.actions, webhook_url: kept } };
         })
       : body.rules;
     const normalized = normalizeRules(incoming, ruleOptions);

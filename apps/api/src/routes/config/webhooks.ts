@@ -3,7 +3,7 @@ import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/con
 import { resolveDefaultTarget } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
 import type { AppDeps } from '../../app-deps';
-import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
+import { expectedRevision, invalid, keepStoredUrl, ok, refusePrivateTargets, storeError } from './respond';
 
 /** What GET /api/webhooks/config shows: the original's fields, every URL masked, plus ours. */
 function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | null; _revision: number }, deps: AppDeps) {
@@ -57,6 +57,13 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // Obsolete keys of the original are dropped; unknown keys ignored (only known keys are copied).
     const { recadrage_webhook_url: _r, autorepondeur_webhook_url: _a, polling_enabled: _p, ...changes } = body;
+    // A URL sent back as GET showed it (masked) leaves the field as it is; one that masks no stored URL is a 400.
+    const current = await deps.settings.get('webhook_config');
+    const shown = { webhook_url: current.webhook_url ?? deps.env.WEBHOOK_URL, failure_webhook_url: current.failure_webhook_url };
+    for (const field of ['webhook_url', 'failure_webhook_url'] as const) {
+      const value = changes[field];
+      if (typeof value === 'string' && keepStoredUrl(value, [shown[field]], field) !== value) delete changes[field];
+    }
     const saved = await update(body, changes);
     ok(res, { message: 'Configuration mise à jour avec succès.', config: presentWebhookConfig(saved, deps) });
   });
