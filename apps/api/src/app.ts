@@ -10,6 +10,7 @@ import { emailsRouter } from './routes/emails';
 import { magicLinksRouter } from './routes/magic-links';
 import { configIoRouter } from './routes/config/config-io';
 import { preferencesRouter } from './routes/config/preferences';
+import { payloadPreviewRouter } from './routes/config/payload-preview';
 import { routingRulesRouter } from './routes/config/routing-rules';
 import { webhookConfigRouter } from './routes/config/webhooks';
 import { webhookLogsRouter } from './routes/config/webhook-logs';
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps): Express {
     webhookConfigRouter(deps),
     preferencesRouter(deps),
     routingRulesRouter(deps),
+    payloadPreviewRouter(deps),
     webhookLogsRouter(deps),
     configIoRouter(deps),
     webhookToolsRouter(deps),

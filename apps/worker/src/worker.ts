@@ -11,6 +11,7 @@ import {
 } from '@render-signal/config-store';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
+  createPayloadRenderer,
   createWebhookDeliverer,
   createWebhookLog,
   failureNotificationFor,
@@ -101,7 +102,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
   });
-  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys };
+  // Flat and template bodies: templates compiled once per text (a settings change brings a new one), evaluation bounded.
+  const renderer = createPayloadRenderer({ timeoutMs: env.TEMPLATE_TIMEOUT_MS, maxBodyBytes: env.WEBHOOK_MAX_BODY_BYTES });
+  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys, renderer };
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   const lock = jobLockOptions(env);

@@ -156,6 +156,10 @@ export const commonEnvSchema = z.object({
    * huge body cannot hold the worker's event loop (links are still taken from the whole body).
    */
   FIELD_SCAN_LIMIT_KB: positiveInt(256, 100 * 1024),
+  /** A payload template's evaluation stops after this long: that delivery fails with `template_error`. */
+  TEMPLATE_TIMEOUT_MS: positiveInt(50, 10_000),
+  /** The largest body a payload template may render, in bytes (Make's limit: 5 MB). */
+  WEBHOOK_MAX_BODY_BYTES: positiveInt(5 * 1024 * 1024, 100 * 1024 * 1024),
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),

@@ -6,5 +6,6 @@ export * from './retry-summary';
 export * from './dead-letter';
 export * from './signing';
 export * from './payload';
+export * from './payload-format';
 export * from './webhook-log';
 export * from './webhook-log-import';

@@ -3,6 +3,7 @@ import {
   PermanentDeliveryError,
   RetryableDeliveryError,
   type DeliverySuccess,
+  type PayloadRenderer,
   type WebhookDeliverer,
   type WebhookLog,
   type WebhookLogEntry,
@@ -16,6 +17,8 @@ export interface DeliveryAttemptDeps {
   webhookLog: WebhookLog;
   /** The signing secret in force (rotated from the dashboard, else env WEBHOOK_SECRET). */
   secret(): Promise<string | undefined>;
+  /** Renders flat and template bodies (compiled templates cached, evaluation bounded). */
+  renderer?: PayloadRenderer;
   /** The email's journey (dashboard): one event per attempt of an email delivery, batched, never awaited. */
   journeys?: JourneyRecorder | undefined;
   now?: () => number;
@@ -24,8 +27,11 @@ export interface DeliveryAttemptDeps {
 /** One attempt to deliver one webhook, whichever path makes it. */
 export interface DeliveryAttempt {
   delivery: Pick<DeliverWebhookJob, 'email_id' | 'accepted_at' | 'webhook_id' | 'target' | 'subject' | 'kind'>;
-  /** The exact bytes to POST (serialised once, where the payload was built or read). */
-  body: Buffer;
+  /**
+   * The exact bytes to POST (serialised once, where the payload was built or read), or for a flat / template
+   * target how to render them (`attemptBody`): a rendering failure is this attempt's `template_error`.
+   */
+  body: Buffer | (() => Promise<Buffer>);
   /** 1-based, counting the fast path's attempt. */
   attempt: number;
   maxAttempts: number;
@@ -47,16 +53,19 @@ export type AttemptOutcome =
  */
 export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAttemptDeps, log: Logger): Promise<AttemptOutcome> {
   const { target, webhook_id } = attempt.delivery;
+  // The bytes sent and signed: rendered here for a flat / template target (recorded with their real size).
+  let sent: DeliveryAttempt & { body: Buffer } = { ...attempt, body: Buffer.alloc(0) };
   try {
+    sent = { ...attempt, body: typeof attempt.body === 'function' ? await attempt.body() : attempt.body };
     const secret = await deps.secret();
     const result = await deps.deliverer.deliverWebhook({
       target,
       webhookId: webhook_id,
-      body: attempt.body,
+      body: sent.body,
       ...(secret ? { secret } : {}),
     });
     const outcome: AttemptOutcome = { ok: true, result, endToEndMs: (deps.now?.() ?? Date.now()) - attempt.delivery.accepted_at };
-    await recordAttempt(attempt, outcome, deps, log);
+    await recordAttempt(sent, outcome, deps, log);
     return outcome;
   } catch (error) {
     if (!(error instanceof RetryableDeliveryError) && !(error instanceof PermanentDeliveryError)) throw error;
@@ -65,14 +74,14 @@ export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAt
       error,
       final: error instanceof PermanentDeliveryError || attempt.attempt >= attempt.maxAttempts,
     };
-    await recordAttempt(attempt, outcome, deps, log);
+    await recordAttempt(sent, outcome, deps, log);
     return outcome;
   }
 }
 
 /** Webhook log + metrics (+ the failure's log line) for one attempt. */
 export async function recordAttempt(
-  attempt: DeliveryAttempt,
+  attempt: DeliveryAttempt & { body: Buffer },
   outcome: AttemptOutcome,
   deps: DeliveryAttemptDeps,
   log: Logger,

@@ -4,9 +4,17 @@ import { assertPublicUrl, BlockedUrlError, type NetworkPolicy } from '@render-si
 import { unmaskUrl } from '@render-signal/observability';
 import { ApiError } from '../../http/api-error';
 
-/** A 400 with the original's `message` plus machine-readable field errors. */
-export function invalid(message: string, errors: Array<{ path: string; message: string }> = []): ApiError {
-  return new ApiError(400, 'invalid_config', message, { errors });
+/** A field error; our own checks add a `code` (e.g. `template_syntax`) and, for a template, the `position`. */
+export interface FieldError {
+  path: string;
+  message: string;
+  code?: string;
+  position?: number;
+}
+
+/** A 400 with the original's `message` plus machine-readable field errors; `code` is the first error's own code, if any. */
+export function invalid(message: string, errors: FieldError[] = []): ApiError {
+  return new ApiError(400, errors[0]?.code ?? 'invalid_config', message, { errors });
 }
 
 /** Store failures as HTTP: a stale revision is 409, a refused document 400 (never 500). */

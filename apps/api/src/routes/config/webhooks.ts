@@ -20,6 +20,8 @@ function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | nu
     absence_pause_enabled: config.absence_pause_enabled,
     absence_pause_days: config.absence_pause_days,
     failure_webhook_url: maskUrl(config.failure_webhook_url),
+    /** The default target's body (absent from the document: standard). */
+    payload: config.payload ?? { format: 'standard' },
     effective_target: maskUrl(resolveDefaultTarget(config, deps.env)),
     _updated_at: config._updated_at,
     _revision: config._revision,

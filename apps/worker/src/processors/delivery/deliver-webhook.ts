@@ -1,6 +1,12 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
-import { PermanentDeliveryError, RetryableDeliveryError, type AttemptFacts, type DeliverySuccess } from '@render-signal/delivery';
+import {
+  attemptBody,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type AttemptFacts,
+  type DeliverySuccess,
+} from '@render-signal/delivery';
 import { maskUrl, type Logger } from '@render-signal/observability';
 import { attemptDelivery, type DeliveryAttemptDeps } from '../../pipeline/delivery-attempt';
 import type { TargetGate } from '../../pipeline/target-gate';
@@ -24,7 +30,7 @@ export async function deliverWebhookJob(
   token: string | undefined,
   deps: DeliverWebhookDeps,
 ): Promise<DeliverySuccess> {
-  const { email_id, webhook_id, target, payload } = job.data;
+  const { email_id, webhook_id, target } = job.data;
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const log = deps.logger.child({ email_id, webhook_id, target: maskUrl(target.url), origin: target.origin, attempt });
@@ -40,7 +46,7 @@ export async function deliverWebhookJob(
   }
   let answeredInMs: number | undefined;
   try {
-    const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    const body = attemptBody(job.data, deps.renderer);
     const outcome = await attemptDelivery({ delivery: job.data, body, attempt, maxAttempts, path: 'job', jobId: job.id }, deps, log);
     if (outcome.ok) {
       const { result } = outcome;

@@ -1,13 +1,7 @@
 import { UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import type { DeliverWebhookJob, OffloadLinkJob, ProcessEmailJob } from '@render-signal/contracts';
 import { readSettings, type SettingsStore } from '@render-signal/config-store';
-import {
-  PermanentDeliveryError,
-  serializeWebhookPayload,
-  webhookIdFor,
-  type PayloadDeliveryLink,
-  type WebhookLog,
-} from '@render-signal/delivery';
+import { attemptBody, PermanentDeliveryError, webhookIdFor, type PayloadDeliveryLink, type WebhookLog } from '@render-signal/delivery';
 import {
   dispatchedEvent,
   offloadEvent,
@@ -23,6 +17,7 @@ import { maskUrl, type Logger } from '@render-signal/observability';
 import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
 import {
   buildDeliveries,
+  formatFields,
   planEmail,
   storedRouteSchema,
   type PlanContext,
@@ -283,6 +278,7 @@ async function enqueueDeliveries(
       webhook_id: delivery.webhookId,
       target: delivery.target,
       payload: delivery.payload,
+      ...formatFields(delivery),
       subject: job.data.email.subject,
       ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
       kind: 'email' as const,
@@ -325,8 +321,8 @@ async function deliverItself(
       subject: data.email.subject,
       kind: 'email' as const,
     },
-    // Serialised once, from the payload just built: the bytes sent and signed.
-    body: serializeWebhookPayload(delivery.payload),
+    // Serialised once, from the payload just built (or rendered at the attempt): the bytes sent and signed.
+    body: attemptBody({ ...delivery, ...formatFields(delivery), webhook_id: delivery.webhookId }, fast.attempt.renderer),
     attempt: 1,
     maxAttempts: route.retry.attempts,
     path: 'fast' as const,
@@ -349,6 +345,7 @@ async function deliverItself(
       const sent: DeliverWebhookJob = {
         ...attempt.delivery,
         payload: delivery.payload,
+        ...formatFields(delivery),
         ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
       };
       return { deliveries: 1, fast_path: 'delivered', delivery: sent };
@@ -359,6 +356,7 @@ async function deliverItself(
       {
         ...attempt.delivery,
         payload: delivery.payload,
+        ...formatFields(delivery),
         ...(route.retry.floorMs !== undefined ? { retry_floor_ms: route.retry.floorMs } : {}),
         first_attempt: { permanent: outcome.error instanceof PermanentDeliveryError, facts: outcome.error.facts },
       },
