@@ -3,12 +3,14 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Job } from 'bullmq';
 import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
+import { readSettings, type Settings } from '@render-signal/config-store';
 import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
 import { deliveryQueue, emailQueue } from '@render-signal/queue';
 import type { AppDeps } from '../app-deps';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
+import { previewRenderer, renderForPreview } from './config/payload-preview';
 
 /**
  * The operator's view of emails (dashboard "E-mails" tab, scripts): search, one email's journey, re-deliver
@@ -51,7 +53,13 @@ const listQuerySchema = z.object({
 });
 
 const emailIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,512}$/);
-const redeliverBodySchema = z.object({ webhook_id: z.string().min(1).max(200).optional() }).strict();
+/**
+ * `payload`: `kept` (default) sends the body exactly as before; `current` re-renders it with the target's payload
+ * settings in force now (a template fixed since), from the same standard payload, extracted values and webhook-id.
+ */
+const redeliverBodySchema = z
+  .object({ webhook_id: z.string().min(1).max(200).optional(), payload: z.enum(['kept', 'current']).default('kept') })
+  .strict();
 const statsQuerySchema = z.object({
   hours: z.coerce
     .number()
@@ -77,10 +85,24 @@ function emailIdOf(req: Request): string {
 /** The email job's return value when it delivered its one target itself (apps/worker process-email: the fast path). */
 const fastPathDeliverySchema = z.object({ fast_path: z.literal('delivered'), delivery: deliverWebhookJobSchema });
 
+/**
+ * A delivery's data with the payload settings its target has now (`default`: webhook_config.payload; `rule:<id>`:
+ * that rule's): a standard target drops `payload_format`. A rule deleted since keeps the format it had.
+ */
+function withCurrentFormat(data: DeliverWebhookJob, settings: Settings): DeliverWebhookJob {
+  const origin = data.target.origin;
+  const rule = origin.startsWith('rule:') ? settings.routing_rules.rules.find((r) => `rule:${r.id}` === origin) : undefined;
+  if (origin !== 'default' && !rule) return data;
+  const format = origin === 'default' ? settings.webhook_config.payload : rule!.actions.payload;
+  const { payload_format: _kept, ...rest } = data;
+  return format && format.format !== 'standard' ? { ...rest, payload_format: format } : rest;
+}
+
 const boardJob = (queue: string, jobId: string) => `${BULL_BOARD_PATH}/queue/${queue}/${encodeURIComponent(jobId)}`;
 
-export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues'>): Router {
+export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues' | 'settings'>): Router {
   const router = Router();
+  const renderer = previewRenderer(deps);
   const { store, recorder, deliveryProducer } = deps.journeys;
   const deliveryHandle = () => deps.queues.find((q) => q.name === deliveryQueue.name) ?? deliveryProducer.queue;
   const emailHandle = () => deps.queues.find((q) => q.name === emailQueue.name);
@@ -123,10 +145,16 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const emailId = emailIdOf(req);
     const { events, invalid } = await loadEvents(emailId);
     const journey = foldJourney(emailId, events);
-    // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
+    // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it; for a
+    // flat / template target, that payload rendered as an attempt renders it (null when the template fails).
     for (const target of journey.targets) {
       const job = await deliveryJobOf(target, journey.received?.job_id);
-      target.payload = job ? JSON.stringify(job.data.payload) : null;
+      if (!job) target.payload = null;
+      else if (!job.data.payload_format) target.payload = JSON.stringify(job.data.payload);
+      else {
+        const rendered = await renderForPreview(renderer, job.data.payload_format, job.data);
+        target.payload = 'body' in rendered ? rendered.body : null;
+      }
     }
     res.json({
       success: true,
@@ -160,15 +188,17 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
       );
     const now = Date.now();
     const suffix = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
+    const current = body.payload === 'current' ? await readSettings(deps.settings) : undefined;
     const jobs = sources.map((source) => {
-      const data = source!.data;
+      const data = current ? withCurrentFormat(source!.data, current) : source!.data;
       return {
         name: 'deliver' as const,
         data: {
           ...data,
           // The operator's request starts this delivery's clock (not the email's arrival days ago).
           accepted_at: now,
-          // Same webhook-id, target and payload as every earlier attempt: receivers dedup on the id.
+          // Same webhook-id, target and payload as every earlier attempt (its format the current one when asked):
+          // receivers dedup on the id.
           webhook_id: data.webhook_id,
           kind: 'email' as const,
         },
