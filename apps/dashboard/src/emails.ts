@@ -454,6 +454,22 @@ function renderTarget(
         },
         'Renvoyer à cette cible',
       ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: t.payload === null,
+          'data-testid': 'redeliver-target-current',
+          onClick: () =>
+            act(
+              'redeliver',
+              { webhook_id: t.webhook_id, payload: 'current' },
+              `Renvoyer à ${t.target} avec la mise en forme du payload actuelle (un modèle corrigé) ?`,
+            ),
+        },
+        'Renvoyer avec la mise en forme actuelle',
+      ),
       h('button', { type: 'button', class: 'secondary', disabled: t.payload === null, onClick: copy }, 'Copier le payload signé'),
     ),
     attempts,

@@ -146,14 +146,15 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const { events, invalid } = await loadEvents(emailId);
     const journey = foldJourney(emailId, events);
     // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it; for a
-    // flat / template target, that payload rendered as an attempt renders it (null when the template fails).
+    // flat / template target, that payload rendered as an attempt renders it.
     for (const target of journey.targets) {
       const job = await deliveryJobOf(target, journey.received?.job_id);
       if (!job) target.payload = null;
       else if (!job.data.payload_format) target.payload = JSON.stringify(job.data.payload);
       else {
         const rendered = await renderForPreview(renderer, job.data.payload_format, job.data);
-        target.payload = 'body' in rendered ? rendered.body : null;
+        // A template that fails: its error where the body would be (the job is kept: it can be re-delivered).
+        target.payload = 'body' in rendered ? rendered.body : `template_error: ${rendered.error.message}`;
       }
     }
     res.json({
