@@ -14,7 +14,10 @@ import { serializeWebhookPayload } from './payload';
  */
 
 export interface RenderLimits {
-  /** TEMPLATE_TIMEOUT_MS: an evaluation running longer fails (JSONata checks it at every evaluation step). */
+  /**
+   * TEMPLATE_TIMEOUT_MS: an evaluation that used this much CPU (or this + 1 s of wall time) fails; checked at every
+   * evaluation step through JSONata's entry hook.
+   */
   timeoutMs: number;
   /** WEBHOOK_MAX_BODY_BYTES: a rendered body larger than this fails. */
   maxBodyBytes: number;
@@ -129,18 +132,47 @@ export interface PayloadRenderer {
 
 const COMPILED_MAX = 256;
 
+/** JSONata's hook, called at every evaluation step (its test suite's `timeboxExpression` uses it the same way). */
+const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
+
+/** The clocks of one evaluation: wall time from its first step, CPU time read only once the wall time is over. */
+interface EvaluationClock {
+  wallStart: number;
+  cpuStart: NodeJS.CpuUsage;
+}
+
+/**
+ * The time bound of an evaluation, checked at each step: it fails once it has used `timeoutMs` of CPU, or after
+ * `timeoutMs` + 1 s of wall time whatever happened. CPU rather than wall time first, so an evaluation of a few
+ * steps is not failed for good (template_error is permanent) because the OS or a GC paused the process: a
+ * runaway template burns CPU and is stopped as fast. CPU is read (1 µs) only once the wall time is over.
+ */
+function timeGuard(timeoutMs: number): (expr: unknown, input: unknown, environment: { base: object }) => void {
+  const clocks = new WeakMap<object, EvaluationClock>();
+  return (_expr, _input, environment) => {
+    const base = environment.base;
+    let clock = clocks.get(base);
+    if (!clock) clocks.set(base, (clock = { wallStart: Date.now(), cpuStart: process.cpuUsage() }));
+    const wall = Date.now() - clock.wallStart;
+    if (wall <= timeoutMs) return;
+    const cpu = process.cpuUsage(clock.cpuStart);
+    if ((cpu.user + cpu.system) / 1000 > timeoutMs || wall > timeoutMs + 1_000) {
+      throw { code: 'D1012', message: `Evaluation timeout after ${timeoutMs} milliseconds. Check for infinite loop` };
+    }
+  };
+}
+
 export function createPayloadRenderer(limits: RenderLimits): PayloadRenderer {
   const compiled = new Map<string, Expression | TemplateError>();
-  const options = {
-    timeout: limits.timeoutMs,
-    stack: limits.maxDepth ?? DEFAULT_TEMPLATE_DEPTH,
-    sequence: limits.maxSequence ?? DEFAULT_TEMPLATE_SEQUENCE,
-  };
+  // Depth and sequence length: JSONata's own guardrails, per evaluation. Time: our hook (timeGuard).
+  const options = { stack: limits.maxDepth ?? DEFAULT_TEMPLATE_DEPTH, sequence: limits.maxSequence ?? DEFAULT_TEMPLATE_SEQUENCE };
+  const guard = timeGuard(limits.timeoutMs);
 
   function compile(template: string): Expression {
     let expression = compiled.get(template);
     if (expression === undefined) {
       const checked = compileTemplate(template, options);
+      if (checked.ok) checked.expression.assign(EVALUATE_ENTRY as unknown as string, guard);
       expression = checked.ok ? checked.expression : new TemplateError(checked.message, checked.position);
       if (compiled.size >= COMPILED_MAX) compiled.clear();
       compiled.set(template, expression);
@@ -181,6 +213,9 @@ export function createPayloadRenderer(limits: RenderLimits): PayloadRenderer {
       return body;
     },
   };
+  // JSONata's first evaluation in a process costs milliseconds (its code compiled by the JIT): paid here, not by
+  // the first delivery of a template.
+  void renderer.renderTemplate('{ "warm": $string(1) }', {}).catch(() => undefined);
   return renderer;
 }
 
