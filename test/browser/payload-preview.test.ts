@@ -107,6 +107,16 @@ describe('payload preview in a real browser', () => {
     await editor.getByTestId('preview-body').filter({ hasText: '"subject": "Collé"' }).waitFor();
     const shown = JSON.parse((await editor.getByTestId('preview-body').textContent()) ?? '{}') as Record<string, unknown>;
     expect(shown).toMatchObject({ subject: 'Collé', sender_name: 'Bob', link_1: 'https://www.dropbox.com/scl/fo/z/a.zip' });
+
+    // Saved: the default target now receives flat bodies.
+    await page.locator('form', { has: editor }).getByRole('button', { name: 'Enregistrer', exact: true }).click();
+    await page.getByText('Configuration mise à jour avec succès.').first().waitFor();
+    const before = sink.received.length;
+    expect((await world.post(sampleEmail({ subject: 'Pour la cible par défaut' }))).status).toBe(200);
+    await sink.waitFor(before + 1);
+    const flat = sink.received.at(-1)!;
+    expect(flat.json).toMatchObject({ subject: 'Pour la cible par défaut', idempotency_key: flat.headers['webhook-id'] });
+    expect(flat.json).not.toHaveProperty('email_content');
     expect(consoleErrors).toEqual([]);
   }, 60_000);
 });

@@ -84,12 +84,14 @@ async function renderSettings(section: HTMLElement): Promise<void> {
       webhook_time_end: end.value.trim(),
       absence_pause_enabled: absence.input.checked,
       absence_pause_days: days.filter((d) => d.box.input.checked).map((d) => d.value),
-      payload: payload.value(),
     };
+    // The payload settings are written once they differ from the standard body (a document without them means standard).
+    if (payload.value().format !== 'standard' || (config.payload && config.payload.format !== 'standard')) body.payload = payload.value();
     if (url.value.trim()) body.webhook_url = url.value.trim();
     try {
       const answer = await api<{ message: string; config: WebhookConfig }>('POST', '/api/webhooks/config', body);
       url.value = '';
+      config.payload = answer.config.payload;
       url.placeholder = answer.config.webhook_url ?? 'aucune URL configurée';
       current.textContent = answer.config.effective_target ?? 'aucune';
       result.replaceChildren(h('p', { class: 'ok' }, answer.message));
