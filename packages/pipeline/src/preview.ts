@@ -1,8 +1,32 @@
+import type { CommonEnv } from '@render-signal/config';
+import { resolveDefaultTarget, resolveTimeWindow, type Settings } from '@render-signal/config-store';
 import type { DeliveryTarget, PayloadSettings, ProcessEmailJob } from '@render-signal/contracts';
 import { buildWebhookPayload, webhookIdFor, type FormatSource } from '@render-signal/delivery';
-import { detectEmailType, extractDeliveryLinks, leadingText } from '@render-signal/detectors';
+import { detectEmailType, extractDeliveryLinks, leadingText, type LinkProvider } from '@render-signal/detectors';
 import { routeEmail, type ExtractConflict } from '@render-signal/routing';
 import { formatFields, type PlanContext } from './plan-email';
+
+/** The plan context of a dry run or a preview (API, CLI): the live settings under the env defaults. */
+export function previewPlanContext(
+  env: Pick<
+    CommonEnv,
+    'POLLING_TIMEZONE' | 'WEBHOOK_URL' | 'ALLOW_PRIVATE_NETWORK' | 'WEBHOOKS_TIME_START' | 'WEBHOOKS_TIME_END' | 'FIELD_SCAN_LIMIT_KB'
+  >,
+  providers: readonly LinkProvider[],
+  settings: Settings,
+  now: Date,
+): PlanContext {
+  return {
+    settings,
+    providers,
+    timeZone: env.POLLING_TIMEZONE,
+    defaultTarget: resolveDefaultTarget(settings.webhook_config, env),
+    timeWindow: resolveTimeWindow(settings.webhook_config, env),
+    defaultTimeoutMs: 30_000,
+    fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+    now,
+  };
+}
 
 export interface PreviewRequest {
   /** The rule whose target is previewed (its payload settings, `routing_rule`); the default target when absent. */

@@ -11,10 +11,10 @@ import {
   type PayloadSettings,
   type ProcessEmailJob,
 } from '@render-signal/contracts';
-import { readSettings, resolveDefaultTarget, resolveTimeWindow, type Settings } from '@render-signal/config-store';
+import { readSettings, type Settings } from '@render-signal/config-store';
 import { createPayloadRenderer, TemplateError, type FormatSource, type PayloadRenderer } from '@render-signal/delivery';
 import { foldJourney } from '@render-signal/journeys';
-import { previewSource, type PlanContext } from '@render-signal/pipeline';
+import { previewPlanContext, previewSource, type PlanContext } from '@render-signal/pipeline';
 import { normalizeRules } from '@render-signal/routing';
 import { emailQueue } from '@render-signal/queue';
 import type { AppDeps } from '../../app-deps';
@@ -26,16 +26,7 @@ export const PREVIEW_EMAILS = 20;
 
 /** The plan context of a dry run or a preview: the live settings under the API's env defaults. */
 export function planContextFor(deps: Pick<AppDeps, 'env' | 'providers'>, settings: Settings, now: Date): PlanContext {
-  return {
-    settings,
-    providers: deps.providers,
-    timeZone: deps.env.POLLING_TIMEZONE,
-    defaultTarget: resolveDefaultTarget(settings.webhook_config, deps.env),
-    timeWindow: resolveTimeWindow(settings.webhook_config, deps.env),
-    defaultTimeoutMs: 30_000,
-    fieldScanLimit: deps.env.FIELD_SCAN_LIMIT_KB * 1024,
-    now,
-  };
+  return previewPlanContext(deps.env, deps.providers, settings, now);
 }
 
 /** The renderer of dry runs and previews: the workers' limits (TEMPLATE_TIMEOUT_MS, WEBHOOK_MAX_BODY_BYTES). */
