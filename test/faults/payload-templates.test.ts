@@ -172,6 +172,15 @@ describe('payload templates: real processes', () => {
       30_000,
       'the runaway delivery failed',
     );
+    // Its third failure in a row: the destination-health alert names the target, like any failing target.
+    await waitFor(
+      async () => {
+        const health = await fetch(`${stack.apiUrl}/health`).then((r) => r.json() as Promise<{ problem_details: Array<{ code: string }> }>);
+        return health.problem_details.some((p) => p.code === 'target_failing');
+      },
+      15_000,
+      'the target_failing health problem',
+    );
     const rules = (await operator.request('GET', '/api/routing_rules')).json.config as {
       rules: Array<Record<string, unknown>>;
       _revision: number;
