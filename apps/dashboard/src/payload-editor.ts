@@ -45,15 +45,17 @@ const FORMATS: Array<[PayloadSettings['format'], string]> = [
   ['template', 'Modèle JSONata'],
 ];
 
-/** The last 20 emails received, fetched once per page (both editors share them). */
+/** The last 20 emails received: fetched once for every editor drawn together, again when an « Aperçu » is opened. */
 let recentEmails: Promise<RecentEmail[]> | undefined;
-const loadRecentEmails = () =>
-  (recentEmails ??= api<{ emails: RecentEmail[] }>('GET', '/api/payload/emails')
+const loadRecentEmails = (fresh = false) => {
+  if (fresh) recentEmails = undefined;
+  return (recentEmails ??= api<{ emails: RecentEmail[] }>('GET', '/api/payload/emails')
     .then((a) => a.emails)
     .catch(() => {
       recentEmails = undefined;
       return [];
     }));
+};
 
 const kib = (bytes: number) => (bytes < 1024 ? `${bytes} octets` : `${(bytes / 1024).toFixed(1)} Ko (${bytes} octets)`);
 
@@ -162,17 +164,21 @@ export function payloadEditor(options: PayloadEditorOptions): {
   source.addEventListener('change', schedule);
   pasted.addEventListener('input', schedule);
 
-  void loadRecentEmails().then((emails) => {
+  /** The email choices, the current one kept when still offered (else the newest, or the pasted one). */
+  async function fillSources(fresh: boolean): Promise<void> {
+    const emails = await loadRecentEmails(fresh);
+    const chosen = source.value;
     source.replaceChildren(
       ...emails.map((e) =>
         h('option', { value: e.email_id }, `${new Date(e.received_at).toLocaleString('fr-FR')} — ${e.subject || '(sans sujet)'}`),
       ),
       h('option', { value: '__pasted__' }, 'Coller un e-mail…'),
     );
-    if (emails.length === 0) source.value = '__pasted__';
+    if (chosen && [...source.options].some((o) => o.value === chosen)) source.value = chosen;
+    else if (emails.length === 0) source.value = '__pasted__';
     sync();
-    if (preview.open) void refresh();
-  });
+  }
+  void fillSources(false).then(() => (preview.open ? refresh() : undefined));
   sync();
 
   const preview = h(
@@ -183,7 +189,7 @@ export function payloadEditor(options: PayloadEditorOptions): {
       onToggle: (e: Event) => {
         const open = (e.target as HTMLDetailsElement).open;
         options.onToggle?.(open);
-        if (open) void refresh();
+        if (open) void fillSources(true).then(refresh);
       },
     },
     h('summary', { 'data-testid': 'preview-toggle' }, 'Aperçu'),
