@@ -58,6 +58,9 @@ describe('operator config API', () => {
   });
 
   it('keeps the stored URLs when the masked config is posted back, and refuses a masked URL that stands for none', async () => {
+    // The env default shown masked and posted back: still the env default (nothing stored).
+    const fromEnv = (await call('GET', '/api/webhooks/config')).json.config as Record<string, unknown>;
+    expect((await call('POST', '/api/webhooks/config', fromEnv)).json.config).toMatchObject({ webhook_url_source: 'env' });
     const stored = `${sink.url}?failures`;
     expect((await call('POST', '/api/webhooks/config', { webhook_url: sink.url, failure_webhook_url: stored })).status).toBe(200);
     const shown = (await call('GET', '/api/webhooks/config')).json.config as Record<string, unknown>;
