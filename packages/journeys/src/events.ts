@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARRIVAL_SOURCES, type ArrivalSource } from '@render-signal/contracts';
+import { ARRIVAL_SOURCES, deliveryTargetSchema, type ArrivalSource } from '@render-signal/contracts';
 
 /**
  * An email's journey is a list of events, appended as the pipeline runs (worker) or as an operator acts
@@ -102,8 +102,9 @@ export const offloadEventSchema = z.object({
 });
 
 /**
- * The delivery jobs queued (one per target). The payload and the real target URL stay in the delivery job
- * (BullMQ keeps it as long as a journey, see the catalog): the journey never copies an email's body.
+ * The deliveries planned (one per target). The payload and the real target URL stay in the delivery job (BullMQ
+ * keeps it as long as a journey, see the catalog), or, for a delivery made by the email job itself (the fast
+ * path), in the journey's `sent` event.
  */
 export const dispatchedEventSchema = z.object({
   type: z.literal('dispatched'),
@@ -118,6 +119,21 @@ export const dispatchedEventSchema = z.object({
       priority: z.number().int(),
     }),
   ),
+});
+
+/**
+ * What the email job sent itself (the fast path): the delivery job it did not need, kept for the console's
+ * payload view and re-delivery. Holds the real target URL: never part of the folded view (the API reads it
+ * through `sentDeliveries` only), never in the timeline.
+ */
+export const sentEventSchema = z.object({
+  type: z.literal('sent'),
+  at,
+  webhook_id: z.string(),
+  target: deliveryTargetSchema,
+  /** The exact JSON body (key order kept): JSON.stringify of it is the bytes sent and signed. */
+  payload: z.record(z.string(), z.unknown()),
+  retry_floor_ms: z.number().int().min(0).optional(),
 });
 
 export const ATTEMPT_OUTCOMES = ['delivered', 'retrying', 'failed'] as const;
@@ -166,6 +182,7 @@ export const journeyEventSchema = z.discriminatedUnion('type', [
   skippedEventSchema,
   offloadEventSchema,
   dispatchedEventSchema,
+  sentEventSchema,
   attemptEventSchema,
   retryScheduledEventSchema,
   redeliveredEventSchema,

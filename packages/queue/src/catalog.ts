@@ -43,10 +43,9 @@ export const emailQueue = defineQueue({
     // Processing is internal work (no third party): a failure is a Redis blip or a bug, so a few quick retries.
     attempts: 5,
     backoff: { type: 'exponential', delay: 1_000 },
-    // Completed email jobs hold the whole body (up to 10 MB). One delivered by the fast path is also the only
-    // record of what was sent (its return value): kept as long as a delivery job (7 days, bounded) so the
-    // dashboard can show its payload and re-deliver it.
-    removeOnComplete: { age: 7 * DAY_S, count: 20_000 },
+    // Completed email jobs hold the whole body (up to 10 MB) and nothing the console needs (what the fast path sent
+    // is in the email's journey, a delivery job holds the rest): a day's tail for Bull Board, at most 1 000.
+    removeOnComplete: { age: DAY_S, count: 1_000 },
     // Failed ones are the dead letter: kept 30 days so an operator can inspect and replay them.
     removeOnFail: { age: 30 * DAY_S, count: 50_000 },
   },
