@@ -10,8 +10,9 @@
 //  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
 //  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
+//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000)
 //  payload     worker CPU per email of the payload formats (standard, flat, a three-field JSONata template) vs today
-// `--only=<name>[,<name>]` runs those sections alone (e.g. `npm run bench -- --only=payload`).
+// `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
 // Ends with the targets of issue 17, each against its baseline from this run.
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -26,6 +27,7 @@ import { benchWorkerScaling } from './scaling';
 import { benchDrain } from './drain';
 import { benchWorkerJoin } from './join';
 import { benchPayload } from './payload';
+import { benchRedisBytes } from './redis-bytes';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const THROUGHPUT_SECONDS = Number(args.get('duration') ?? 10);
@@ -42,9 +44,11 @@ const JOURNEY_BATCH = Number(args.get('journey-batch') ?? 50);
 const DRAIN_EMAILS = Number(args.get('drain-emails') ?? 20_000);
 const DRAIN_ROUNDS = Number(args.get('drain-rounds') ?? 3);
 const DRAIN_PROCESSES = Number(args.get('drain-processes') ?? 2);
+const BYTES_EMAILS = Number(args.get('bytes-emails') ?? 10_000);
 const PAYLOAD_EMAILS = Number(args.get('payload-emails') ?? 20_000);
-/** A section runs unless skipped (`--skip-<name>`), or, with `--only=a,b`, only when named. */
-const wants = (name: string) => (args.has('only') ? (args.get('only') ?? '').split(',').includes(name) : !args.has(`skip-${name}`));
+const ONLY = args.get('only')?.split(',');
+/** Whether a section runs: the ones named by --only, else every one not skipped with --skip-<name>. */
+const runs = (section: string) => (ONLY ? ONLY.includes(section) : !args.has(`skip-${section}`));
 
 /** The targets of issue 17, filled by the sections that ran; printed last. */
 const targets: Array<{ name: string; value: string; ok: boolean }> = [];
@@ -167,8 +171,8 @@ async function main(): Promise<void> {
   const redis = await startRedisServer();
   console.log(`# Render Signal benchmark — node ${process.version}, redis on port ${redis.port}, ${new Date().toISOString()}`);
   try {
-    if (wants('throughput')) await throughput(redis.url, redis.process.pid);
-    if (wants('e2e')) {
+    if (runs('throughput')) await throughput(redis.url, redis.process.pid);
+    if (runs('e2e')) {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
       console.log(
         `baselines at each rate, same sink, same machine, a bare queue.add endpoint and fetch: "bare" = one BullMQ job per email; ` +
@@ -209,20 +213,20 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (wants('sustain'))
+    if (runs('sustain'))
       await highestSustainedRate(redis.url, {
         rates: SUSTAIN_RATES,
         seconds: SUSTAIN_SECONDS,
         p99BoundMs: 100,
         redisPid: redis.process.pid,
       });
-    if (wants('scaling'))
+    if (runs('scaling'))
       await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
-    if (wants('memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
+    if (runs('memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
-    if (wants('offload')) await benchOffload();
-    if (wants('journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
-    if (wants('drain')) {
+    if (runs('offload')) await benchOffload();
+    if (runs('journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
+    if (runs('drain')) {
       const drain = await benchDrain(redis.url, { emails: DRAIN_EMAILS, processes: DRAIN_PROCESSES, rounds: DRAIN_ROUNDS });
       target(
         `drain ≥ 0.7× bare single-job workers and ≥ 2000 deliveries/s (${DRAIN_PROCESSES} worker processes)`,
@@ -230,7 +234,7 @@ async function main(): Promise<void> {
         drain.ratio >= 0.7 && drain.ours.perSecond >= 2_000 && drain.ours.delivered === drain.ours.emails,
       );
     }
-    if (wants('join')) {
+    if (runs('join')) {
       const join = await benchWorkerJoin(redis.url, { rate: 500, seconds: 10, redisPid: redis.process.pid });
       target(
         'a worker started while 500/s flow adds < 250 ms to p99 in its first 10 s',
@@ -238,7 +242,11 @@ async function main(): Promise<void> {
         join.after.p99 - join.before.p99 < 250 && join.lost === 0,
       );
     }
-    if (wants('payload')) {
+    if (runs('redis-bytes')) {
+      const bytes = await benchRedisBytes(redis.url, { emails: BYTES_EMAILS });
+      target('Redis ≤ 2.5 KB per delivered email at the defaults', `${(bytes.perEmail / 1024).toFixed(2)} KB`, bytes.perEmail <= 2_560);
+    }
+    if (runs('payload')) {
       const payload = await benchPayload({ emails: PAYLOAD_EMAILS });
       const added = payload.perEmailUs.template - payload.perEmailUs.today;
       target('a template target adds ≤ 0.1 ms of worker CPU per email (three fields)', `${added.toFixed(1)} µs`, added <= 100);

@@ -1,4 +1,4 @@
-import type { DeliveryTarget } from '@render-signal/contracts';
+import type { DeliveryTarget, PayloadSettings } from '@render-signal/contracts';
 import { maskUrl } from '@render-signal/observability';
 import { EXCERPT_MAX_BYTES, type ArrivalSource, type ConditionFact, type EventOf, type RuleFact } from './events';
 
@@ -181,6 +181,28 @@ export function dispatchedEvent(input: {
       origin: d.target.origin,
       priority: d.priority,
     })),
+  };
+}
+
+/** A delivery made by the email job itself (fast path), kept for the payload view and re-delivery. */
+export function sentEvent(input: {
+  webhookId: string;
+  target: DeliveryTarget;
+  payload: Record<string, unknown>;
+  retryFloorMs?: number | undefined;
+  payloadFormat?: PayloadSettings | undefined;
+  extracted?: Record<string, string> | undefined;
+  now: number;
+}): EventOf<'sent'> {
+  return {
+    type: 'sent',
+    at: input.now,
+    webhook_id: input.webhookId,
+    target: input.target,
+    payload: input.payload,
+    ...(input.retryFloorMs !== undefined ? { retry_floor_ms: input.retryFloorMs } : {}),
+    ...(input.payloadFormat ? { payload_format: input.payloadFormat } : {}),
+    ...(input.extracted ? { extracted: input.extracted } : {}),
   };
 }
 

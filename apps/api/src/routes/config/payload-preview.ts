@@ -94,7 +94,7 @@ export function payloadPreviewRouter(deps: AppDeps): Router {
     });
   });
 
-  /** A received email by id: its journey names its email job, kept 7 days (30 when failed). */
+  /** A received email by id: its journey names its email job, kept a day once completed (30 days when failed). */
   const receivedEmail = async (emailId: string): Promise<IngressPayload> => {
     const stored = await deps.journeys.store.events(emailId);
     const jobId = stored ? foldJourney(emailId, stored.events).received?.job_id : null;
