@@ -47,6 +47,8 @@ export interface TargetGateOptions {
   /** How long a job may wait in-process for a busy host's slot before it is delayed instead. */
   briefWaitMs?: number;
   random?: () => number;
+  /** Destination health (cached per process): a target that is not healthy takes delivery jobs, never the fast path. */
+  health?: { acceptsFast(url: string): boolean };
 }
 
 const HOUR_MS = 3_600_000;
@@ -177,6 +179,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       return wait > 0 ? { admitted: false, reason: 'rate_limited', waitMs: wait } : { admitted: true };
     },
     async admitFast(url) {
+      if (options.health && !options.health.acceptsFast(url)) return false;
       const host = hostOf(url);
       const average = answerMs.get(host);
       if (fastTotal >= fastPathConcurrency || (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)) return false;

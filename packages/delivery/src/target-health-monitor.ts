@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { redisScript } from '@render-signal/queue';
+import {
+  acceptsFastPath,
+  afterAttempt,
+  afterTick,
+  jobDecision,
+  successChanges,
+  targetIdOf,
+  withProbe,
+  type AttemptReport,
+  type JobDecision,
+  type TargetEvent,
+  type TargetHealth,
+  type TargetHealthPolicy,
+  type TargetState,
+} from './target-health';
+import type { TargetHealthStore } from './target-health-store';
+
+// KEYS[1] the leader lock. ARGV[1] this process' token, ARGV[2] lock time (ms).
+// Returns 1 when this process holds the lock (taken or renewed), else 0.
+const LEAD = `
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+const LEAD_SCRIPT = redisScript(LEAD);
+
+interface MonitorLog {
+  warn(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+}
+
+/** What became of a held delivery asked to run now. */
+export type PromoteOutcome = 'promoted' | 'pending' | 'gone';
+
+export interface TargetHealthMonitorOptions {
+  store: TargetHealthStore;
+  redis: Redis | Cluster;
+  /** A connection of its own for pub/sub (subscribed: it can do nothing else). */
+  subscriber: Redis | Cluster;
+  prefix: string;
+  policy: TargetHealthPolicy;
+  /** Held deliveries released per second while recovering, across all workers (one leader releases). */
+  releaseRatePerSecond: number;
+  /** Makes a held (delayed) delivery job run now: `pending` when it is already waiting or running, `gone` when it is no more. */
+  promote(jobId: string): Promise<PromoteOutcome>;
+  /** A transition with an event happened (once, in the process that wrote it): its alert. Never throws into the caller. */
+  onEvent(event: TargetEvent, record: TargetHealth, facts: { held: number; previous: TargetHealth }): Promise<void>;
+  maskUrl(url: string): string;
+  log: MonitorLog;
+  /** How often the cache is refreshed and the leader acts (default 1 s: the state a worker acts on is at most this old). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+/**
+ * A worker's view of destination health: a cache of every target's record (refreshed every tick and by the
+ * transitions published), so the healthy path costs no Redis round trip; attempts reported; held deliveries; and,
+ * in the one process holding the leader lock, what time does (pause after TARGET_PAUSE_AFTER, probes, release).
+ */
+export interface TargetHealthMonitor {
+  /** The fast path only for a healthy target (from the cache: no Redis). */
+  acceptsFast(url: string): boolean;
+  /** A delivery job about to send: send, hold (recorded in the target's held list), or dead-letter. */
+  admitJob(job: { url: string; jobId: string; arrivedAt: number }): Promise<JobDecision>;
+  /** Records an attempt's outcome; answers the target's state after it. A success on a healthy target writes nothing. */
+  observe(url: string, report: AttemptReport, job?: { jobId: string; arrivedAt: number }): Promise<TargetState>;
+  /** Adds a delivery job to the target's held list (released oldest first when the target recovers). */
+  hold(url: string, jobId: string, arrivedAt: number): Promise<void>;
+  /** Cached records (tests, metrics). */
+  cached(): TargetHealth[];
+  start(): Promise<void>;
+  /** One round of refresh (+ the leader's work when this process leads). */
+  tick(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const IDS_MAX = 1_024;
+
+export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): TargetHealthMonitor {
+  const { store, policy, log } = options;
+  const now = options.now ?? Date.now;
+  const tickMs = options.tickMs ?? 1_000;
+  const cache = new Map<string, TargetHealth>();
+  const ids = new Map<string, string>();
+  const token = randomUUID();
+  const lockKey = `${options.prefix}:target:leader`;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+  let closed = false;
+
+  const idOf = (url: string) => {
+    let id = ids.get(url);
+    if (id === undefined) {
+      if (ids.size >= IDS_MAX) ids.clear();
+      id = targetIdOf(url);
+      ids.set(url, id);
+    }
+    return id;
+  };
+  const remember = (record: TargetHealth) => {
+    const known = cache.get(record.id);
+    if (!known || known.version <= record.version) cache.set(record.id, record);
+  };
+  const announce = async (event: TargetEvent | undefined, record: TargetHealth, previous: TargetHealth) => {
+    if (!event) return;
+    const held = await store.heldCount(record.id).catch(() => 0);
+    log.info(event.replace('target.', 'target_health.'), { target: record.target, target_id: record.id, state: record.state, held });
+    await options
+      .onEvent(event, record, { held, previous })
+      .catch((error: unknown) =>
+        log.warn('alert.enqueue_failed', { event, target: record.target, error: error instanceof Error ? error.message : String(error) }),
+      );
+  };
+  const onMessage = (channel: string, message: string) => {
+    if (channel !== store.channel) return;
+    const record = store.parse(message);
+    if (record) remember(record);
+  };
+
+  const lead = async () => {
+    const leading = await LEAD_SCRIPT.run(options.redis, [lockKey], [token, tickMs * 3]);
+    if (leading !== 1) return;
+    for (const record of [...cache.values()]) {
+      if (record.state === 'healthy') continue;
+      await leadTarget(record).catch((error: unknown) =>
+        log.warn('target_health.tick_failed', { target: record.target, error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
+  };
+  const leadTarget = async (record: TargetHealth) => {
+    const at = now();
+    const held = await store.heldCount(record.id);
+    const planned = afterTick(record, { now: at, held }, policy);
+    if (planned.record !== record || planned.event) {
+      const written = await store.update(record.id, record.target, (current) => {
+        const next = afterTick(current, { now: at, held }, policy);
+        return next.record === current && !next.event ? undefined : next;
+      });
+      if (written) {
+        remember(written.record);
+        await announce(written.event, written.record, written.previous);
+      }
+      return;
+    }
+    if (planned.probe) return probe(record, at);
+    if (record.state === 'recovering') {
+      const batch = Math.max(1, Math.round((options.releaseRatePerSecond * tickMs) / 1000));
+      await release(await store.takeOldest(record.id, batch));
+    }
+    if (record.state === 'paused' && record.discard_before !== undefined)
+      await release(await store.takeOldest(record.id, 1_000, record.discard_before));
+  };
+  const release = async (jobIds: string[]) => {
+    await Promise.all(jobIds.map((id) => options.promote(id).catch(() => 'gone' as const)));
+  };
+  /** The oldest held delivery still there goes out as the probe. */
+  const probe = async (record: TargetHealth, at: number) => {
+    for (let tries = 0; tries < 10; tries += 1) {
+      const [jobId] = await store.takeOldest(record.id, 1);
+      if (jobId === undefined) return;
+      const written = await store.update(record.id, record.target, (current) =>
+        current.state === 'paused' && !current.operator ? { record: withProbe(current, jobId, at, policy) } : undefined,
+      );
+      if (!written) return;
+      remember(written.record);
+      const outcome = await options.promote(jobId).catch(() => 'gone' as const);
+      if (outcome !== 'gone') {
+        log.info('target_health.probe', { target: record.target, target_id: record.id, job_id: jobId });
+        return;
+      }
+    }
+  };
+
+  const monitor: TargetHealthMonitor = {
+    acceptsFast: (url) => acceptsFastPath(cache.get(idOf(url))),
+    async admitJob(job) {
+      const id = idOf(job.url);
+      if (acceptsFastPath(cache.get(id))) return { send: true };
+      const fresh = await store.read(id);
+      if (fresh) remember(fresh);
+      const decision = jobDecision(fresh, { jobId: job.jobId, arrivedAt: job.arrivedAt, now: now() }, policy);
+      if (!decision.send && decision.hold) await store.hold(id, job.jobId, job.arrivedAt);
+      return decision;
+    },
+    async observe(url, report, job) {
+      const id = idOf(url);
+      const cached = cache.get(id);
+      if (report.ok && !successChanges(cached)) return cached?.state ?? 'healthy';
+      const at = now();
+      const written = await store.update(
+        id,
+        options.maskUrl(url),
+        (current) => (report.ok && !successChanges(current) ? undefined : afterAttempt(current, report, at, policy)),
+        at,
+      );
+      if (!written) return cached?.state ?? 'healthy';
+      remember(written.record);
+      await announce(written.event, written.record, written.previous);
+      // A failed delivery of a target in trouble can be released early when it recovers (its retry may be hours away).
+      if (!report.ok && job && written.record.state !== 'healthy') await store.hold(id, job.jobId, job.arrivedAt);
+      return written.record.state;
+    },
+    hold: (url, jobId, arrivedAt) => store.hold(idOf(url), jobId, arrivedAt),
+    cached: () => [...cache.values()],
+    async start() {
+      options.subscriber.on('message', onMessage);
+      await options.subscriber.subscribe(store.channel);
+      for (const record of await store.readAll()) remember(record);
+      const loop = () => {
+        if (closed) return;
+        timer = setTimeout(() => {
+          ticking = monitor.tick().finally(() => {
+            ticking = undefined;
+            loop();
+          });
+        }, tickMs);
+        timer.unref();
+      };
+      loop();
+    },
+    async tick() {
+      try {
+        for (const record of await store.readAll()) remember(record);
+        await lead();
+      } catch (error) {
+        log.warn('target_health.tick_failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await ticking;
+      options.subscriber.off('message', onMessage);
+      await options.subscriber.unsubscribe(store.channel).catch(() => {});
+    },
+  };
+  return monitor;
+}

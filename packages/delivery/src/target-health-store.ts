@@ -1,0 +1,115 @@
+import type { Cluster, Redis } from 'ioredis';
+import { redisScript } from '@render-signal/queue';
+import { newTargetHealth, targetHealthSchema, type TargetHealth, type Transition } from './target-health';
+
+// KEYS[1] the target's record (JSON), KEYS[2] the set of known target ids.
+// ARGV[1] the version the new record was computed from (0: no record yet), ARGV[2] the new record (JSON, version + 1),
+// ARGV[3] the target id, ARGV[4] the channel every worker listens on.
+// Returns 1 when written (and published); else the record as stored now (another worker wrote first: compute again).
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+local version = 0
+if current then version = tonumber(cjson.decode(current).version) or 0 end
+if version ~= tonumber(ARGV[1]) then return current or '' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1
+`;
+const COMPARE_AND_SET_SCRIPT = redisScript(COMPARE_AND_SET);
+
+export interface TargetHealthStoreOptions {
+  redis: Redis | Cluster;
+  prefix: string;
+}
+
+export interface TargetHealthStore {
+  /** Pub/sub channel of every written record (JSON). */
+  readonly channel: string;
+  read(id: string): Promise<TargetHealth | undefined>;
+  readAll(): Promise<TargetHealth[]>;
+  /**
+   * One atomic transition: `change` computes the next record from the stored one (or a new healthy one); it is
+   * written only if nobody wrote in between (else computed again). Exactly one caller gets a given `event`.
+   * `change` answering undefined writes nothing.
+   */
+  update(
+    id: string,
+    target: string,
+    change: (current: TargetHealth) => Transition | undefined,
+    now?: number,
+  ): Promise<(Transition & { previous: TargetHealth }) | undefined>;
+  /** Held deliveries of a target (zset: job id → arrival ms), oldest first. */
+  hold(id: string, jobId: string, arrivedAt: number): Promise<void>;
+  heldCount(id: string): Promise<number>;
+  oldestHeld(id: string): Promise<{ jobId: string; arrivedAt: number } | undefined>;
+  /** Takes up to `count` of the oldest held deliveries (at most `maxArrival` when given) off the list. */
+  takeOldest(id: string, count: number, maxArrival?: number): Promise<string[]>;
+  /** Parses a published or stored record; undefined when it does not validate. */
+  parse(json: string): TargetHealth | undefined;
+}
+
+const MAX_TRIES = 20;
+
+export function createTargetHealthStore(options: TargetHealthStoreOptions): TargetHealthStore {
+  const { redis, prefix } = options;
+  const recordKey = (id: string) => `${prefix}:target:${id}`;
+  const heldKey = (id: string) => `${prefix}:target:${id}:held`;
+  const indexKey = `${prefix}:targets`;
+  const channel = `${prefix}:target:changed`;
+  const parse = (json: string | null | undefined): TargetHealth | undefined => {
+    if (!json) return undefined;
+    try {
+      const result = targetHealthSchema.safeParse(JSON.parse(json));
+      return result.success ? result.data : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    channel,
+    parse,
+    read: async (id) => parse(await redis.get(recordKey(id))),
+    async readAll() {
+      const ids = await redis.smembers(indexKey);
+      if (ids.length === 0) return [];
+      const values = await redis.mget(...ids.map(recordKey));
+      return values.map(parse).filter((r): r is TargetHealth => r !== undefined);
+    },
+    async update(id, target, change, now = Date.now()) {
+      let stored = await redis.get(recordKey(id));
+      for (let tries = 0; tries < MAX_TRIES; tries += 1) {
+        const previous = parse(stored) ?? newTargetHealth(id, target, now);
+        const transition = change(previous);
+        if (!transition) return undefined;
+        const record: TargetHealth = { ...transition.record, target: previous.target || target, version: previous.version + 1 };
+        const written = await COMPARE_AND_SET_SCRIPT.run(
+          redis,
+          [recordKey(id), indexKey],
+          [previous.version, JSON.stringify(record), id, channel],
+        );
+        if (written === 1) return { ...transition, record, previous };
+        stored = typeof written === 'string' ? written : null;
+      }
+      throw new Error(`target ${id}: too many concurrent writes`);
+    },
+    async hold(id, jobId, arrivedAt) {
+      await redis.zadd(heldKey(id), 'NX', arrivedAt, jobId);
+    },
+    heldCount: (id) => redis.zcard(heldKey(id)),
+    async oldestHeld(id) {
+      const [jobId, score] = await redis.zrange(heldKey(id), 0, 0, 'WITHSCORES');
+      return jobId === undefined ? undefined : { jobId, arrivedAt: Number(score) };
+    },
+    async takeOldest(id, count, maxArrival) {
+      if (count <= 0) return [];
+      if (maxArrival === undefined) {
+        const popped = await redis.zpopmin(heldKey(id), count);
+        return popped.filter((_, i) => i % 2 === 0);
+      }
+      const ids = await redis.zrangebyscore(heldKey(id), '-inf', maxArrival, 'LIMIT', 0, count);
+      if (ids.length > 0) await redis.zrem(heldKey(id), ...ids);
+      return ids;
+    },
+  };
+}

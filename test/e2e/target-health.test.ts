@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { targetIdOf } from '@render-signal/delivery';
+import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
+import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
+
+const PROBE_MS = 1_000;
+const PROBE_MAX_MS = 2_000;
+
+/**
+ * Destination health in process (API + workers against real Redis, loopback targets): a target answering 503 is
+ * failing, then paused; its deliveries are held (no attempt spent) with one probe per interval; once it answers
+ * again everything held is released, each webhook-id delivered once; one alert per transition.
+ */
+describe('destination health: failing → paused → recovering → healthy', () => {
+  let target: WebhookSink;
+  let alerts: WebhookSink;
+  let world: World;
+  beforeAll(async () => {
+    target = await startWebhookSink();
+    alerts = await startWebhookSink();
+    world = await startWorld({
+      env: {
+        WEBHOOK_URL: target.url,
+        TARGET_FAILING_AFTER: '3',
+        TARGET_PAUSE_AFTER: '2s',
+        TARGET_PROBE_INTERVAL: `${PROBE_MS}ms`,
+        TARGET_PROBE_MAX_INTERVAL: `${PROBE_MAX_MS}ms`,
+        // A long retry step: without the release, the held deliveries would wait for it.
+        DELIVERY_RETRY_SCHEDULE: '200ms,5m,5m',
+        ALERT_WEBHOOK_URL: alerts.url,
+      },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await world?.close();
+    await target.close();
+    await alerts.close();
+  });
+
+  it('holds while paused, probes once per interval, releases everything on recovery', async () => {
+    target.defaultResponse = { status: 503, body: 'maintenance', headers: { 'content-type': 'text/plain' } };
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const answer = await world.post(sampleEmail());
+      expect(answer.status).toBe(200);
+      ids.push(String(answer.json.email_id));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const events = () => alerts.received.map((r) => String(r.json?.event));
+    await waitUntil(() => events().includes('target.paused'), 20_000, 'target.paused alert');
+    // Paused: the target sees at most one request per probe interval (plus those already in flight when it paused).
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = target.requests.length;
+    const windowStart = Date.now();
+    await new Promise((r) => setTimeout(r, 5_000));
+    const duringPause = target.requests.length - before;
+    expect(duringPause).toBeLessThanOrEqual(Math.ceil((Date.now() - windowStart) / PROBE_MS) + 1);
+    expect(duringPause).toBeGreaterThanOrEqual(1); // probes went out
+
+    const held = await world.workerRedis.zcard(`${world.prefix}:target:${targetIdOf(target.url)}:held`);
+    expect(held).toBeGreaterThan(0);
+    target.defaultResponse = { status: 200, body: '{"success":true}', headers: { 'content-type': 'application/json' } };
+    const recoveredAt = Date.now();
+    await waitUntil(
+      () => new Set(target.received.map((r) => String(r.json?.email_id))).size >= ids.length,
+      PROBE_MAX_MS + 15_000,
+      'every email delivered after the recovery',
+    );
+    expect(Date.now() - recoveredAt).toBeLessThan(PROBE_MAX_MS + 15_000);
+    // Exactly once per webhook-id, and the same webhook-id as the failed attempts.
+    const delivered = target.received.map((r) => String(r.headers['webhook-id']));
+    expect(new Set(delivered).size).toBe(delivered.length);
+    const failedIds = new Set(target.requests.filter((r) => !target.received.includes(r)).map((r) => String(r.headers['webhook-id'])));
+    for (const id of failedIds) expect(delivered).toContain(id);
+
+    await waitUntil(() => events().includes('target.recovered'), 10_000, 'target.recovered alert');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(events().filter((e) => e === 'target.failing')).toHaveLength(1);
+    expect(events().filter((e) => e === 'target.paused')).toHaveLength(1);
+    expect(events().filter((e) => e === 'target.recovered')).toHaveLength(1);
+    const paused = alerts.received.find((r) => r.json?.event === 'target.paused')!;
+    expect(paused.json).toMatchObject({ state: 'paused', target: expect.not.stringContaining('/hook') });
+    expect(String(paused.json?.text)).toContain('est en pause');
+    expect(paused.headers['webhook-id']).toBeDefined();
+    // Nothing dead-lettered; the target is healthy again once nothing is held.
+    expect(await world.deliveryProducer.queue.getFailedCount()).toBe(0);
+    await waitUntil(
+      async () => (await world.workerRedis.get(`${world.prefix}:target:${targetIdOf(target.url)}`))?.includes('"healthy"') ?? false,
+      10_000,
+      'healthy again',
+    );
+  }, 90_000);
+});
