@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { targetIdOf } from '@render-signal/delivery';
-import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
+import { operatorRequest, sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
 const PROBE_MS = 1_000;
@@ -90,4 +90,51 @@ describe('destination health: failing → paused → recovering → healthy', ()
       'healthy again',
     );
   }, 90_000);
+
+  it('operator: pause holds, discard dead-letters the held ones (replayable), resume releases; bad ids and actions refused', async () => {
+    const id = targetIdOf(target.url);
+    target.defaultResponse = { status: 200, body: '{"success":true}', headers: { 'content-type': 'application/json' } };
+    expect(await operatorRequest(world, 'POST', '/api/targets/0123456789abcdef/pause')).toMatchObject({
+      status: 404,
+      json: { code: 'target_not_found' },
+    });
+    expect((await operatorRequest(world, 'POST', `/api/targets/${id}/discard`)).json).toMatchObject({ code: 'target_not_paused' });
+    // Without the CSRF header: refused like every operator write.
+    const noCsrf = await fetch(`${world.apiUrl}/api/targets/${id}/pause`, { method: 'POST' });
+    expect(noCsrf.status).toBeGreaterThanOrEqual(401);
+
+    const paused = await operatorRequest(world, 'POST', `/api/targets/${id}/pause`);
+    expect(paused).toMatchObject({ status: 200, json: { target: { state: 'paused', operator: true } } });
+    const deliveredBefore = target.received.length;
+    const first: string[] = [];
+    for (let i = 0; i < 3; i += 1) first.push(String((await world.post(sampleEmail())).json.email_id));
+    const heldKey = `${world.prefix}:target:${id}:held`;
+    await waitUntil(async () => (await world.workerRedis.zcard(heldKey)) === 3, 10_000, 'three held');
+    const listed = await operatorRequest(world, 'GET', '/api/targets');
+    expect((listed.json.targets as Array<Record<string, unknown>>).find((t) => t.id === id)).toMatchObject({
+      state: 'paused',
+      held: 3,
+      next_probe_at: null,
+    });
+    const health = (await (await fetch(`${world.apiUrl}/health`)).json()) as { targets: { paused: Array<{ id: string; held: number }> } };
+    expect(health.targets.paused).toEqual([expect.objectContaining({ id, held: 3 })]);
+
+    const discarded = await operatorRequest(world, 'POST', `/api/targets/${id}/discard`);
+    expect(discarded).toMatchObject({ status: 200, json: { message: expect.stringContaining('3 envoi(s) retenu(s) abandonné(s)') } });
+    await waitUntil(async () => (await world.deliveryProducer.queue.getFailedCount()) === 3, 15_000, 'three dead letters');
+    const failed = await world.deliveryProducer.queue.getFailed();
+    expect(failed.map((j) => j.failedReason)).toEqual(['discarded_by_operator', 'discarded_by_operator', 'discarded_by_operator']);
+    expect(target.received.length).toBe(deliveredBefore);
+
+    // Held again while paused, then resumed: released and delivered.
+    const second = String((await world.post(sampleEmail())).json.email_id);
+    await waitUntil(async () => (await world.workerRedis.zcard(heldKey)) === 1, 10_000, 'one held');
+    expect((await operatorRequest(world, 'POST', `/api/targets/${id}/resume`)).json).toMatchObject({ target: { state: 'recovering' } });
+    await waitUntil(() => target.received.some((r) => r.json?.email_id === second), 10_000, 'released after resume');
+    // The discarded ones are ordinary dead letters: replayed, they are delivered.
+    for (const job of failed) await job.retry('failed');
+    await waitUntil(() => first.every((e) => target.received.some((r) => r.json?.email_id === e)), 10_000, 'replayed');
+    const events = alerts.received.map((r) => String(r.json?.event));
+    expect(events.filter((e) => e === 'target.paused')).toHaveLength(2); // the outage's and the operator's
+  }, 60_000);
 });

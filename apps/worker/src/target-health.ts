@@ -10,6 +10,7 @@ import {
   type TargetHealthMonitor,
   type TargetHealthPolicy,
   type WebhookDeliverer,
+  transitionAlert,
 } from '@render-signal/delivery';
 import { maskUrl, type Logger, type WorkerMetrics } from '@render-signal/observability';
 import { alertQueue, createConsumer, createProducer, duplicateConnection, type deliveryQueue, type Producer } from '@render-signal/queue';
@@ -85,24 +86,8 @@ export async function startTargetHealth(deps: TargetHealthDeps): Promise<Running
       return 'promoted';
     },
     async onEvent(event, record, facts) {
-      // One job id per transition (the record's version): a second enqueue of the same transition is a no-op.
-      await alerts.add(
-        'send',
-        {
-          event,
-          at: record.since,
-          target_id: record.id,
-          target: record.target,
-          state: record.state,
-          held: facts.held,
-          ...(facts.previous.outage_since !== undefined || record.outage_since !== undefined
-            ? { since: record.outage_since ?? facts.previous.outage_since }
-            : {}),
-          operator: record.operator || facts.previous.operator,
-          ...(record.last_error ? { last_error: record.last_error } : {}),
-        },
-        { jobId: `${record.id}.${event}.${record.version}` },
-      );
+      const alert = transitionAlert(event, record, facts);
+      await alerts.add('send', alert.data, { jobId: alert.jobId });
     },
   });
   await monitor.start();

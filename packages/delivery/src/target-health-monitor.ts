@@ -93,6 +93,29 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let closed = false;
+  /** Attempts per target since the last flush (success rates): written once per tick, never per attempt. */
+  let counts = new Map<string, { ok: number; failed: number }>();
+  const count = (id: string, ok: boolean) => {
+    const entry = counts.get(id) ?? { ok: 0, failed: 0 };
+    if (ok) entry.ok += 1;
+    else entry.failed += 1;
+    counts.set(id, entry);
+  };
+  const masked = new Map<string, string>();
+  /** Flushes the counts; a target seen for the first time gets its (healthy) record, so the operator can list and pause it. */
+  const flush = async () => {
+    if (counts.size === 0) return;
+    const batch = counts;
+    counts = new Map();
+    await store.addCounts(Math.floor(now() / 3_600_000) * 3_600_000, batch);
+    for (const id of batch.keys()) {
+      const name = masked.get(id);
+      masked.delete(id);
+      if (cache.has(id)) continue;
+      const written = await store.update(id, name ?? 'invalid', (current) => (current.version === 0 ? { record: current } : undefined));
+      if (written) remember(written.record);
+    }
+  };
 
   const idOf = (url: string) => {
     let id = ids.get(url);
@@ -191,6 +214,8 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     async observe(url, report, job) {
       const id = idOf(url);
       const cached = cache.get(id);
+      count(id, report.ok);
+      if (!cached && !masked.has(id)) masked.set(id, options.maskUrl(url));
       if (report.ok && !successChanges(cached)) return cached?.state ?? 'healthy';
       const at = now();
       const written = await store.update(
@@ -227,6 +252,7 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     async tick() {
       try {
         for (const record of await store.readAll()) remember(record);
+        await flush();
         await lead();
       } catch (error) {
         log.warn('target_health.tick_failed', { error: error instanceof Error ? error.message : String(error) });
@@ -237,6 +263,7 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
       closed = true;
       if (timer) clearTimeout(timer);
       await ticking;
+      await flush().catch(() => {});
       options.subscriber.off('message', onMessage);
       await options.subscriber.unsubscribe(store.channel).catch(() => {});
     },

@@ -45,11 +45,16 @@ export interface TargetHealthStore {
   oldestHeld(id: string): Promise<{ jobId: string; arrivedAt: number } | undefined>;
   /** Takes up to `count` of the oldest held deliveries (at most `maxArrival` when given) off the list. */
   takeOldest(id: string, count: number, maxArrival?: number): Promise<string[]>;
+  /** Adds attempt counts (per target, for the hour starting at `hourMs`): one pipeline for a worker's few seconds of attempts. */
+  addCounts(hourMs: number, counts: ReadonlyMap<string, { ok: number; failed: number }>): Promise<void>;
+  /** Attempts (ok, failed) of a target over the last hour and the last 24 hours (whole hours). */
+  counts(id: string, now: number): Promise<{ hour: { ok: number; failed: number }; day: { ok: number; failed: number } }>;
   /** Parses a published or stored record; undefined when it does not validate. */
   parse(json: string): TargetHealth | undefined;
 }
 
 const MAX_TRIES = 20;
+const HOUR_MS = 3_600_000;
 
 export function createTargetHealthStore(options: TargetHealthStoreOptions): TargetHealthStore {
   const { redis, prefix } = options;
@@ -100,6 +105,29 @@ export function createTargetHealthStore(options: TargetHealthStoreOptions): Targ
     async oldestHeld(id) {
       const [jobId, score] = await redis.zrange(heldKey(id), 0, 0, 'WITHSCORES');
       return jobId === undefined ? undefined : { jobId, arrivedAt: Number(score) };
+    },
+    async addCounts(hourMs, counts) {
+      if (counts.size === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [id, { ok, failed }] of counts) {
+        const key = `${prefix}:target:${id}:h:${hourMs}`;
+        if (ok) pipeline.hincrby(key, 'ok', ok);
+        if (failed) pipeline.hincrby(key, 'failed', failed);
+        pipeline.pexpire(key, 25 * HOUR_MS);
+      }
+      await pipeline.exec();
+    },
+    async counts(id, now) {
+      const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 24; i += 1) pipeline.hmget(`${prefix}:target:${id}:h:${hour - i * HOUR_MS}`, 'ok', 'failed');
+      const rows = ((await pipeline.exec()) ?? []).map(([, value]) => (Array.isArray(value) ? value : []) as Array<string | null>);
+      const sum = (list: Array<Array<string | null>>) =>
+        list.reduce((acc, [ok, failed]) => ({ ok: acc.ok + Number(ok ?? 0), failed: acc.failed + Number(failed ?? 0) }), {
+          ok: 0,
+          failed: 0,
+        });
+      return { hour: sum(rows.slice(0, 1)), day: sum(rows) };
     },
     async takeOldest(id, count, maxArrival) {
       if (count <= 0) return [];

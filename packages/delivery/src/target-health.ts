@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { FAILURE_REASONS, type FailureReason } from '@render-signal/contracts';
+import { FAILURE_REASONS, type FailureReason, type SendAlertJob } from '@render-signal/contracts';
 
 /**
  * Destination health: one record per target URL, shared by every worker (stored by target-health-store.ts).
@@ -213,4 +213,79 @@ export function jobDecision(
   if (job.now - job.arrivedAt >= policy.holdMaxMs) return { send: false, hold: false, reason: 'target_paused_too_long' };
   if (!record.operator && record.probe_job === job.jobId) return { send: true };
   return { send: false, hold: true, untilMs: job.arrivedAt + policy.holdMaxMs };
+}
+
+/** The alert of a transition: its data, and a job id unique per transition (a second enqueue of it is a no-op). */
+export function transitionAlert(
+  event: TargetEvent,
+  record: TargetHealth,
+  facts: { held: number; previous: TargetHealth },
+): { jobId: string; data: SendAlertJob } {
+  const since = record.outage_since ?? facts.previous.outage_since;
+  return {
+    jobId: `${record.id}.${event}.${record.version}`,
+    data: {
+      event,
+      at: record.since,
+      target_id: record.id,
+      target: record.target,
+      state: record.state,
+      held: facts.held,
+      ...(since !== undefined ? { since } : {}),
+      operator: record.operator || facts.previous.operator,
+      ...(record.last_error ? { last_error: record.last_error } : {}),
+    },
+  };
+}
+
+/** What the operator sees of a target (API, dashboard, CLI). */
+export interface TargetHealthView {
+  id: string;
+  target: string;
+  state: TargetState;
+  since: string;
+  operator: boolean;
+  failures: number;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: TargetHealth['last_error'] | null;
+  held: number;
+  oldest_held_at: string | null;
+  next_probe_at: string | null;
+  /** Percent of attempts that succeeded (null: no attempt in the period). */
+  success_rate_1h: number | null;
+  success_rate_24h: number | null;
+  attempts_1h: number;
+  attempts_24h: number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+const rate = (c: { ok: number; failed: number }) => (c.ok + c.failed === 0 ? null : Math.round((c.ok / (c.ok + c.failed)) * 1000) / 10);
+
+export function targetHealthView(
+  record: TargetHealth,
+  facts: {
+    held: number;
+    oldestHeldAt?: number | undefined;
+    counts: { hour: { ok: number; failed: number }; day: { ok: number; failed: number } };
+  },
+): TargetHealthView {
+  return {
+    id: record.id,
+    target: record.target,
+    state: record.state,
+    since: new Date(record.since).toISOString(),
+    operator: record.operator,
+    failures: record.failures,
+    last_success_at: iso(record.last_success_at),
+    last_failure_at: iso(record.last_failure_at),
+    last_error: record.last_error ?? null,
+    held: facts.held,
+    oldest_held_at: iso(facts.oldestHeldAt),
+    next_probe_at: record.state === 'paused' && !record.operator ? iso(record.next_probe_at) : null,
+    success_rate_1h: rate(facts.counts.hour),
+    success_rate_24h: rate(facts.counts.day),
+    attempts_1h: facts.counts.hour.ok + facts.counts.hour.failed,
+    attempts_24h: facts.counts.day.ok + facts.counts.day.failed,
+  };
 }
