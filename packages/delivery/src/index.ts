@@ -14,3 +14,4 @@ export * from './target-health-monitor';
 export * from './alert-message';
 export * from './alert-sender';
 export * from './dead-letter-digest';
+export * from './target-health-actions';

@@ -93,6 +93,7 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let closed = false;
+  const lastRelease = new Map<string, number>();
   /** Attempts per target since the last flush (success rates): written once per tick, never per attempt. */
   let counts = new Map<string, { ok: number; failed: number }>();
   const count = (id: string, ok: boolean) => {
@@ -173,9 +174,12 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     }
     if (planned.probe) return probe(record, at);
     if (record.state === 'recovering') {
-      const batch = Math.max(1, Math.round((options.releaseRatePerSecond * tickMs) / 1000));
+      // TARGET_RELEASE_RATE per second of time actually elapsed since the last release (a slow tick releases more).
+      const last = lastRelease.get(record.id) ?? at - tickMs;
+      const batch = Math.max(1, Math.round((options.releaseRatePerSecond * Math.min(at - last, 2 * tickMs)) / 1000));
+      lastRelease.set(record.id, at);
       await release(await store.takeOldest(record.id, batch));
-    }
+    } else lastRelease.delete(record.id);
     if (record.state === 'paused' && record.discard_before !== undefined)
       await release(await store.takeOldest(record.id, 1_000, record.discard_before));
   };
@@ -237,17 +241,22 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
       options.subscriber.on('message', onMessage);
       await options.subscriber.subscribe(store.channel);
       for (const record of await store.readAll()) remember(record);
-      const loop = () => {
+      // Every tickMs from the previous tick's start (its own duration does not slow the release down).
+      const loop = (startedAt: number) => {
         if (closed) return;
-        timer = setTimeout(() => {
-          ticking = monitor.tick().finally(() => {
-            ticking = undefined;
-            loop();
-          });
-        }, tickMs);
+        timer = setTimeout(
+          () => {
+            const start = Date.now();
+            ticking = monitor.tick().finally(() => {
+              ticking = undefined;
+              loop(start);
+            });
+          },
+          Math.max(0, startedAt + tickMs - Date.now()),
+        );
         timer.unref();
       };
-      loop();
+      loop(Date.now());
     },
     async tick() {
       try {
