@@ -45,7 +45,7 @@ function errorText(error: SendAlertJob['last_error']): string {
 
 /** The French message of an alert; `dashboardBaseUrl` (PUBLIC_BASE_URL) adds the link to the « Cibles » view. */
 export function alertMessage(alert: SendAlertJob, dashboardBaseUrl?: string): AlertMessage {
-  const dashboardUrl = dashboardBaseUrl ? `${dashboardBaseUrl.replace(/\/$/, '')}/dashboard/#cibles` : null;
+  const dashboardUrl = dashboardBaseUrl ? `${dashboardBaseUrl.replace(/\/$/, '')}/dashboard/#targets` : null;
   const target = alert.target ?? 'cible inconnue';
   const held = alert.held ?? 0;
   let subject: string;

@@ -38,9 +38,9 @@ describe('alert messages (French, target masked, dashboard link)', () => {
   ] as Array<[string, SendAlertJob, string[]]>)('%s', (_name, alert, phrases) => {
     const message = alertMessage(alert, 'https://signal.example.com');
     for (const phrase of phrases) expect(`${message.subject}\n${message.text}`).toContain(phrase);
-    expect(message.json).toMatchObject({ event: alert.event, dashboard_url: 'https://signal.example.com/dashboard/#cibles' });
+    expect(message.json).toMatchObject({ event: alert.event, dashboard_url: 'https://signal.example.com/dashboard/#targets' });
     expect(message.json.text).toBe(message.text);
-    expect(message.text).toContain('Tableau de bord : https://signal.example.com/dashboard/#cibles');
+    expect(message.text).toContain('Tableau de bord : https://signal.example.com/dashboard/#targets');
   });
   it('durations', () => {
     expect([frenchDuration(45_000), frenchDuration(12 * 60_000), frenchDuration(90 * 60_000), frenchDuration(3 * 86_400_000)]).toEqual([
