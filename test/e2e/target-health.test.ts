@@ -110,6 +110,16 @@ describe('destination health: failing → paused → recovering → healthy', ()
     for (let i = 0; i < 3; i += 1) first.push(String((await world.post(sampleEmail())).json.email_id));
     const heldKey = `${world.prefix}:target:${id}:held`;
     await waitUntil(async () => (await world.workerRedis.zcard(heldKey)) === 3, 10_000, 'three held');
+    // Each held email's journey says so (« retenu : cible en pause » in the dashboard).
+    await waitUntil(
+      async () => {
+        const answer = await operatorRequest(world, 'GET', `/api/emails/${first[0]}`);
+        const targets = (answer.json.journey as { targets?: Array<{ held_since: string | null }> } | undefined)?.targets ?? [];
+        return targets.some((t) => t.held_since !== null);
+      },
+      10_000,
+      'journey shows the hold',
+    );
     const listed = await operatorRequest(world, 'GET', '/api/targets');
     expect((listed.json.targets as Array<Record<string, unknown>>).find((t) => t.id === id)).toMatchObject({
       state: 'paused',
@@ -131,6 +141,16 @@ describe('destination health: failing → paused → recovering → healthy', ()
     await waitUntil(async () => (await world.workerRedis.zcard(heldKey)) === 1, 10_000, 'one held');
     expect((await operatorRequest(world, 'POST', `/api/targets/${id}/resume`)).json).toMatchObject({ target: { state: 'recovering' } });
     await waitUntil(() => target.received.some((r) => r.json?.email_id === second), 10_000, 'released after resume');
+    await waitUntil(
+      async () => {
+        const answer = await operatorRequest(world, 'GET', `/api/emails/${second}`);
+        const targets =
+          (answer.json.journey as { targets?: Array<{ held_since: string | null; state: string }> } | undefined)?.targets ?? [];
+        return targets.length > 0 && targets.every((t) => t.held_since === null && t.state === 'delivered');
+      },
+      10_000,
+      'journey: delivered, no longer held',
+    );
     // The discarded ones are ordinary dead letters: replayed, they are delivered.
     for (const job of failed) await job.retry('failed');
     await waitUntil(() => first.every((e) => target.received.some((r) => r.json?.email_id === e)), 10_000, 'replayed');

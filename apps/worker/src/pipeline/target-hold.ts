@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import type { TargetHealthMonitor } from '@render-signal/delivery';
+import type { JourneyRecorder } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
 
 /** Why a held delivery went to the dead letter instead of its target (the failed job's reason, replayable). */
@@ -21,6 +22,7 @@ export async function holdWhilePaused(
   token: string,
   health: Pick<TargetHealthMonitor, 'admitJob'>,
   log: Logger,
+  journeys?: JourneyRecorder,
 ): Promise<void> {
   const decision = await health.admitJob({ url: job.data.target.url, jobId: job.id!, arrivedAt: job.data.accepted_at });
   if (decision.send) return;
@@ -29,8 +31,20 @@ export async function holdWhilePaused(
     throw new HeldDeliveryDropped(decision.reason);
   }
   log.debug('delivery.held', { until: decision.untilMs });
+  recordHeld(job, journeys);
   await job.moveToDelayed(decision.untilMs, token);
   throw new DelayedError();
+}
+
+/** The email's journey shows « retenu : cible en pause » until its next attempt. */
+function recordHeld(job: Job<DeliverWebhookJob>, journeys: JourneyRecorder | undefined): void {
+  if (!journeys || job.data.kind !== 'email') return;
+  journeys.record(job.data.email_id, {
+    type: 'held',
+    at: Date.now(),
+    webhook_id: job.data.webhook_id,
+    job_id: job.id ?? job.data.webhook_id,
+  });
 }
 
 /** A failed attempt on a target now paused (a probe, or a stale view): held again, the attempt not spent. */
@@ -39,8 +53,10 @@ export async function holdAfterFailure(
   token: string,
   health: Pick<TargetHealthMonitor, 'hold'>,
   holdMaxMs: number,
+  journeys?: JourneyRecorder,
 ): Promise<never> {
   await health.hold(job.data.target.url, job.id!, job.data.accepted_at);
+  recordHeld(job, journeys);
   await job.moveToDelayed(Math.max(Date.now() + 1_000, job.data.accepted_at + holdMaxMs), token);
   throw new DelayedError();
 }

@@ -40,7 +40,7 @@ export async function deliverWebhookJob(
 
   if (job.data.first_attempt && job.attemptsMade === 0) return takeOverFirstAttempt(job, job.data.first_attempt, deps, log);
 
-  if (deps.hold && token) await holdWhilePaused(job, token, deps.hold.health, log);
+  if (deps.hold && token) await holdWhilePaused(job, token, deps.hold.health, log, deps.journeys);
   const admission = await deps.gate.admit(target.url, Boolean(token));
   if (!admission.admitted && token) {
     // Delayed, never dropped: the job waits its turn without spending an attempt.
@@ -79,7 +79,7 @@ export async function deliverWebhookJob(
     answeredInMs = error.facts.duration_ms;
     if (outcome.targetState === 'paused' && deps.hold && token) {
       await job.log(JSON.stringify({ attempt, outcome: 'held', ...error.facts }));
-      return await holdAfterFailure(job, token, deps.hold.health, deps.hold.holdMaxMs);
+      return await holdAfterFailure(job, token, deps.hold.health, deps.hold.holdMaxMs, deps.journeys);
     }
     await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...error.facts }));
     if (final) await deadLettered(job, error, deps, log);
