@@ -1,6 +1,6 @@
 import type { TargetHealthView } from '@render-signal/delivery';
 import { api, errorMessage } from './api';
-import { formatDate, h, pollWhileVisible, toast } from './dom';
+import { formatDate, h, labelled, pollWhileVisible, toast } from './dom';
 
 /**
  * « Cibles »: destination health. Each target (masked URL) with its state, success rates over 1 h / 24 h, last error,
@@ -120,6 +120,7 @@ export async function mountTargets(root: HTMLElement): Promise<void> {
 
   root.append(
     h('h2', {}, 'Cibles'),
+    await alertSettings(),
     h(
       'p',
       { class: 'hint' },
@@ -130,4 +131,61 @@ export async function mountTargets(root: HTMLElement): Promise<void> {
   );
   await refresh();
   pollWhileVisible(refresh, REFRESH_MS);
+}
+
+/**
+ * Where alerts go (live, over the env): the alert webhook (Slack, Mattermost, Discord… shows `text`) and the
+ * email recipients (SMTP itself is configured on the workers: SMTP_URL). Saved in webhook_config.
+ */
+async function alertSettings(): Promise<HTMLElement> {
+  const { config } = await api<{ config: { alert_webhook_url: string | null; alert_email_to: string } }>('GET', '/api/webhooks/config');
+  const url = h('input', {
+    type: 'text',
+    inputmode: 'url',
+    value: '',
+    placeholder: config.alert_webhook_url ?? 'aucune (ALERT_WEBHOOK_URL des workers si définie)',
+    'data-testid': 'alert-webhook-url',
+  });
+  const emails = h('input', {
+    type: 'text',
+    value: config.alert_email_to,
+    placeholder: 'ops@example.com, astreinte@example.com',
+    'data-testid': 'alert-email-to',
+  });
+  const result = h('div', { 'aria-live': 'polite', 'data-testid': 'alert-settings-result' });
+  const save = async (body: Record<string, unknown>) => {
+    try {
+      const answer = await api<{ config: { alert_webhook_url: string | null } }>('POST', '/api/webhooks/config', body);
+      url.value = '';
+      url.placeholder = answer.config.alert_webhook_url ?? 'aucune (ALERT_WEBHOOK_URL des workers si définie)';
+      result.replaceChildren(h('p', { class: 'ok' }, 'Destinataires des alertes enregistrés.'));
+    } catch (error) {
+      result.replaceChildren(h('p', { class: 'field-error', role: 'alert' }, errorMessage(error)));
+    }
+  };
+  return h(
+    'form',
+    {
+      class: 'panel',
+      onSubmit: (event: Event) => {
+        event.preventDefault();
+        // The URL is sent only when edited: the masked value shown is never written back.
+        return save({ alert_email_to: emails.value.trim(), ...(url.value.trim() ? { alert_webhook_url: url.value.trim() } : {}) });
+      },
+    },
+    h('h3', {}, 'Alertes'),
+    labelled('Webhook des alertes (Slack, Mattermost, Discord…)', url, 'Laissez vide pour garder l’URL actuelle (masquée).'),
+    labelled('Alertes par e-mail à', emails, 'Adresses séparées par des virgules ; le serveur SMTP se règle côté workers (SMTP_URL).'),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit', class: 'primary' }, 'Enregistrer'),
+      h(
+        'button',
+        { type: 'button', class: 'secondary', onClick: () => save({ alert_webhook_url: null }) },
+        'Retirer le webhook des alertes',
+      ),
+    ),
+    result,
+  );
 }

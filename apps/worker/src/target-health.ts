@@ -1,6 +1,7 @@
 import { Job, type Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
+import type { SettingsStore } from '@render-signal/config-store';
 import {
   createAlertSender,
   createDeadLetterDigest,
@@ -28,6 +29,8 @@ export interface TargetHealthDeps {
   deliverer: WebhookDeliverer;
   deliveryProducer: Producer<typeof deliveryQueue>;
   lock: JobLockOptions;
+  /** The live settings: webhook_config's alert_webhook_url and alert_email_to win over the env. */
+  settings: Pick<SettingsStore, 'get'>;
 }
 
 export interface RunningTargetHealth {
@@ -95,13 +98,16 @@ export async function startTargetHealth(deps: TargetHealthDeps): Promise<Running
   const sender = createAlertSender({
     deliverer: deps.deliverer,
     dashboardBaseUrl: env.PUBLIC_BASE_URL,
-    channels: async () => ({
-      webhookUrl: env.ALERT_WEBHOOK_URL,
-      webhookSecret: env.ALERT_WEBHOOK_SECRET,
-      smtpUrl: env.SMTP_URL,
-      emailTo: env.ALERT_EMAIL_TO,
-      emailFrom: env.ALERT_EMAIL_FROM,
-    }),
+    channels: async () => {
+      const config = await deps.settings.get('webhook_config');
+      return {
+        webhookUrl: config.alert_webhook_url ?? env.ALERT_WEBHOOK_URL,
+        webhookSecret: env.ALERT_WEBHOOK_SECRET,
+        smtpUrl: env.SMTP_URL,
+        emailTo: config.alert_email_to || env.ALERT_EMAIL_TO,
+        emailFrom: env.ALERT_EMAIL_FROM,
+      };
+    },
   });
   const worker = createConsumer(
     alertQueue,

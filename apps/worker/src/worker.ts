@@ -93,7 +93,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
   const lock = jobLockOptions(env);
   // Destination health: targets that fail are paused, their deliveries held and released when they are back; alerts.
-  const targets = await startTargetHealth({ env, logger, redis, metrics, deliverer, deliveryProducer, lock });
+  const targets = await startTargetHealth({ env, logger, redis, metrics, deliverer, deliveryProducer, lock, settings });
   // With the fast path the email worker also delivers: DELIVERY_CONCURRENCY more slots. One host holds at most
   // its per-target cap of them (counted with its delivery jobs), so a slow host cannot take them all.
   const emailSlots = env.EMAIL_CONCURRENCY + (env.DELIVERY_FAST_PATH ? env.DELIVERY_CONCURRENCY : 0);
