@@ -32,7 +32,15 @@ async function main(argv: string[]): Promise<number> {
       else
         for (const t of targets)
           console.log(
-            [t.id, t.state.padEnd(10), `held ${t.held}`, `24h ${t.success_rate_24h ?? '-'}%`, t.target, t.operator ? '(operator)' : '']
+            [
+              t.id,
+              t.state.padEnd(10),
+              `held ${t.held}`,
+              `24h ${t.success_rate_24h ?? '-'}%`,
+              t.target,
+              t.origin ?? '',
+              t.operator ? '(operator)' : '',
+            ]
               .join('  ')
               .trimEnd(),
           );

@@ -16,6 +16,9 @@ export const STATE_LABELS: Record<TargetHealthView['state'], string> = {
   recovering: 'Rétablie, libération en cours',
 };
 
+const originLabel = (origin: string | null) =>
+  origin === 'default' ? 'cible par défaut' : origin?.startsWith('rule:') ? `règle ${origin.slice(5)}` : (origin ?? 'origine inconnue');
+
 const rate = (value: number | null, attempts: number) => (value === null ? '—' : `${value} % (${attempts})`);
 
 function lastError(t: TargetHealthView): string {
@@ -94,7 +97,7 @@ export async function mountTargets(root: HTMLElement): Promise<void> {
           h(
             'tr',
             { class: `target-${t.state}`, 'data-target-id': t.id, 'data-state': t.state },
-            h('td', {}, t.target),
+            h('td', {}, h('code', {}, t.target), h('br'), h('small', {}, `${originLabel(t.origin)} · ${t.id}`)),
             h(
               'td',
               {},

@@ -69,7 +69,7 @@ export interface TargetHealthMonitor {
   /** A delivery job about to send: send, hold (recorded in the target's held list), or dead-letter. */
   admitJob(job: { url: string; jobId: string; arrivedAt: number }): Promise<JobDecision>;
   /** Records an attempt's outcome; answers the target's state after it. A success on a healthy target writes nothing. */
-  observe(url: string, report: AttemptReport, job?: { jobId: string; arrivedAt: number }): Promise<TargetState>;
+  observe(url: string, report: AttemptReport, job?: { jobId: string; arrivedAt: number; origin?: string }): Promise<TargetState>;
   /** Adds a delivery job to the target's held list (released oldest first when the target recovers). */
   hold(url: string, jobId: string, arrivedAt: number): Promise<void>;
   /** Cached records (tests, metrics). */
@@ -94,6 +94,21 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
   let ticking: Promise<void> | undefined;
   let closed = false;
   const lastRelease = new Map<string, number>();
+  /**
+   * This process' writes to one target, one after the other: a burst of failures (50 deliveries answered 503 at once)
+   * would otherwise race each other's compare-and-set; across processes the store retries.
+   */
+  const chains = new Map<string, Promise<unknown>>();
+  const serial = <T>(id: string, run: () => Promise<T>): Promise<T> => {
+    const previous = chains.get(id) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const tail = next.catch(() => {});
+    chains.set(id, tail);
+    void tail.then(() => {
+      if (chains.get(id) === tail) chains.delete(id);
+    });
+    return next;
+  };
   /** Attempts per target since the last flush (success rates): written once per tick, never per attempt. */
   let counts = new Map<string, { ok: number; failed: number }>();
   const count = (id: string, ok: boolean) => {
@@ -102,7 +117,7 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     else entry.failed += 1;
     counts.set(id, entry);
   };
-  const masked = new Map<string, string>();
+  const masked = new Map<string, { target: string; origin?: string | undefined }>();
   /** Flushes the counts; a target seen for the first time gets its (healthy) record, so the operator can list and pause it. */
   const flush = async () => {
     if (counts.size === 0) return;
@@ -110,10 +125,12 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     counts = new Map();
     await store.addCounts(Math.floor(now() / 3_600_000) * 3_600_000, batch);
     for (const id of batch.keys()) {
-      const name = masked.get(id);
+      const seen = masked.get(id);
       masked.delete(id);
       if (cache.has(id)) continue;
-      const written = await store.update(id, name ?? 'invalid', (current) => (current.version === 0 ? { record: current } : undefined));
+      const written = await store.update(id, seen?.target ?? 'invalid', (current) =>
+        current.version === 0 ? { record: { ...current, ...(seen?.origin ? { origin: seen.origin } : {}) } } : undefined,
+      );
       if (written) remember(written.record);
     }
   };
@@ -175,8 +192,8 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
     if (planned.probe) return probe(record, at);
     if (record.state === 'recovering') {
       // TARGET_RELEASE_RATE per second of time actually elapsed since the last release (a slow tick releases more).
-      const last = lastRelease.get(record.id) ?? at - tickMs;
-      const batch = Math.max(1, Math.round((options.releaseRatePerSecond * Math.min(at - last, 2 * tickMs)) / 1000));
+      const last = lastRelease.get(record.id) ?? at - 1_000;
+      const batch = Math.max(1, Math.round((options.releaseRatePerSecond * Math.min(Math.max(0, at - last), 2_000)) / 1000));
       lastRelease.set(record.id, at);
       await release(await store.takeOldest(record.id, batch));
     } else lastRelease.delete(record.id);
@@ -219,14 +236,20 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
       const id = idOf(url);
       const cached = cache.get(id);
       count(id, report.ok);
-      if (!cached && !masked.has(id)) masked.set(id, options.maskUrl(url));
+      if (!cached && !masked.has(id)) masked.set(id, { target: options.maskUrl(url), origin: job?.origin });
       if (report.ok && !successChanges(cached)) return cached?.state ?? 'healthy';
       const at = now();
-      const written = await store.update(
-        id,
-        options.maskUrl(url),
-        (current) => (report.ok && !successChanges(current) ? undefined : afterAttempt(current, report, at, policy)),
-        at,
+      const written = await serial(id, () =>
+        store.update(
+          id,
+          options.maskUrl(url),
+          (current) => {
+            if (report.ok && !successChanges(current)) return undefined;
+            const next = afterAttempt(current, report, at, policy);
+            return job?.origin ? { ...next, record: { ...next.record, origin: job.origin } } : next;
+          },
+          at,
+        ),
       );
       if (!written) return cached?.state ?? 'healthy';
       remember(written.record);

@@ -53,7 +53,7 @@ export interface TargetHealthStore {
   parse(json: string): TargetHealth | undefined;
 }
 
-const MAX_TRIES = 20;
+const MAX_TRIES = 50;
 const HOUR_MS = 3_600_000;
 
 export function createTargetHealthStore(options: TargetHealthStoreOptions): TargetHealthStore {
@@ -95,6 +95,8 @@ export function createTargetHealthStore(options: TargetHealthStoreOptions): Targ
         );
         if (written === 1) return { ...transition, record, previous };
         stored = typeof written === 'string' ? written : null;
+        // Another process wrote first: computed again from its record, after a short random pause (spreads a burst).
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * (tries + 1)));
       }
       throw new Error(`target ${id}: too many concurrent writes`);
     },

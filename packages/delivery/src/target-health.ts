@@ -25,6 +25,8 @@ export const targetHealthSchema = z.object({
   id: z.string().min(1),
   /** The URL masked (maskUrl): what every output shows. */
   target: z.string(),
+  /** Where the target comes from, as its deliveries say (`default`, `rule:<id>`, …): tells apart targets masked alike. */
+  origin: z.string().optional(),
   state: z.enum(TARGET_STATES),
   /** When the current state began (ms). */
   since: z.number(),
@@ -242,6 +244,7 @@ export function transitionAlert(
 export interface TargetHealthView {
   id: string;
   target: string;
+  origin: string | null;
   state: TargetState;
   since: string;
   operator: boolean;
@@ -273,6 +276,7 @@ export function targetHealthView(
   return {
     id: record.id,
     target: record.target,
+    origin: record.origin ?? null,
     state: record.state,
     since: new Date(record.since).toISOString(),
     operator: record.operator,

@@ -92,7 +92,11 @@ async function withTargetState(
         reason: outcome.error.facts.failure_reason,
         excerpt: outcome.error.facts.response_excerpt,
       };
-  const job = { jobId: attempt.jobId ?? attempt.delivery.webhook_id, arrivedAt: attempt.delivery.accepted_at };
+  const job = {
+    jobId: attempt.jobId ?? attempt.delivery.webhook_id,
+    arrivedAt: attempt.delivery.accepted_at,
+    origin: attempt.delivery.target.origin,
+  };
   try {
     return { ...outcome, targetState: await deps.targetHealth.observe(attempt.delivery.target.url, report, job) };
   } catch (error) {
