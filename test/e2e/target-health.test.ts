@@ -135,6 +135,9 @@ describe('destination health: failing → paused → recovering → healthy', ()
     const failed = await world.deliveryProducer.queue.getFailed();
     expect(failed.map((j) => j.failedReason)).toEqual(['discarded_by_operator', 'discarded_by_operator', 'discarded_by_operator']);
     expect(target.received.length).toBe(deliveredBefore);
+    // Counted for the next dead-letter digest (per masked target and reason).
+    const digest = await world.workerRedis.hgetall(`${world.prefix}:alerts:digest`);
+    expect(Object.entries(digest).find(([field]) => field.endsWith('\tdiscarded_by_operator'))?.[1]).toBe('3');
 
     // Held again while paused, then resumed: released and delivered.
     const second = String((await world.post(sampleEmail())).json.email_id);
