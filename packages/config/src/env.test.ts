@@ -131,6 +131,8 @@ describe('destination health and alert settings', () => {
       problems({ NODE_ENV: 'production', SMTP_URL: 'smtps://u:p@smtp.example.com:465', ALERT_EMAIL_TO: 'ops@example.com' }),
     ).not.toContain('SMTP');
     expect(problems({ ALERT_WEBHOOK_URL: 'ftp://hooks.example.com/x' })).toContain('ALERT_WEBHOOK_URL must be an http(s) URL');
+    expect(problems({ ALERT_WEBHOOK_URL: 'http://hooks.example.com/x' })).toContain('ALERT_WEBHOOK_URL must be https');
+    expect(problems({ ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/x', ALLOW_PRIVATE_NETWORK: 'true' })).toBe('');
     expect(problems({ TARGET_PROBE_INTERVAL: '1m', TARGET_PROBE_MAX_INTERVAL: '30s' })).toContain(
       'TARGET_PROBE_MAX_INTERVAL must be at least TARGET_PROBE_INTERVAL',
     );

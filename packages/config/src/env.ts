@@ -458,6 +458,12 @@ function checkAlertSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinemen
       path: ['ALERT_WEBHOOK_URL'],
       message: 'must be an http(s) URL such as https://hooks.slack.com/services/…',
     });
+  else if (env.ALERT_WEBHOOK_URL !== undefined && /^http:/i.test(env.ALERT_WEBHOOK_URL) && !env.ALLOW_PRIVATE_NETWORK)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ALERT_WEBHOOK_URL'],
+      message: 'must be https (http only with ALLOW_PRIVATE_NETWORK=true, as for targets)',
+    });
   if (!isProduction(env)) return;
   if (env.SMTP_URL !== undefined && smtpUrlProblem(env.SMTP_URL))
     ctx.addIssue({
