@@ -161,3 +161,28 @@ describe('destination health: failing → paused → recovering → healthy', ()
     expect(events.filter((e) => e === 'target.paused')).toHaveLength(2); // the outage's and the operator's
   }, 60_000);
 });
+
+describe('destination health: a delivery held past TARGET_HOLD_MAX', () => {
+  let target: WebhookSink;
+  let world: World;
+  beforeAll(async () => {
+    target = await startWebhookSink();
+    world = await startWorld({ env: { WEBHOOK_URL: target.url, TARGET_HOLD_MAX: '2s' } });
+  }, 30_000);
+  afterAll(async () => {
+    await world?.close();
+    await target.close();
+  });
+
+  it('is dead-lettered with target_paused_too_long (replayable) while the target stays paused', async () => {
+    await world.post(sampleEmail());
+    await target.waitFor(1);
+    const id = targetIdOf(target.url);
+    await waitUntil(async () => (await operatorRequest(world, 'POST', `/api/targets/${id}/pause`)).status === 200, 10_000, 'paused');
+    const emailId = String((await world.post(sampleEmail())).json.email_id);
+    await waitUntil(async () => (await world.deliveryProducer.queue.getFailedCount()) === 1, 15_000, 'dead-lettered after the hold');
+    const [dead] = await world.deliveryProducer.queue.getFailed();
+    expect(dead).toMatchObject({ failedReason: 'target_paused_too_long', data: expect.objectContaining({ email_id: emailId }) });
+    expect(target.requests).toHaveLength(1); // nothing was sent to the paused target
+  }, 40_000);
+});
