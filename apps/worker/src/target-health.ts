@@ -84,7 +84,8 @@ export async function startTargetHealth(deps: TargetHealthDeps): Promise<Running
       const job = await Job.fromId(deps.deliveryProducer.queue, jobId);
       if (!job) return 'gone';
       const state = await job.getState();
-      if (state !== 'delayed') return state === 'waiting' || state === 'active' || state === 'prioritized' ? 'pending' : 'gone';
+      if (state === 'active') return 'active';
+      if (state !== 'delayed') return state === 'waiting' || state === 'prioritized' || state === 'waiting-children' ? 'waiting' : 'gone';
       await job.promote().catch(() => {});
       return 'promoted';
     },

@@ -22,6 +22,8 @@ describe('destination health across workers (real Redis)', () => {
   const subscribers: Redis[] = [];
   const events: Array<{ event: TargetEvent; version: number }> = [];
   const promoted: string[] = [];
+  /** Jobs the fake queue reports as running (active) when promoted. */
+  const active = new Set<string>();
   const store = createTargetHealthStore({ redis, prefix });
   const make = async (clock: () => number = Date.now) => {
     const subscriber = new Redis(redisUrl);
@@ -35,7 +37,7 @@ describe('destination health across workers (real Redis)', () => {
       releaseRatePerSecond: 3,
       promote: async (jobId) => {
         promoted.push(jobId);
-        return 'promoted';
+        return active.has(jobId) ? 'active' : 'promoted';
       },
       onEvent: async (event, record) => {
         events.push({ event, version: record.version });
@@ -111,6 +113,25 @@ describe('destination health across workers (real Redis)', () => {
     await leader.tick();
     expect((await store.read(id))?.state).toBe('healthy');
     expect(promoted.at(-1)).toBe('new');
+  });
+
+  it('a held delivery found running when released (being held again from an older view) stays on the list', async () => {
+    const url = 'https://hook.example.com/scenario-b';
+    const id = targetIdOf(url);
+    const now = Date.now();
+    const leader = await make(() => now);
+    await store.update(id, 'https://hook.example.com/***', (r) => ({ record: { ...r, state: 'recovering', since: now } }));
+    await store.hold(id, 'busy', now - 2);
+    await store.hold(id, 'idle', now - 1);
+    active.add('busy');
+    promoted.length = 0;
+    await redis.del(`${prefix}:target:leader`); // the previous test's leader would hold it for 3 ticks
+    await leader.tick();
+    expect(promoted.sort()).toEqual(['busy', 'idle']);
+    expect(await redis.zrange(`${prefix}:target:${id}:held`, 0, -1)).toEqual(['busy']);
+    active.delete('busy');
+    await leader.tick();
+    expect(await store.heldCount(id)).toBe(0);
   });
 });
 

@@ -35,8 +35,11 @@ interface MonitorLog {
   info(event: string, fields?: Record<string, unknown>): void;
 }
 
-/** What became of a held delivery asked to run now. */
-export type PromoteOutcome = 'promoted' | 'pending' | 'gone';
+/**
+ * What became of a held delivery asked to run now: `promoted` (was delayed), `waiting` (will run anyway), `active`
+ * (running: sending, or being held again by a view older than this release), `gone` (finished or removed).
+ */
+export type PromoteOutcome = 'promoted' | 'waiting' | 'active' | 'gone';
 
 export interface TargetHealthMonitorOptions {
   store: TargetHealthStore;
@@ -47,7 +50,7 @@ export interface TargetHealthMonitorOptions {
   policy: TargetHealthPolicy;
   /** Held deliveries released per second while recovering, across all workers (one leader releases). */
   releaseRatePerSecond: number;
-  /** Makes a held (delayed) delivery job run now: `pending` when it is already waiting or running, `gone` when it is no more. */
+  /** Makes a held (delayed) delivery job run now. */
   promote(jobId: string): Promise<PromoteOutcome>;
   /** A transition with an event happened (once, in the process that wrote it): its alert. Never throws into the caller. */
   onEvent(event: TargetEvent, record: TargetHealth, facts: { held: number; previous: TargetHealth }): Promise<void>;
@@ -195,25 +198,38 @@ export function createTargetHealthMonitor(options: TargetHealthMonitorOptions): 
       const last = lastRelease.get(record.id) ?? at - 1_000;
       const batch = Math.max(1, Math.round((options.releaseRatePerSecond * Math.min(Math.max(0, at - last), 2_000)) / 1000));
       lastRelease.set(record.id, at);
-      await release(await store.takeOldest(record.id, batch));
+      await release(record.id, await store.takeOldest(record.id, batch));
     } else lastRelease.delete(record.id);
     if (record.state === 'paused' && record.discard_before !== undefined)
-      await release(await store.takeOldest(record.id, 1_000, record.discard_before));
+      await release(record.id, await store.takeOldest(record.id, 1_000, record.discard_before));
   };
-  const release = async (jobIds: string[]) => {
-    await Promise.all(jobIds.map((id) => options.promote(id).catch(() => 'gone' as const)));
+  /**
+   * Runs held deliveries now. One that is running may be in the middle of being held again (it read the state just
+   * before this release): it stays on the list, so a later round finds it delayed and promotes it.
+   */
+  const release = async (id: string, held: Array<{ jobId: string; arrivedAt: number }>) => {
+    await Promise.all(
+      held.map(async (h) => {
+        const outcome = await options.promote(h.jobId).catch(() => 'gone' as const);
+        if (outcome === 'active') await store.hold(id, h.jobId, h.arrivedAt);
+        return outcome;
+      }),
+    );
   };
   /** The oldest held delivery still there goes out as the probe. */
   const probe = async (record: TargetHealth, at: number) => {
     for (let tries = 0; tries < 10; tries += 1) {
-      const [jobId] = await store.takeOldest(record.id, 1);
-      if (jobId === undefined) return;
+      const [oldest] = await store.takeOldest(record.id, 1);
+      if (oldest === undefined) return;
+      const { jobId } = oldest;
       const written = await store.update(record.id, record.target, (current) =>
         current.state === 'paused' && !current.operator ? { record: withProbe(current, jobId, at, policy) } : undefined,
       );
       if (!written) return;
       remember(written.record);
       const outcome = await options.promote(jobId).catch(() => 'gone' as const);
+      // Running (maybe being held again from an older view): kept on the list; the next probe comes an interval later.
+      if (outcome === 'active') await store.hold(record.id, jobId, oldest.arrivedAt);
       if (outcome !== 'gone') {
         log.info('target_health.probe', { target: record.target, target_id: record.id, job_id: jobId });
         return;

@@ -44,7 +44,7 @@ export interface TargetHealthStore {
   heldCount(id: string): Promise<number>;
   oldestHeld(id: string): Promise<{ jobId: string; arrivedAt: number } | undefined>;
   /** Takes up to `count` of the oldest held deliveries (at most `maxArrival` when given) off the list. */
-  takeOldest(id: string, count: number, maxArrival?: number): Promise<string[]>;
+  takeOldest(id: string, count: number, maxArrival?: number): Promise<Array<{ jobId: string; arrivedAt: number }>>;
   /** Adds attempt counts (per target, for the hour starting at `hourMs`): one pipeline for a worker's few seconds of attempts. */
   addCounts(hourMs: number, counts: ReadonlyMap<string, { ok: number; failed: number }>): Promise<void>;
   /** Attempts (ok, failed) of a target over the last hour and the last 24 hours (whole hours). */
@@ -133,13 +133,15 @@ export function createTargetHealthStore(options: TargetHealthStoreOptions): Targ
     },
     async takeOldest(id, count, maxArrival) {
       if (count <= 0) return [];
-      if (maxArrival === undefined) {
-        const popped = await redis.zpopmin(heldKey(id), count);
-        return popped.filter((_, i) => i % 2 === 0);
-      }
-      const ids = await redis.zrangebyscore(heldKey(id), '-inf', maxArrival, 'LIMIT', 0, count);
-      if (ids.length > 0) await redis.zrem(heldKey(id), ...ids);
-      return ids;
+      const pairs = (flat: string[]) => {
+        const out: Array<{ jobId: string; arrivedAt: number }> = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) out.push({ jobId: flat[i]!, arrivedAt: Number(flat[i + 1]) });
+        return out;
+      };
+      if (maxArrival === undefined) return pairs(await redis.zpopmin(heldKey(id), count));
+      const taken = pairs(await redis.zrangebyscore(heldKey(id), '-inf', maxArrival, 'WITHSCORES', 'LIMIT', 0, count));
+      if (taken.length > 0) await redis.zrem(heldKey(id), ...taken.map((t) => t.jobId));
+      return taken;
     },
   };
 }
