@@ -4,3 +4,4 @@ export * from './email-id';
 export * from './config-documents';
 export * from './payload-settings';
 export * from './gmail-jobs';
+export * from './alert-jobs';
