@@ -74,6 +74,22 @@ describe('destination health policy', () => {
     expect(afterTick(failing, { now: T0 + 10_000, held: 4 }, policy).record).toBe(failing);
   });
 
+  it('a template_error (the body was never sent) makes the target failing, never paused', () => {
+    const template: AttemptReport = { ok: false, reason: 'template_error', excerpt: 'Expected ")"' };
+    const failing = run(fresh(), [template, template, template]);
+    expect(failing.events).toEqual(['target.failing']);
+    expect(failing.record.failing_since).toBeUndefined();
+    expect(afterAttempt(failing.record, template, T0 + 3_600_000, policy).record.state).toBe('failing');
+    expect(afterTick(failing.record, { now: T0 + 3_600_000, held: 0 }, policy).record.state).toBe('failing');
+    // A real failure starts the pause clock.
+    const real = afterAttempt(failing.record, fail, T0 + 5_000, policy).record;
+    expect(real.failing_since).toBe(T0 + 5_000);
+    expect(afterTick(real, { now: T0 + 25_000, held: 1 }, policy).event).toBe('target.paused');
+    // Recovering: template errors do not pause it again.
+    const recovering = afterAttempt(failing.record, ok, T0 + 4_000, policy).record;
+    expect(run(recovering, [template, template, template], T0 + 5_000).record.state).toBe('recovering');
+  });
+
   it('probes once per interval, doubling while they fail, up to the max; a probe success recovers', () => {
     let record = afterTick(run(fresh(), [fail, fail, fail]).record, { now: T0 + 20_000, held: 3 }, policy).record;
     expect(afterTick(record, { now: T0 + 24_000, held: 3 }, policy).probe).toBeUndefined();

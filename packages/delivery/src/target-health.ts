@@ -104,10 +104,13 @@ export function afterAttempt(record: TargetHealth, report: AttemptReport, now: n
     return { record: base };
   }
   const failures = record.failures + 1;
+  // A body that could not be rendered (`template_error`) never reached the target: it counts towards `failing`
+  // (the alert says the deliveries fail) but not towards pausing, which would hold the target's good deliveries.
+  const reached = report.reason !== 'template_error';
   const next: TargetHealth = {
     ...record,
     failures,
-    failing_since: record.failing_since ?? now,
+    ...(reached || record.failing_since !== undefined ? { failing_since: record.failing_since ?? now } : {}),
     last_failure_at: now,
     last_error: {
       reason: report.reason,
@@ -123,7 +126,7 @@ export function afterAttempt(record: TargetHealth, report: AttemptReport, now: n
       return pauseIfDue(next, now, policy);
     case 'recovering':
       // Back down while releasing: paused again at once (its held deliveries stay held).
-      if (failures < policy.failingAfter) return { record: next };
+      if (failures < policy.failingAfter || next.failing_since === undefined) return { record: next };
       return { record: paused(next, now, policy), event: 'target.paused' };
     case 'paused': {
       if (record.operator || !report.jobId || report.jobId !== record.probe_job) return { record: next };
@@ -145,7 +148,7 @@ function paused(record: TargetHealth, now: number, policy: TargetHealthPolicy): 
 }
 
 function pauseIfDue(record: TargetHealth, now: number, policy: TargetHealthPolicy): Transition {
-  if (record.state === 'failing' && now - (record.failing_since ?? record.since) >= policy.pauseAfterMs)
+  if (record.state === 'failing' && record.failing_since !== undefined && now - record.failing_since >= policy.pauseAfterMs)
     return { record: paused(record, now, policy), event: 'target.paused' };
   return { record };
 }
