@@ -5,7 +5,7 @@ import type { ApiMetrics, Logger } from '@render-signal/observability';
 import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
 import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
 import type { LinkProvider } from '@render-signal/detectors';
-import type { Producer, deliveryQueue, emailQueue, gmailQueue } from '@render-signal/queue';
+import type { Producer, ReplayStore, deliveryQueue, emailQueue, gmailQueue, replayQueue } from '@render-signal/queue';
 import type { JourneyRecorder, JourneyStore } from '@render-signal/journeys';
 import type { MailboxStore } from '@render-signal/gmail';
 
@@ -30,6 +30,8 @@ export interface AppDeps {
   gmail: { producer: Producer<typeof gmailQueue>; mailboxes: MailboxStore };
   /** Email journeys and hourly figures (read), operator actions on them (written), re-deliveries (queued). */
   journeys: { store: JourneyStore; recorder: JourneyRecorder; deliveryProducer: Producer<typeof deliveryQueue> };
+  /** Bulk replays: saved records (read, cancelled) and their runner jobs (queued). */
+  replays: { store: ReplayStore; producer: Producer<typeof replayQueue> };
   startedAt: number;
   /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
   loginRateLimitRedis?: Redis | Cluster;

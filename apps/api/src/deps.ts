@@ -5,7 +5,16 @@ import { createWebhookDeliverer, createWebhookLog } from '@render-signal/deliver
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import { Queue } from 'bullmq';
-import { createProducer, deliveryQueue, duplicateConnection, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import {
+  createProducer,
+  createReplayStore,
+  deliveryQueue,
+  duplicateConnection,
+  emailQueue,
+  gmailQueue,
+  QUEUE_CATALOG,
+  replayQueue,
+} from '@render-signal/queue';
 import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
 import type { AppDeps } from './app-deps';
@@ -25,6 +34,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const replayProducer = createProducer(replayQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
     timeoutMs: 30_000,
@@ -65,6 +75,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       }),
       deliveryProducer,
     },
+    replays: { store: createReplayStore({ redis, prefix: env.QUEUE_PREFIX }), producer: replayProducer },
     startedAt: Date.now(),
   };
   return {
@@ -75,6 +86,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       await emailProducer.close().catch(() => {});
       await gmailProducer.close().catch(() => {});
       await deliveryProducer.close().catch(() => {});
+      await replayProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();

@@ -33,6 +33,7 @@ import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
 import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
+import { startReplayConsumer } from './processors/replay/replay-consumer';
 import { transferLink } from './processors/offload/transfer-link';
 
 export interface WorkerDeps {
@@ -105,6 +106,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   const lock = jobLockOptions(env);
+  const replay = startReplayConsumer({ redis, prefix, logger, journeys, deliveryProducer, lock });
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
 
@@ -179,6 +181,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         },
       },
     );
+    replay.countOutcomes(worker);
     // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
     if (journeys)
       worker.on('failed', (job) => {
@@ -194,7 +197,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       });
     return worker;
   };
-  const workers = [makeEmailWorker(), makeDeliveryWorker()];
+  const workers = [makeEmailWorker(), makeDeliveryWorker(), replay.worker];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -255,6 +258,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       await deliveryProducer.close().catch(() => {});
       await offloadProducer?.close().catch(() => {});
       await gmail?.close();
+      await replay.close();
       stopPublishing();
       await Promise.all(stopSupervising.map((stop) => stop()));
       await settings.close();

@@ -3,3 +3,5 @@ export * from './jobs';
 export * from './email-id';
 export * from './config-documents';
 export * from './gmail-jobs';
+export * from './replays';
+export * from './target-id';

@@ -83,6 +83,8 @@ export const deliverWebhookJobSchema = z.object({
    * then drops this field, so a replay from the dead letter sends.
    */
   first_attempt: z.object({ permanent: z.boolean(), facts: attemptFactsSchema }).optional(),
+  /** Queued by this bulk replay: its outcome is counted in the replay's record. */
+  replay_id: z.string().optional(),
 });
 export type DeliverWebhookJob = z.infer<typeof deliverWebhookJobSchema>;
 

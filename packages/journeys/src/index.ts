@@ -5,3 +5,5 @@ export * from './keys';
 export * from './recorder';
 export * from './stats';
 export * from './store';
+export * from './select';
+export * from './replays';

@@ -7,6 +7,7 @@ import {
   pollMailboxesJobSchema,
   processEmailJobSchema,
   renewWatchJobSchema,
+  replayRunJobSchema,
   syncMailboxJobSchema,
 } from '@render-signal/contracts';
 
@@ -96,7 +97,23 @@ export const gmailQueue = defineQueue({
   },
 });
 
-export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue] as const;
+/**
+ * Bulk replay (docs/operations.md, « Renvoyer après une panne »): one `run` job per replay (job id `replay.<id>`).
+ * Its progress lives in the replay record, so a run taken over after a crash or a stall resumes at its cursor.
+ */
+export const replayQueue = defineQueue({
+  name: 'replay',
+  jobs: { run: replayRunJobSchema },
+  defaultJobOptions: {
+    // Workers retry forever in practice: a Redis blip must not end a replay half-way (it resumes at its cursor).
+    attempts: 1_000,
+    backoff: { type: 'fixed', delay: 2_000 },
+    removeOnComplete: { age: 30 * DAY_S, count: 1_000 },
+    removeOnFail: { age: 30 * DAY_S, count: 1_000 },
+  },
+});
+
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue, replayQueue] as const;
 
 export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
 export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;

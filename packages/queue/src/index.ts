@@ -4,3 +4,5 @@ export * from './producer';
 export * from './consumer';
 export * from './replay';
 export * from './script';
+export * from './replays';
+export * from './kept-delivery';

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Job } from 'bullmq';
-import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
 import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
-import { deliveryQueue, emailQueue } from '@render-signal/queue';
+import { deliveryQueue, emailQueue, keptDelivery } from '@render-signal/queue';
 import type { AppDeps } from '../app-deps';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
@@ -74,9 +72,6 @@ function emailIdOf(req: Request): string {
   return id.data;
 }
 
-/** The email job's return value when it delivered its one target itself (apps/worker process-email: the fast path). */
-const fastPathDeliverySchema = z.object({ fast_path: z.literal('delivered'), delivery: deliverWebhookJobSchema });
-
 const boardJob = (queue: string, jobId: string) => `${BULL_BOARD_PATH}/queue/${queue}/${encodeURIComponent(jobId)}`;
 
 export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues'>): Router {
@@ -101,23 +96,8 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     res.json({ success: true, ...page, count: page.emails.length, retention_days: deps.env.JOURNEY_MAX_AGE_DAYS });
   });
 
-  /**
-   * What a target was sent (payload and real URL): its newest delivery job still kept by BullMQ (the catalog
-   * keeps completed deliveries 7 days, failed ones 30), else, for an email delivered by its own job (the fast
-   * path, no delivery job), that email job's return value. Null when neither is kept any more.
-   */
-  const deliveryJobOf = async (target: TargetView, emailJobId: string | null | undefined): Promise<{ data: DeliverWebhookJob } | null> => {
-    const queue = deliveryHandle();
-    for (const jobId of [...target.job_ids].reverse()) {
-      const job = (await queue.getJob(jobId)) as Job<DeliverWebhookJob> | undefined;
-      const data = job ? deliverWebhookJobSchema.safeParse(job.data) : undefined;
-      if (job && data?.success) return { data: data.data };
-    }
-    if (!emailJobId) return null;
-    const emailJob = await emailHandle()?.getJob(emailJobId);
-    const sent = fastPathDeliverySchema.safeParse(emailJob?.returnvalue);
-    return sent.success && sent.data.delivery.webhook_id === target.webhook_id ? { data: sent.data.delivery } : null;
-  };
+  const deliveryJobOf = (target: TargetView, emailJobId: string | null | undefined) =>
+    keptDelivery({ delivery: deliveryHandle(), email: emailHandle() }, target, emailJobId);
 
   router.get('/api/emails/:email_id', async (req, res) => {
     const emailId = emailIdOf(req);

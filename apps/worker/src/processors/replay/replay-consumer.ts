@@ -1,0 +1,45 @@
+import { Queue, type Worker } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import type { DeliverWebhookJob } from '@render-signal/contracts';
+import { createJourneyStore, type JourneyRecorder } from '@render-signal/journeys';
+import type { Logger } from '@render-signal/observability';
+import { createConsumer, createReplayStore, emailQueue, replayQueue, type deliveryQueue, type Producer } from '@render-signal/queue';
+import { countReplayOutcomes, runReplay } from './run-replay';
+
+/** Replays run side by side (each paced on its own); a few are plenty. */
+const REPLAY_CONCURRENCY = 4;
+
+/** The bulk replay runner of this process, and the hook that counts replayed deliveries' outcomes. */
+export function startReplayConsumer(options: {
+  redis: Redis | Cluster;
+  prefix: string;
+  logger: Logger;
+  journeys: JourneyRecorder | undefined;
+  deliveryProducer: Producer<typeof deliveryQueue>;
+  lock: { lockDuration: number; lockRenewTime?: number; stalledInterval: number; maxStalledCount?: number };
+}): { worker: Worker; countOutcomes(worker: Worker<DeliverWebhookJob>): void; close(): Promise<void> } {
+  const { redis, prefix, logger } = options;
+  const replays = createReplayStore({ redis, prefix });
+  const emailJobs = new Queue(emailQueue.name, { connection: redis, prefix });
+  emailJobs.on('error', () => {});
+  const worker = createConsumer(
+    replayQueue,
+    {
+      run: (job) =>
+        runReplay(job, {
+          logger,
+          replays,
+          journeys: createJourneyStore({ redis, prefix }),
+          recorder: options.journeys,
+          deliveryProducer: options.deliveryProducer,
+          queues: { delivery: options.deliveryProducer.queue, email: emailJobs },
+        }),
+    },
+    { connection: redis, prefix, concurrency: REPLAY_CONCURRENCY, ...options.lock },
+  );
+  return {
+    worker,
+    countOutcomes: (delivery) => countReplayOutcomes(delivery, { replays, logger }),
+    close: () => emailJobs.close().catch(() => {}),
+  };
+}
