@@ -22,7 +22,8 @@ interface Replay {
 describe('bulk replay API', () => {
   let sink: WebhookSink;
   let world: World;
-  const EMAILS = 8;
+  const NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
+  const EMAILS = NAMES.length;
   const since = new Date(Date.now() - 60_000).toISOString();
 
   beforeAll(async () => {
@@ -31,11 +32,13 @@ describe('bulk replay API', () => {
     world = await startWorld({
       env: { WEBHOOK_URL: `${sink.url}/hook`, DELIVERY_RETRY_SCHEDULE: '50ms,50ms', DELIVERY_RETRY_JITTER: '0' },
     });
-    for (let i = 0; i < EMAILS; i++) expect((await world.post(sampleEmail({ subject: `Panne ${i}` }))).status).toBe(200);
+    for (const name of NAMES) expect((await world.post(sampleEmail({ subject: `Panne ${name}` }))).status).toBe(200);
   });
+  let ruleSink: WebhookSink;
   afterAll(async () => {
     await world?.close();
     await sink?.close();
+    await ruleSink?.close();
   });
 
   const replays = (body: unknown) => operatorRequest(world, 'POST', '/api/replays', body);
@@ -132,5 +135,35 @@ describe('bulk replay API', () => {
     const after = await replayOf(id);
     expect(after.state).toBe('cancelled');
     expect(after.finished_at).not.toBeNull();
+  });
+
+  it('payload current: after a rule change the email is planned again and goes to the new target', async () => {
+    ruleSink = await startWebhookSink();
+    const rule = {
+      id: 'panne',
+      name: 'Pannes',
+      conditions: [{ field: 'subject', operator: 'contains', value: 'panne', case_sensitive: false }],
+      actions: { webhook_url: `${ruleSink.url}/new`, priority: 'normal', stop_processing: true },
+    };
+    expect((await operatorRequest(world, 'POST', '/api/routing_rules', { rules: [rule] })).status).toBe(200);
+    const before = sink.received.length;
+    const res = await replays({
+      filter: { status: 'delivered', target: `${sink.url}/hook`, query: 'charlie' },
+      payload: 'current',
+      rate_per_s: 50,
+    });
+    expect(res.status).toBe(202);
+    expect(res.json.total).toBe(1);
+    const id = res.json.id as string;
+    await waitUntil(async () => (await replayOf(id)).state === 'done', 15_000, 'replay done');
+    expect(await replayOf(id)).toMatchObject({ sent: 1, delivered: 1 });
+    const [hook] = await ruleSink.waitFor(1);
+    expect(hook!.path).toMatch(/\/new$/);
+    expect(hook!.json).toMatchObject({ subject: 'Panne charlie', routing_rule: { id: 'panne', name: 'Pannes' } });
+    // A new target gets its own webhook-id; the old one receives nothing.
+    expect(sink.received.map((r) => r.headers['webhook-id'])).not.toContain(hook!.headers['webhook-id']);
+    expect(sink.received.length).toBe(before);
+    // The rule is a filter too (by name or id): that delivery went to the rule's target.
+    expect((await dryRun({ status: 'delivered', rule: 'Pannes' })).json.count).toBe(1);
   });
 });

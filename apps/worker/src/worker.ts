@@ -23,6 +23,7 @@ import {
 import { resolveProviders } from '@render-signal/detectors';
 import { createJourneyRecorder } from '@render-signal/journeys';
 import { createOffloader } from '@render-signal/offload';
+import type { PlanContext } from '@render-signal/pipeline';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
@@ -106,9 +107,34 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
   const lock = jobLockOptions(env);
-  const replay = startReplayConsumer({ redis, prefix, logger, journeys, deliveryProducer, lock });
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
+  // How an email is planned (also by a bulk replay with `payload: current`).
+  const planContext = (s: Settings): Omit<PlanContext, 'settings' | 'now'> => ({
+    providers,
+    timeZone: env.POLLING_TIMEZONE,
+    defaultTarget: resolveDefaultTarget(s.webhook_config, env),
+    timeWindow: resolveTimeWindow(s.webhook_config, env),
+    defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+    fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+    measure: (step, run) => {
+      const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
+      try {
+        return run();
+      } finally {
+        stop();
+      }
+    },
+  });
+  const replay = startReplayConsumer({
+    redis,
+    prefix,
+    logger,
+    journeys,
+    deliveryProducer,
+    lock,
+    plan: { settings, planContext, retryFor },
+  });
 
   const notifyDeadLetter = async (job: Job<DeliverWebhookJob>, facts: AttemptFacts) => {
     const current = await readSettings(settings);
@@ -142,22 +168,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             providers,
             retryFor,
             ...(journeys ? { journeys } : {}),
-            planContext: (s) => ({
-              providers,
-              timeZone: env.POLLING_TIMEZONE,
-              defaultTarget: resolveDefaultTarget(s.webhook_config, env),
-              timeWindow: resolveTimeWindow(s.webhook_config, env),
-              defaultTimeoutMs: env.DELIVERY_TIMEOUT,
-              fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
-              measure: (step, run) => {
-                const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
-                try {
-                  return run();
-                } finally {
-                  stop();
-                }
-              },
-            }),
+            planContext,
             ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
             ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
           }),

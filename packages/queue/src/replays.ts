@@ -52,11 +52,11 @@ function fromHash(hash: Record<string, string>): ReplayRecord | null {
   return parsed.success ? parsed.data : null;
 }
 
-/** The replay is done once every item is handled and every outcome counted (shared by the scripts). */
+/** The replay is done once every item is handled and every job it queued has its outcome counted (shared by the scripts). */
 const DONE_CHECK = `
 local function done_check(key, now)
-  local v = redis.call('HMGET', key, 'state', 'walked', 'total', 'delivered', 'failed', 'skipped')
-  if v[1] == 'running' and v[2] == 'true' and tonumber(v[4]) + tonumber(v[5]) + tonumber(v[6]) >= tonumber(v[3]) then
+  local v = redis.call('HMGET', key, 'state', 'walked', 'sent', 'delivered', 'failed')
+  if v[1] == 'running' and v[2] == 'true' and tonumber(v[4]) + tonumber(v[5]) >= tonumber(v[3]) then
     redis.call('HSET', key, 'state', 'done', 'finished_at', now)
   end
 end

@@ -58,7 +58,9 @@ export function replaysRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'redis' | '
   });
 
   router.get('/api/replays', async (req, res) => {
-    const { limit } = listQuerySchema.parse(req.query);
+    const query = listQuerySchema.safeParse(req.query);
+    if (!query.success) throw new ApiError(400, 'invalid_request', 'limit: must be an integer from 1 to 200');
+    const { limit } = query.data;
     res.json({ success: true, replays: (await store.list(limit)).map(replayView) });
   });
 

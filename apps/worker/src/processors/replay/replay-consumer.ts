@@ -4,7 +4,7 @@ import type { DeliverWebhookJob } from '@render-signal/contracts';
 import { createJourneyStore, type JourneyRecorder } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
 import { createConsumer, createReplayStore, emailQueue, replayQueue, type deliveryQueue, type Producer } from '@render-signal/queue';
-import { countReplayOutcomes, runReplay } from './run-replay';
+import { countReplayOutcomes, runReplay, type ReplayRunDeps } from './run-replay';
 
 /** Replays run side by side (each paced on its own); a few are plenty. */
 const REPLAY_CONCURRENCY = 4;
@@ -16,23 +16,26 @@ export function startReplayConsumer(options: {
   logger: Logger;
   journeys: JourneyRecorder | undefined;
   deliveryProducer: Producer<typeof deliveryQueue>;
+  plan: ReplayRunDeps['plan'];
   lock: { lockDuration: number; lockRenewTime?: number; stalledInterval: number; maxStalledCount?: number };
 }): { worker: Worker; countOutcomes(worker: Worker<DeliverWebhookJob>): void; close(): Promise<void> } {
   const { redis, prefix, logger } = options;
   const replays = createReplayStore({ redis, prefix });
   const emailJobs = new Queue(emailQueue.name, { connection: redis, prefix });
   emailJobs.on('error', () => {});
-  const worker = createConsumer(
+  const worker: Worker = createConsumer(
     replayQueue,
     {
-      run: (job) =>
-        runReplay(job, {
+      run: (job, token) =>
+        runReplay(job, token, {
+          closing: () => Boolean(worker.closing),
           logger,
           replays,
           journeys: createJourneyStore({ redis, prefix }),
           recorder: options.journeys,
           deliveryProducer: options.deliveryProducer,
           queues: { delivery: options.deliveryProducer.queue, email: emailJobs },
+          plan: options.plan,
         }),
     },
     { connection: redis, prefix, concurrency: REPLAY_CONCURRENCY, ...options.lock },

@@ -1,6 +1,15 @@
-import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
-import type { DeliverWebhookJob, ReplayItem, ReplayRecord, ReplayRunJob } from '@render-signal/contracts';
-import { foldJourney, type JourneyRecorder, type JourneyStore } from '@render-signal/journeys';
+import { DelayedError, UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
+import { readSettings, type Settings, type SettingsStore } from '@render-signal/config-store';
+import {
+  processEmailJobSchema,
+  type DeliverWebhookJob,
+  type ReplayItem,
+  type ReplayRecord,
+  type ReplayRunJob,
+} from '@render-signal/contracts';
+import type { DeliveryRetry } from '@render-signal/delivery';
+import { buildDeliveries, planEmail, type PlanContext } from '@render-signal/pipeline';
+import { dispatchedEvent, foldJourney, type JourneyRecorder, type JourneyStore } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
 import { keptDelivery, type deliveryQueue, type Producer, type ReplayStore } from '@render-signal/queue';
 
@@ -21,6 +30,14 @@ export interface ReplayRunDeps {
   recorder?: Pick<JourneyRecorder, 'record'> | undefined;
   deliveryProducer: Producer<typeof deliveryQueue>;
   queues: { delivery: Queue; email: Queue | undefined };
+  /** `payload: current`: the email planned again with today's settings (the email worker's plan context). */
+  plan: {
+    settings: SettingsStore;
+    planContext(settings: Settings, now: Date): Omit<PlanContext, 'settings' | 'now'>;
+    retryFor(settings: Settings): DeliveryRetry;
+  };
+  /** True once this process is shutting down: the run hands itself back to the queue (another worker resumes it). */
+  closing?: () => boolean;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -39,7 +56,7 @@ export function replayJobId(webhookId: string, replayId: string): string {
   return `${webhookId}.${replayId}`;
 }
 
-export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Promise<{ state: string }> {
+export async function runReplay(job: Job<ReplayRunJob>, token: string | undefined, deps: ReplayRunDeps): Promise<{ state: string }> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? delay;
   const id = job.data.replay_id;
@@ -54,7 +71,14 @@ export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Pr
   let handledThisRun = 0;
   let cursor = record.cursor;
   let buffer: ReplayItem[] = [];
+  // Shutting down: back to the queue at once without spending an attempt; its progress is in the record.
+  const handBack = async () => {
+    log.info('replay.handed_back', { cursor });
+    await job.moveToDelayed((deps.now ?? Date.now)(), token);
+    throw new DelayedError();
+  };
   while (!record.walked) {
+    if (deps.closing?.() && token) await handBack();
     record = await deps.replays.get(id);
     if (!record || record.state !== 'running') return ended(record, deps, log);
     // The pace: items handled since this run started never run ahead of rate_per_s (the first one at once).
@@ -65,10 +89,25 @@ export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Pr
     }
     if (buffer.length === 0) buffer = await deps.replays.items(id, cursor, ITEMS_PAGE);
     const batch = buffer.splice(0, Math.min(allowed, STEP_MAX));
-    const jobs = batch.length ? await deliveriesFor(batch, record, deps, now()) : [];
+    const { jobs, skipped } = batch.length ? await deliveriesFor(batch, record, deps, now()) : { jobs: [], skipped: 0 };
     if (jobs.length)
-      await deps.deliveryProducer.addBulk(jobs.map((j) => ({ name: 'deliver' as const, data: j.data, opts: { jobId: j.jobId } })));
-    for (const j of jobs)
+      await deps.deliveryProducer.addBulk(
+        jobs.map((j) => ({
+          name: 'deliver' as const,
+          data: j.data,
+          opts: { jobId: j.jobId, ...(j.attempts ? { attempts: j.attempts } : {}) },
+        })),
+      );
+    for (const j of jobs) {
+      // Planned again: the journey learns the delivery (its target id, for the filters and the journey view).
+      if (j.priority !== undefined)
+        deps.recorder?.record(
+          j.data.email_id,
+          dispatchedEvent({
+            deliveries: [{ webhookId: j.data.webhook_id, jobId: j.jobId, target: j.data.target, priority: j.priority }],
+            now: now(),
+          }),
+        );
       deps.recorder?.record(j.data.email_id, {
         type: 'redelivered',
         at: now(),
@@ -76,13 +115,14 @@ export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Pr
         replay_id: id,
         by: record.who,
       });
+    }
     cursor += batch.length;
     handledThisRun += batch.length;
     const last = batch.length === 0 || cursor >= record.total;
     await deps.replays.advance(id, {
       cursor,
       queuedJobIds: jobs.map((j) => j.jobId),
-      skipped: batch.length - jobs.length,
+      skipped,
       last,
       now: now(),
     });
@@ -91,6 +131,7 @@ export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Pr
   log.info('replay.walked', { total: record?.total });
   // Every item queued: wait for the outcomes (cancel still removes what is not sent yet).
   for (;;) {
+    if (deps.closing?.() && token) await handBack();
     record = await deps.replays.get(id);
     if (!record || record.state !== 'running') return ended(record, deps, log);
     await settleOutcomes(id, deps);
@@ -98,16 +139,28 @@ export async function runReplay(job: Job<ReplayRunJob>, deps: ReplayRunDeps): Pr
   }
 }
 
-/** The delivery job of each item (original payload: the exact body and webhook-id kept from its last send). */
+/**
+ * The delivery jobs of each item. `original`: the exact body and webhook-id kept from its last send. `current`: the
+ * email (its kept `email.process` job) planned again with today's rules and settings, one job per target it goes
+ * to now (a target it still goes to keeps its webhook-id: the id is one email × one URL; links are not offloaded again).
+ */
 async function deliveriesFor(batch: ReplayItem[], record: ReplayRecord, deps: ReplayRunDeps, now: number) {
-  const out: Array<{ jobId: string; data: DeliverWebhookJob }> = [];
+  const out: ReplayDelivery[] = [];
+  let skipped = 0;
+  const settings = record.payload === 'current' ? await readSettings(deps.plan.settings) : undefined;
   for (const item of batch) {
     const stored = await deps.journeys.events(item.email_id);
-    if (!stored) continue;
-    const journey = foldJourney(item.email_id, stored.events);
-    const target = journey.targets.find((t) => t.webhook_id === item.webhook_id);
-    const kept = target ? await keptDelivery(deps.queues, target, journey.received?.job_id) : null;
+    const journey = stored ? foldJourney(item.email_id, stored.events) : null;
+    if (journey && settings) {
+      const planned = await plannedAgain(item, journey.received?.job_id, settings, record, deps, now);
+      out.push(...planned);
+      if (planned.length === 0) skipped += 1;
+      continue;
+    }
+    const target = journey?.targets.find((t) => t.webhook_id === item.webhook_id);
+    const kept = target ? await keptDelivery(deps.queues, target, journey?.received?.job_id) : null;
     if (!kept) {
+      skipped += 1;
       deps.logger.warn('replay.delivery_gone', { replay_id: record.id, email_id: item.email_id, webhook_id: item.webhook_id });
       continue;
     }
@@ -118,7 +171,55 @@ async function deliveriesFor(batch: ReplayItem[], record: ReplayRecord, deps: Re
       data: { ...data, accepted_at: now, kind: 'email', replay_id: record.id },
     });
   }
-  return out;
+  return { jobs: out, skipped };
+}
+
+interface ReplayDelivery {
+  jobId: string;
+  data: DeliverWebhookJob;
+  /** `current`: today's retry settings (`original` keeps the queue's default, as a re-delivery does). */
+  attempts?: number;
+  /** `current`: the planned priority (the delivery is recorded as dispatched in the journey). */
+  priority?: number;
+}
+
+async function plannedAgain(
+  item: ReplayItem,
+  emailJobId: string | null | undefined,
+  settings: Settings,
+  record: ReplayRecord,
+  deps: ReplayRunDeps,
+  now: number,
+): Promise<ReplayDelivery[]> {
+  const emailJob = emailJobId ? await deps.queues.email?.getJob(emailJobId) : undefined;
+  const email = processEmailJobSchema.safeParse(emailJob?.data);
+  if (!email.success) {
+    deps.logger.warn('replay.email_gone', { replay_id: record.id, email_id: item.email_id });
+    return [];
+  }
+  const at = new Date(now);
+  const plan = planEmail(email.data, { ...deps.plan.planContext(settings, at), settings, now: at });
+  if (plan.skip) {
+    deps.logger.info('replay.skipped_by_plan', { replay_id: record.id, email_id: item.email_id, reason: plan.skip.reason });
+    return [];
+  }
+  const retry = deps.plan.retryFor(settings);
+  return buildDeliveries(email.data, plan, plan.links).map((d) => ({
+    jobId: replayJobId(d.webhookId, record.id),
+    data: {
+      email_id: item.email_id,
+      accepted_at: now,
+      webhook_id: d.webhookId,
+      target: d.target,
+      payload: d.payload,
+      subject: email.data.email.subject,
+      ...(retry.floorMs !== undefined ? { retry_floor_ms: retry.floorMs } : {}),
+      kind: 'email' as const,
+      replay_id: record.id,
+    },
+    attempts: retry.attempts,
+    priority: d.priority,
+  }));
 }
 
 /** Counts the outcome of queued jobs that ended without their worker counting it (a worker killed in between). */
