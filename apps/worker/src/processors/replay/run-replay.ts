@@ -27,7 +27,7 @@ export interface ReplayRunDeps {
   logger: Logger;
   replays: ReplayStore;
   journeys: Pick<JourneyStore, 'events'>;
-  recorder?: Pick<JourneyRecorder, 'record'> | undefined;
+  recorder?: Pick<JourneyRecorder, 'record' | 'flush'> | undefined;
   deliveryProducer: Producer<typeof deliveryQueue>;
   queues: { delivery: Queue; email: Queue | undefined };
   /** `payload: current`: the email planned again with today's settings (the email worker's plan context). */
@@ -65,7 +65,7 @@ export async function runReplay(job: Job<ReplayRunJob>, token: string | undefine
   if (!record) throw new UnrecoverableError(`replay ${id} is unknown (or its record is not valid)`);
   if (record.state !== 'running') return { state: record.state };
   await deps.replays.markStarted(id, now());
-  if (record.cursor > 0) log.info('replay.resumed', { cursor: record.cursor, total: record.total });
+  log.info(record.cursor > 0 ? 'replay.resumed' : 'replay.running', { cursor: record.cursor, total: record.total });
 
   const startedAt = now();
   let handledThisRun = 0;
@@ -90,14 +90,8 @@ export async function runReplay(job: Job<ReplayRunJob>, token: string | undefine
     if (buffer.length === 0) buffer = await deps.replays.items(id, cursor, ITEMS_PAGE);
     const batch = buffer.splice(0, Math.min(allowed, STEP_MAX));
     const { jobs, skipped } = batch.length ? await deliveriesFor(batch, record, deps, now()) : { jobs: [], skipped: 0 };
-    if (jobs.length)
-      await deps.deliveryProducer.addBulk(
-        jobs.map((j) => ({
-          name: 'deliver' as const,
-          data: j.data,
-          opts: { jobId: j.jobId, ...(j.attempts ? { attempts: j.attempts } : {}) },
-        })),
-      );
+    // The journey says so first (written before the jobs exist): a delivery's attempt, recorded by whichever
+    // worker sends it, must come after it, or « renvoyé » would turn a delivered target back to pending.
     for (const j of jobs) {
       // Planned again: the journey learns the delivery (its target id, for the filters and the journey view).
       if (j.priority !== undefined)
@@ -116,6 +110,15 @@ export async function runReplay(job: Job<ReplayRunJob>, token: string | undefine
         by: record.who,
       });
     }
+    if (jobs.length) await deps.recorder?.flush();
+    if (jobs.length)
+      await deps.deliveryProducer.addBulk(
+        jobs.map((j) => ({
+          name: 'deliver' as const,
+          data: j.data,
+          opts: { jobId: j.jobId, ...(j.attempts ? { attempts: j.attempts } : {}) },
+        })),
+      );
     cursor += batch.length;
     handledThisRun += batch.length;
     const last = batch.length === 0 || cursor >= record.total;
