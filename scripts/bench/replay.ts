@@ -129,6 +129,7 @@ export async function benchReplay(
   );
   const startMs = performance.now() - started;
   let peak = baseline;
+  let warm: number | null = null;
   const rows: string[] = [];
   let state = 'running';
   let lastRow = 0;
@@ -138,6 +139,8 @@ export async function benchReplay(
     const rss = rssMb(worker.pid);
     peak = Math.max(peak, rss);
     const current = await store.get(record.id);
+    // Warmed up (heap sized for the load) once a tenth is sent: growth past this point is what grows with N.
+    if (warm === null && (current?.sent ?? 0) >= record.total / 10) warm = rss;
     state = current?.state ?? 'gone';
     if (Date.now() - lastRow > 10_000) {
       lastRow = Date.now();
@@ -152,7 +155,7 @@ export async function benchReplay(
   console.log(
     `replay of ${record.total}: start (selection snapshot) ${startMs.toFixed(0)} ms; ${state} in ${seconds.toFixed(0)} s ` +
       `(${(record.total / seconds).toFixed(0)}/s), delivered ${done?.delivered} (sink ${delivered}); worker RSS ${baseline.toFixed(0)} → peak ` +
-      `${peak.toFixed(0)} MB (growth ${(peak - baseline).toFixed(0)} MB)`,
+      `${peak.toFixed(0)} MB (growth ${(peak - baseline).toFixed(0)} MB; ${warm === null ? 'n/a' : (peak - warm).toFixed(0)} MB after the first tenth)`,
   );
   worker.kill('SIGTERM');
   await producer.close();

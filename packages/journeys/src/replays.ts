@@ -135,29 +135,38 @@ async function retentionNotes(context: ReplaySelectContext, scanned: number): Pr
 /** The dry run: exact count, per target, the first 20 (oldest first), and what retention hides. */
 export async function previewReplay(context: ReplaySelectContext, filter: ReplayFilter): Promise<ReplayPreview> {
   let count = 0;
-  const emails = new Set<string>();
+  let emails = 0;
   const perTarget = new Map<string, { target_id: string; target: string; count: number }>();
   const sample: SelectedDelivery[] = [];
   const { scanned } = await walkSelection({
     redis: context.redis,
     prefix: context.prefix,
     filter,
-    onPage(selected) {
-      for (const d of selected) {
-        count += 1;
-        emails.add(d.email_id);
-        const entry = perTarget.get(d.target_id) ?? { target_id: d.target_id, target: d.target, count: 0 };
-        entry.count += 1;
-        perTarget.set(d.target_id, entry);
-        if (sample.length < SAMPLE_SIZE) sample.push(d);
+    mode: 'count',
+    sampleSize: SAMPLE_SIZE,
+    onPage(page) {
+      count += page.count;
+      emails += page.emails;
+      for (const t of page.perTarget) {
+        const entry = perTarget.get(t.target_id) ?? { ...t, count: 0 };
+        entry.count += t.count;
+        perTarget.set(t.target_id, entry);
       }
+      for (const row of page.rows) if (sample.length < SAMPLE_SIZE) sample.push(row);
     },
   });
   return {
     count,
-    emails: emails.size,
+    emails,
     per_target: [...perTarget.values()].sort((a, b) => b.count - a.count),
-    sample: sample.map((d) => ({ ...d, received_at: new Date(d.received_at).toISOString() })),
+    sample: sample.map((d) => ({
+      email_id: d.email_id,
+      webhook_id: d.webhook_id,
+      target_id: d.target_id,
+      target: d.target,
+      received_at: new Date(d.received_at).toISOString(),
+      subject: d.subject,
+    })),
     notes: await retentionNotes(context, scanned),
   };
 }
@@ -180,8 +189,9 @@ export async function startReplay(
     redis: context.redis,
     prefix: context.prefix,
     filter: input.filter,
-    onPage(selected) {
-      for (const d of selected) {
+    mode: 'rows',
+    onPage(page) {
+      for (const d of page.rows) {
         // With `current` the email is planned again once, for whatever targets it goes to today.
         const key = input.request.payload === 'current' ? d.email_id : `${d.email_id}\t${d.webhook_id}`;
         if (seen.has(key)) continue;

@@ -148,33 +148,25 @@ export async function runReplay(job: Job<ReplayRunJob>, token: string | undefine
  * to now (a target it still goes to keeps its webhook-id: the id is one email × one URL; links are not offloaded again).
  */
 async function deliveriesFor(batch: ReplayItem[], record: ReplayRecord, deps: ReplayRunDeps, now: number) {
-  const out: ReplayDelivery[] = [];
-  let skipped = 0;
   const settings = record.payload === 'current' ? await readSettings(deps.plan.settings) : undefined;
-  for (const item of batch) {
-    const stored = await deps.journeys.events(item.email_id);
-    const journey = stored ? foldJourney(item.email_id, stored.events) : null;
-    if (journey && settings) {
-      const planned = await plannedAgain(item, journey.received?.job_id, settings, record, deps, now);
-      out.push(...planned);
-      if (planned.length === 0) skipped += 1;
-      continue;
-    }
-    const target = journey?.targets.find((t) => t.webhook_id === item.webhook_id);
-    const kept = target ? await keptDelivery(deps.queues, target, journey?.received?.job_id) : null;
-    if (!kept) {
-      skipped += 1;
-      deps.logger.warn('replay.delivery_gone', { replay_id: record.id, email_id: item.email_id, webhook_id: item.webhook_id });
-      continue;
-    }
-    // A fast-path hand-over's first attempt was recorded long ago: this job sends.
-    const { first_attempt: _handedOver, ...data } = kept.data;
-    out.push({
-      jobId: replayJobId(data.webhook_id, record.id),
-      data: { ...data, accepted_at: now, kind: 'email', replay_id: record.id },
-    });
-  }
-  return { jobs: out, skipped };
+  // The step's items are read side by side (their reads share the connection's round trips), kept in order.
+  const perItem = await Promise.all(
+    batch.map(async (item): Promise<ReplayDelivery[]> => {
+      const stored = await deps.journeys.events(item.email_id);
+      const journey = stored ? foldJourney(item.email_id, stored.events) : null;
+      if (journey && settings) return plannedAgain(item, journey.received?.job_id, settings, record, deps, now);
+      const target = journey?.targets.find((t) => t.webhook_id === item.webhook_id);
+      const kept = target ? await keptDelivery(deps.queues, target, journey?.received?.job_id) : null;
+      if (!kept) {
+        deps.logger.warn('replay.delivery_gone', { replay_id: record.id, email_id: item.email_id, webhook_id: item.webhook_id });
+        return [];
+      }
+      // A fast-path hand-over's first attempt was recorded long ago: this job sends.
+      const { first_attempt: _handedOver, ...data } = kept.data;
+      return [{ jobId: replayJobId(data.webhook_id, record.id), data: { ...data, accepted_at: now, kind: 'email', replay_id: record.id } }];
+    }),
+  );
+  return { jobs: perItem.flat(), skipped: perItem.filter((jobs) => jobs.length === 0).length };
 }
 
 interface ReplayDelivery {
