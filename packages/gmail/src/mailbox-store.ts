@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CredentialCipher } from './credential-cipher';
+import { redisScript } from '@render-signal/queue';
 
 /**
  * The connected Gmail mailboxes, in Redis: one hash per mailbox plus a set of addresses.
@@ -93,7 +94,11 @@ export interface MailboxStoreOptions {
 export const normalizeAddress = (address: string) => address.trim().toLowerCase();
 
 /** Decimal strings without leading zeros: longer is larger, same length compares as text. Lua numbers are doubles, too small for uint64. */
-const ADVANCE_HISTORY_SCRIPT = `
+const ADVANCE_HISTORY_SCRIPT = redisScript(`
+-- Moves a mailbox's history id forward only (a late, older id never takes it back); stamps last_sync_at anyway.
+-- KEYS[1] the mailbox hash
+-- ARGV[1] the proposed history id (decimal string), ARGV[2] now (epoch ms)
+-- Returns 1 when the id moved forward, 0 otherwise (older or equal id, or no such mailbox).
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'history_id')
 local proposed = ARGV[1]
@@ -103,7 +108,7 @@ if current and (#current > #proposed or (#current == #proposed and current >= pr
 end
 redis.call('HSET', KEYS[1], 'history_id', proposed, 'last_sync_at', ARGV[2])
 return 1
-`;
+`);
 
 const SEEN_CHUNK = 1_000;
 
@@ -167,7 +172,12 @@ function toMailbox(hash: Record<string, string>): Mailbox | null {
  * Reconnect: keep where the sync stands and when the mailbox was first connected; everything else
  * (state, credential, watch, errors) starts afresh. A first connect starts from the new watch's id.
  */
-const CONNECT_SCRIPT = `
+const CONNECT_SCRIPT = redisScript(`
+-- Connects (or reconnects) a mailbox.
+-- KEYS[1] the mailbox hash, KEYS[2] the set of mailbox addresses
+-- ARGV[1] address, ARGV[2] the new watch's history id, ARGV[3] now (epoch ms), ARGV[4] auth, ARGV[5] encrypted
+--   credential, ARGV[6] watch expiry (epoch ms), ARGV[7] label errors ('1' or '0')
+-- Returns 1 when a previous sync position was kept (resumed), 0 for a first connect.
 local previous = redis.call('HMGET', KEYS[1], 'history_id', 'connected_at')
 redis.call('DEL', KEYS[1])
 local history = previous[1] or ARGV[2]
@@ -177,7 +187,7 @@ redis.call('HSET', KEYS[1], 'address', ARGV[1], 'state', 'active', 'auth', ARGV[
 redis.call('SADD', KEYS[2], ARGV[1])
 if previous[1] then return 1 end
 return 0
-`;
+`);
 
 export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
   const { redis, prefix, cipher } = options;
@@ -203,18 +213,18 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       if (!isHistoryId(input.historyId)) throw new Error(`not a Gmail history id: ${input.historyId}`);
       if (input.auth === 'oauth' && !input.refreshToken) throw new Error('an oauth mailbox needs a refresh token');
       const credential = input.refreshToken ? requireCipher().encrypt(input.refreshToken, address) : '';
-      const resumed = await redis.eval(
-        CONNECT_SCRIPT,
-        2,
-        keyOf(address),
-        setKey,
-        address,
-        input.historyId,
-        String(input.now ?? Date.now()),
-        input.auth,
-        credential,
-        String(input.watchExpiresAt),
-        input.labelErrors ? '1' : '0',
+      const resumed = await CONNECT_SCRIPT.run(
+        redis,
+        [keyOf(address), setKey],
+        [
+          address,
+          input.historyId,
+          String(input.now ?? Date.now()),
+          input.auth,
+          credential,
+          String(input.watchExpiresAt),
+          input.labelErrors ? '1' : '0',
+        ],
       );
       return { ...(await store.get(address))!, resumed: resumed === 1 };
     },
@@ -234,7 +244,7 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
     },
     async advanceHistoryId(address, historyId, now = Date.now()) {
       if (!isHistoryId(historyId)) throw new Error(`not a Gmail history id: ${historyId}`);
-      return (await redis.eval(ADVANCE_HISTORY_SCRIPT, 1, keyOf(address), historyId, String(now))) === 1;
+      return (await ADVANCE_HISTORY_SCRIPT.run(redis, [keyOf(address)], [historyId, String(now)])) === 1;
     },
     async touchSync(address, now = Date.now()) {
       await setIfExists(address, { last_sync_at: String(now) });

@@ -1,28 +1,26 @@
 import type { Job, Queue } from 'bullmq';
-import { z } from 'zod';
-import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
-
-/** The email job's return value when it delivered its one target itself (apps/worker process-email: the fast path). */
-const fastPathDeliverySchema = z.object({ fast_path: z.literal('delivered'), delivery: deliverWebhookJobSchema });
+import { deliverWebhookJobSchema, emailJobResultSchema, type DeliverWebhookJob } from '@render-signal/contracts';
 
 /**
- * What a target was sent (payload and real URL): its newest delivery job still kept by BullMQ (the catalog
- * keeps completed deliveries 7 days, failed ones 30), else, for an email delivered by its own job (the fast
- * path, no delivery job), that email job's return value. Null when neither is kept any more.
- * The one place that knows where a sent delivery is kept: the journey view, re-delivery and bulk replay read it.
+ * The one accessor for "the exact body and webhook-id sent for this email × target" (the journey's payload view and
+ * re-delivery through the API's `sentDeliveries`, bulk replay's runner in the worker): the target's newest delivery job
+ * still kept by BullMQ (the catalog keeps completed deliveries 7 days, failed ones 30), else, for an email delivered
+ * by its own job (the fast path, no delivery job), that email job's return value (`emailJobResultSchema.delivery`).
+ * Null when neither is kept any more.
  */
-export async function keptDelivery(
+export async function sentDeliveryOf(
   queues: { delivery: Queue; email: Queue | undefined },
   target: { webhook_id: string; job_ids: readonly string[] },
   emailJobId: string | null | undefined,
-): Promise<{ data: DeliverWebhookJob } | null> {
+): Promise<DeliverWebhookJob | null> {
   for (const jobId of [...target.job_ids].reverse()) {
-    const job = (await queues.delivery.getJob(jobId)) as Job<DeliverWebhookJob> | undefined;
+    const job = (await queues.delivery.getJob(jobId)) as Job<unknown> | undefined;
     const data = job ? deliverWebhookJobSchema.safeParse(job.data) : undefined;
-    if (job && data?.success) return { data: data.data };
+    if (data?.success) return data.data;
   }
   if (!emailJobId) return null;
   const emailJob = await queues.email?.getJob(emailJobId);
-  const sent = fastPathDeliverySchema.safeParse(emailJob?.returnvalue);
-  return sent.success && sent.data.delivery.webhook_id === target.webhook_id ? { data: sent.data.delivery } : null;
+  const result = emailJobResultSchema.safeParse(emailJob?.returnvalue);
+  const sent = result.success && result.data.fast_path === 'delivered' ? result.data.delivery : undefined;
+  return sent && sent.webhook_id === target.webhook_id ? sent : null;
 }

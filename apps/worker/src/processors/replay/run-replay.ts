@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import { readSettings, type Settings, type SettingsStore } from '@render-signal/config-store';
 import {
+  deliveryJobData,
   processEmailJobSchema,
   type DeliverWebhookJob,
   type ReplayItem,
@@ -11,7 +12,7 @@ import type { DeliveryRetry } from '@render-signal/delivery';
 import { buildDeliveries, planEmail, type PlanContext } from '@render-signal/pipeline';
 import { dispatchedEvent, foldJourney, type JourneyRecorder, type JourneyStore } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
-import { keptDelivery, type deliveryQueue, type Producer, type ReplayStore } from '@render-signal/queue';
+import { sentDeliveryOf, type deliveryQueue, type Producer, type ReplayStore } from '@render-signal/queue';
 
 /**
  * The `replay.run` job: one per bulk replay. Walks the replay's saved selection from its cursor and queues one
@@ -156,14 +157,24 @@ async function deliveriesFor(batch: ReplayItem[], record: ReplayRecord, deps: Re
       const journey = stored ? foldJourney(item.email_id, stored.events) : null;
       if (journey && settings) return plannedAgain(item, journey.received?.job_id, settings, record, deps, now);
       const target = journey?.targets.find((t) => t.webhook_id === item.webhook_id);
-      const kept = target ? await keptDelivery(deps.queues, target, journey?.received?.job_id) : null;
-      if (!kept) {
+      const sent = target ? await sentDeliveryOf(deps.queues, target, journey?.received?.job_id) : null;
+      if (!sent) {
         deps.logger.warn('replay.delivery_gone', { replay_id: record.id, email_id: item.email_id, webhook_id: item.webhook_id });
         return [];
       }
-      // A fast-path hand-over's first attempt was recorded long ago: this job sends.
-      const { first_attempt: _handedOver, ...data } = kept.data;
-      return [{ jobId: replayJobId(data.webhook_id, record.id), data: { ...data, accepted_at: now, kind: 'email', replay_id: record.id } }];
+      // Same webhook-id, target and exact payload; a fast-path hand-over's pending first attempt is not carried.
+      const data = deliveryJobData({
+        email_id: sent.email_id,
+        accepted_at: now,
+        webhook_id: sent.webhook_id,
+        target: sent.target,
+        payload: sent.payload,
+        subject: sent.subject,
+        retry_floor_ms: sent.retry_floor_ms,
+        kind: 'email',
+        replay_id: record.id,
+      });
+      return [{ jobId: replayJobId(data.webhook_id, record.id), data }];
     }),
   );
   return { jobs: perItem.flat(), skipped: perItem.filter((jobs) => jobs.length === 0).length };
@@ -201,17 +212,17 @@ async function plannedAgain(
   const retry = deps.plan.retryFor(settings);
   return buildDeliveries(email.data, plan, plan.links).map((d) => ({
     jobId: replayJobId(d.webhookId, record.id),
-    data: {
+    data: deliveryJobData({
       email_id: item.email_id,
       accepted_at: now,
       webhook_id: d.webhookId,
       target: d.target,
       payload: d.payload,
       subject: email.data.email.subject,
-      ...(retry.floorMs !== undefined ? { retry_floor_ms: retry.floorMs } : {}),
-      kind: 'email' as const,
+      retry_floor_ms: retry.floorMs,
+      kind: 'email',
       replay_id: record.id,
-    },
+    }),
     attempts: retry.attempts,
     priority: d.priority,
   }));
