@@ -166,4 +166,13 @@ describe('bulk replay API', () => {
     // The rule is a filter too (by name or id): that delivery went to the rule's target.
     expect((await dryRun({ status: 'delivered', rule: 'Pannes' })).json.count).toBe(1);
   });
+
+  it('a run that cannot read its record ends the replay as failed, saying why', async () => {
+    const id = 'rp_broken1';
+    const key = `${world.prefix}:replay:${id}`;
+    await world.apiRedis.hset(key, { id, state: 'running', total: '1' }); // not a valid record
+    await world.api.replays.producer.add('run', { replay_id: id }, { jobId: `replay.${id}` });
+    await waitUntil(async () => (await world.apiRedis.hget(key, 'state')) === 'failed', 10_000, 'replay failed');
+    expect(await world.apiRedis.hget(key, 'error')).toMatch(/not valid/);
+  });
 });

@@ -1,4 +1,4 @@
-import { Queue, type Worker } from 'bullmq';
+import { Queue, UnrecoverableError, type Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import { createJourneyStore, type JourneyRecorder } from '@render-signal/journeys';
@@ -40,6 +40,15 @@ export function startReplayConsumer(options: {
     },
     { connection: redis, prefix, concurrency: REPLAY_CONCURRENCY, ...options.lock },
   );
+  // A run that fails for good (its record unreadable, or out of attempts) ends its replay as `failed`, with why.
+  worker.on('failed', (job, error) => {
+    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError))) return;
+    const replayId = (job.data as { replay_id?: unknown }).replay_id;
+    if (typeof replayId === 'string')
+      void replays
+        .end(replayId, 'failed', Date.now(), error.message)
+        .catch((e: Error) => logger.warn('replay.end_failed', { error: e.message }));
+  });
   return {
     worker,
     countOutcomes: (delivery) => countReplayOutcomes(delivery, { replays, logger }),
