@@ -4,8 +4,8 @@ import { createSettingsStore, createWebhookSecretStore } from '@render-signal/co
 import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
-import { Queue } from 'bullmq';
 import {
+  catalogQueue,
   createProducer,
   createReplayStore,
   deliveryQueue,
@@ -42,9 +42,8 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   });
   // Read-only handles on every queue, for health, metrics and Bull Board.
   const queues = QUEUE_CATALOG.map((definition) => {
-    const queue = new Queue(definition.name, { connection: redis, prefix: env.QUEUE_PREFIX });
-    queue.on('error', () => {});
-    return queue;
+    // Read-only: no default job options (nothing is added through them).
+    return catalogQueue({ name: definition.name }, { connection: redis, prefix: env.QUEUE_PREFIX });
   });
   const deps: AppDeps = {
     env,

@@ -7,3 +7,4 @@ export * from './stats';
 export * from './store';
 export * from './select';
 export * from './replays';
+export * from './sent-delivery';

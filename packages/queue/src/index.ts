@@ -5,4 +5,3 @@ export * from './consumer';
 export * from './replay';
 export * from './script';
 export * from './replays';
-export * from './kept-delivery';

@@ -1,9 +1,17 @@
-import { Queue, UnrecoverableError, type Worker } from 'bullmq';
+import { UnrecoverableError, type Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import { createJourneyStore, type JourneyRecorder } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
-import { createConsumer, createReplayStore, emailQueue, replayQueue, type deliveryQueue, type Producer } from '@render-signal/queue';
+import {
+  catalogQueue,
+  createConsumer,
+  createReplayStore,
+  emailQueue,
+  replayQueue,
+  type deliveryQueue,
+  type Producer,
+} from '@render-signal/queue';
 import { countReplayOutcomes, runReplay, type ReplayRunDeps } from './run-replay';
 
 /** Replays run side by side (each paced on its own); a few are plenty. */
@@ -21,8 +29,8 @@ export function startReplayConsumer(options: {
 }): { worker: Worker; countOutcomes(worker: Worker<DeliverWebhookJob>): void; close(): Promise<void> } {
   const { redis, prefix, logger } = options;
   const replays = createReplayStore({ redis, prefix });
-  const emailJobs = new Queue(emailQueue.name, { connection: redis, prefix });
-  emailJobs.on('error', () => {});
+  // Read-only (the kept email jobs, for `payload: current`).
+  const emailJobs = catalogQueue({ name: emailQueue.name }, { connection: redis, prefix });
   const worker: Worker = createConsumer(
     replayQueue,
     {

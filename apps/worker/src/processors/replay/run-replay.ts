@@ -10,9 +10,9 @@ import {
 } from '@render-signal/contracts';
 import type { DeliveryRetry } from '@render-signal/delivery';
 import { buildDeliveries, planEmail, type PlanContext } from '@render-signal/pipeline';
-import { dispatchedEvent, foldJourney, type JourneyRecorder, type JourneyStore } from '@render-signal/journeys';
+import { dispatchedEvent, foldJourney, sentDeliveryOf, type JourneyRecorder, type JourneyStore } from '@render-signal/journeys';
 import type { Logger } from '@render-signal/observability';
-import { sentDeliveryOf, type deliveryQueue, type Producer, type ReplayStore } from '@render-signal/queue';
+import type { deliveryQueue, Producer, ReplayStore } from '@render-signal/queue';
 
 /**
  * The `replay.run` job: one per bulk replay. Walks the replay's saved selection from its cursor and queues one
@@ -157,7 +157,11 @@ async function deliveriesFor(batch: ReplayItem[], record: ReplayRecord, deps: Re
       const journey = stored ? foldJourney(item.email_id, stored.events) : null;
       if (journey && settings) return plannedAgain(item, journey.received?.job_id, settings, record, deps, now);
       const target = journey?.targets.find((t) => t.webhook_id === item.webhook_id);
-      const sent = target ? await sentDeliveryOf(deps.queues, target, journey?.received?.job_id) : null;
+      const jobs = {
+        deliveryJob: (jobId: string) => deps.queues.delivery.getJob(jobId),
+        emailJob: async (jobId: string) => (await deps.queues.email?.getJob(jobId)) ?? null,
+      };
+      const sent = target && stored && journey ? await sentDeliveryOf(jobs, target, { events: stored.events, journey }) : null;
       if (!sent) {
         deps.logger.warn('replay.delivery_gone', { replay_id: record.id, email_id: item.email_id, webhook_id: item.webhook_id });
         return [];
