@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,5 +122,28 @@ describe('npm run replay', () => {
     expect(stdout).toMatch(/sent 2\/2, delivered 2, failed 0/);
     expect(stdout).toMatch(/replay rp_\w+ done/);
     expect(sink.received.length - before).toBe(2);
+  }, 60_000);
+
+  it('bulk replay: Ctrl-C cancels the replay it follows', async () => {
+    await deadLetters(['Ctrl c un', 'Ctrl c deux', 'Ctrl c trois', 'Ctrl c quatre']);
+    await waitUntil(
+      async () => /^4 delivery/m.test((await replayCli(['--status', 'dead_lettered', '--query', 'ctrl c', '--dry-run'])).stdout),
+      15_000,
+      'journeys written',
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'apps/cli/src/replay.ts'), '--status', 'dead_lettered', '--query', 'ctrl c', '--rate', '0.5', '--yes'],
+      { env: { PATH: process.env.PATH ?? '', REDIS_URL: world.redisUrl, QUEUE_PREFIX: world.prefix }, cwd: ROOT },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitUntil(() => /started: 4 delivery/.test(stdout), 20_000, 'replay started');
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stdout).toMatch(/replay (rp_\w+) cancelled \(Ctrl-C\)/);
+    const id = /replay (rp_\w+) started/.exec(stdout)![1]!;
+    expect(await world.api.replays.store.get(id)).toMatchObject({ state: 'cancelled' });
   }, 60_000);
 });
