@@ -92,6 +92,12 @@ describe('bulk replay in the dashboard', () => {
     await row.waitFor();
     await expect(row.getAttribute('data-state')).resolves.toBe('cancelled');
     await expect(row.textContent()).resolves.toContain('Annulé');
+    // A replayed email's journey says so, with who started the replay.
+    const replayedEmail = String((sink.received[0]!.json as { email_id?: string }).email_id);
+    await page.goto(`/dashboard/#emails/${encodeURIComponent(replayedEmail)}`);
+    const line = page.getByTestId('journey').locator(`li[data-replay-id="${id}"]`);
+    await line.waitFor({ state: 'attached' });
+    await expect(line.textContent()).resolves.toMatch(new RegExp(`renvoyé \\(renvoi groupé ${id}\\) par admin \\(password\\)`));
     expect(consoleErrors).toEqual([]);
   }, 90_000);
 });
