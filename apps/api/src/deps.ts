@@ -1,10 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ApiEnv } from '@render-signal/config';
 import { createSettingsStore, createWebhookSecretStore } from '@render-signal/config-store';
-import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
+import { createTargetHealthStore, createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import {
+  alertQueue,
   catalogQueue,
   createProducer,
   createReplayStore,
@@ -35,6 +36,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const replayProducer = createProducer(replayQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const alertProducer = createProducer(alertQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
     timeoutMs: 30_000,
@@ -75,6 +77,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       deliveryProducer,
     },
     replays: { store: createReplayStore({ redis, prefix: env.QUEUE_PREFIX }), producer: replayProducer },
+    targets: { store: createTargetHealthStore({ redis, prefix: env.QUEUE_PREFIX }), alerts: alertProducer },
     startedAt: Date.now(),
   };
   return {
@@ -86,6 +89,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       await gmailProducer.close().catch(() => {});
       await deliveryProducer.close().catch(() => {});
       await replayProducer.close().catch(() => {});
+      await alertProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();

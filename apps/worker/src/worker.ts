@@ -23,7 +23,7 @@ import { createOffloader } from '@render-signal/offload';
 import type { PlanContext } from '@render-signal/pipeline';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createWorkerMetrics, publishWorkerMetrics, type Logger } from '@render-signal/observability';
+import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import {
   catalogQueue,
   createConsumer,
@@ -41,6 +41,7 @@ import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
 import { startReplayConsumer } from './processors/replay/replay-consumer';
 import { transferLink } from './processors/offload/transfer-link';
+import { deadLetterReason, startTargetHealth } from './target-health';
 import { once, runCloseSteps } from './wiring/close-steps';
 import { createDeadLetterNotifier } from './wiring/dead-letter-notifier';
 import { recordScheduledRetries } from './wiring/retry-journal';
@@ -101,6 +102,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     userAgent: 'render-signal/0.1 (+webhook)',
   });
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
+  const lock = jobLockOptions(env);
+  // Destination health: targets that fail are paused, their deliveries held and released when they are back; alerts.
+  const targets = await startTargetHealth({ env, logger, redis, metrics, deliverer, deliveryProducer, lock, settings });
   // With the fast path the email worker also delivers: DELIVERY_CONCURRENCY more slots. One host holds at most
   // its per-target cap of them (counted with its delivery jobs), so a slow host cannot take them all.
   const emailSlots = env.EMAIL_CONCURRENCY + (env.DELIVERY_FAST_PATH ? env.DELIVERY_CONCURRENCY : 0);
@@ -111,11 +115,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
+    health: targets.monitor,
   });
-  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys };
+  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys, targetHealth: targets.monitor };
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
-  const lock = jobLockOptions(env);
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
   // How an email is planned (also by a bulk replay with `payload: current`).
@@ -177,7 +181,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     const worker = createConsumer(
       deliveryQueue,
       {
-        deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
+        deliver: (job, token) =>
+          deliverWebhookJob(job, token, {
+            ...attemptDeps,
+            logger,
+            gate,
+            onDeadLetter: notifyDeadLetter,
+            hold: { health: targets.monitor, holdMaxMs: env.TARGET_HOLD_MAX },
+          }),
       },
       {
         connection: redis,
@@ -191,11 +202,16 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       },
     );
     replay.countOutcomes(worker);
+    // Every dead letter is counted for the digest alert (per masked target and reason).
+    worker.on('failed', (job, error) => {
+      if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError))) return;
+      void targets.digest.count(maskUrl(job.data.target.url) ?? 'invalid', deadLetterReason(error)).catch(() => {});
+    });
     // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
     if (journeys) recordScheduledRetries(worker, journeys);
     return worker;
   };
-  const workers = [makeEmailWorker(), makeDeliveryWorker(), replay.worker];
+  const workers = [makeEmailWorker(), makeDeliveryWorker(), targets.worker, replay.worker];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -258,6 +274,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         () => offloadProducer?.close().catch(() => {}),
         () => gmail?.close(),
         () => replay.close(),
+        () => targets.close(),
         stopPublishing,
         () => Promise.all(stopSupervising.map((stop) => stop())),
         () => settings.close(),

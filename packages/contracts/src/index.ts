@@ -5,3 +5,4 @@ export * from './config-documents';
 export * from './gmail-jobs';
 export * from './replays';
 export * from './target-id';
+export * from './alert-jobs';
