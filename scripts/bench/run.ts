@@ -10,6 +10,8 @@
 //  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
 //  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
+//  replay      bulk replay: --replay-dead-letters kept dead letters (100 000), dry run latency, worker RSS while
+//              replaying all of them at --replay-rate (2000/s)
 //  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000)
 //  payload     worker CPU per email of the payload formats (standard, flat, a three-field JSONata template) vs today
 // `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
@@ -21,6 +23,7 @@ import { formatStages } from './stages';
 import { endToEnd, formatEndToEnd, highestSustainedRate, PIPELINES, type EndToEndResult, type Pipeline } from './e2e';
 import { cpuMs, emailBody, firstJsonLine, killAll, signedMs, spawnNode, TOKEN } from './harness';
 import { benchJourneys } from './journeys';
+import { benchReplay } from './replay';
 import { benchMemory } from './memory';
 import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
@@ -44,6 +47,8 @@ const JOURNEY_BATCH = Number(args.get('journey-batch') ?? 50);
 const DRAIN_EMAILS = Number(args.get('drain-emails') ?? 20_000);
 const DRAIN_ROUNDS = Number(args.get('drain-rounds') ?? 3);
 const DRAIN_PROCESSES = Number(args.get('drain-processes') ?? 2);
+const REPLAY_DEAD_LETTERS = Number(args.get('replay-dead-letters') ?? 100_000);
+const REPLAY_RATE = Number(args.get('replay-rate') ?? 2_000);
 const BYTES_EMAILS = Number(args.get('bytes-emails') ?? 10_000);
 const PAYLOAD_EMAILS = Number(args.get('payload-emails') ?? 20_000);
 const ONLY = args.get('only')?.split(',');
@@ -240,6 +245,14 @@ async function main(): Promise<void> {
         'a worker started while 500/s flow adds < 250 ms to p99 in its first 10 s',
         `${signedMs(join.after.p99 - join.before.p99)} (p99 ${join.before.p99.toFixed(1)} → ${join.after.p99.toFixed(1)} ms)`,
         join.after.p99 - join.before.p99 < 250 && join.lost === 0,
+      );
+    }
+    if (runs('replay')) {
+      const replay = await benchReplay(redis.url, { deadLetters: REPLAY_DEAD_LETTERS, rate: REPLAY_RATE });
+      target(
+        `bulk replay: dry run over ${REPLAY_DEAD_LETTERS} dead letters < 2 s, worker RSS growth < 50 MB replaying all`,
+        `p50 ${replay.dryRunP50.toFixed(0)} ms, RSS +${replay.rssGrowthMb.toFixed(0)} MB`,
+        replay.dryRunP50 < 2_000 && replay.rssGrowthMb < 50,
       );
     }
     if (runs('redis-bytes')) {

@@ -8,6 +8,7 @@ import { bullBoardRouter } from './routes/bull-board';
 import { dashboardRouter } from './routes/dashboard';
 import { emailsRouter } from './routes/emails';
 import { magicLinksRouter } from './routes/magic-links';
+import { replaysRouter } from './routes/replays';
 import { configIoRouter } from './routes/config/config-io';
 import { preferencesRouter } from './routes/config/preferences';
 import { payloadPreviewRouter } from './routes/config/payload-preview';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
     configIoRouter(deps),
     webhookToolsRouter(deps),
     emailsRouter(deps),
+    replaysRouter(deps),
     targetsRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));

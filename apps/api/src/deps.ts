@@ -8,11 +8,13 @@ import {
   alertQueue,
   catalogQueue,
   createProducer,
+  createReplayStore,
   deliveryQueue,
   duplicateConnection,
   emailQueue,
   gmailQueue,
   QUEUE_CATALOG,
+  replayQueue,
 } from '@render-signal/queue';
 import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
@@ -33,6 +35,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const replayProducer = createProducer(replayQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const alertProducer = createProducer(alertQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
@@ -73,6 +76,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       }),
       deliveryProducer,
     },
+    replays: { store: createReplayStore({ redis, prefix: env.QUEUE_PREFIX }), producer: replayProducer },
     targets: { store: createTargetHealthStore({ redis, prefix: env.QUEUE_PREFIX }), alerts: alertProducer },
     startedAt: Date.now(),
   };
@@ -84,6 +88,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       await emailProducer.close().catch(() => {});
       await gmailProducer.close().catch(() => {});
       await deliveryProducer.close().catch(() => {});
+      await replayProducer.close().catch(() => {});
       await alertProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,5 +97,76 @@ describe('npm run replay', () => {
     expect(stdout).toMatch(/replayed 1 job\(s\) from queue delivery/);
     const [hook] = await sink.waitFor(1);
     expect(hook!.headers['webhook-id']).toBe(dead!.id);
+  }, 60_000);
+
+  const replayCli = (args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/cli/src/replay.ts'), ...args], {
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: world.redisUrl, QUEUE_PREFIX: world.prefix },
+      cwd: ROOT,
+    });
+  const deadLetters = async (subjects: string[]) => {
+    const before = await world.deliveryProducer.queue.getFailedCount();
+    for (const subject of subjects) {
+      sink.script.push({ status: 410, body: 'gone for now' });
+      await world.post(sampleEmail({ subject }));
+    }
+    await waitUntil(async () => (await world.deliveryProducer.queue.getFailedCount()) === before + subjects.length, 10_000, 'dead letters');
+  };
+
+  it('--all-failed still replays every dead letter', async () => {
+    await deadLetters(['all failed one', 'all failed two']);
+    const before = sink.received.length;
+    const { stdout } = await replayCli(['--all-failed']);
+    expect(stdout).toMatch(/replayed 2 job\(s\) from queue delivery/);
+    await sink.waitFor(before + 2);
+  }, 60_000);
+
+  it('bulk replay: a dry run previews the filter, then --yes replays it with a progress line until done', async () => {
+    await deadLetters(['Bulk cli uno', 'Bulk cli dos']);
+    // The journeys are written when the jobs end: wait for the summaries to say dead-lettered.
+    await waitUntil(
+      async () => /^2 delivery/m.test((await replayCli(['--status', 'dead_lettered', '--query', 'bulk cli', '--dry-run'])).stdout),
+      15_000,
+      'journeys written',
+    );
+    const dry = await replayCli(['--status', 'dead_lettered', '--target', sink.url, '--query', 'bulk cli', '--dry-run']);
+    expect(dry.stdout).toMatch(/^2 delivery\(ies\) of 2 email\(s\) selected/m);
+    expect(dry.stdout).toMatch(/Bulk cli uno/);
+    expect(dry.stdout).toMatch(/journeys are kept 7 days/);
+    await expect(replayCli(['--status', 'lost', '--dry-run'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('invalid_status'),
+    });
+    // Not a terminal and no --yes: refused, nothing started.
+    await expect(replayCli(['--status', 'dead_lettered', '--query', 'bulk cli'])).rejects.toMatchObject({ code: 2 });
+    const before = sink.received.length;
+    const { stdout } = await replayCli(['--status', 'dead_lettered', '--query', 'bulk cli', '--rate', '20', '--yes']);
+    expect(stdout).toMatch(/replay rp_\w+ started: 2 delivery/);
+    expect(stdout).toMatch(/sent 2\/2, delivered 2, failed 0/);
+    expect(stdout).toMatch(/replay rp_\w+ done/);
+    expect(sink.received.length - before).toBe(2);
+  }, 60_000);
+
+  it('bulk replay: Ctrl-C cancels the replay it follows', async () => {
+    await deadLetters(['Ctrl c un', 'Ctrl c deux', 'Ctrl c trois', 'Ctrl c quatre']);
+    await waitUntil(
+      async () => /^4 delivery/m.test((await replayCli(['--status', 'dead_lettered', '--query', 'ctrl c', '--dry-run'])).stdout),
+      15_000,
+      'journeys written',
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'apps/cli/src/replay.ts'), '--status', 'dead_lettered', '--query', 'ctrl c', '--rate', '0.5', '--yes'],
+      { env: { PATH: process.env.PATH ?? '', REDIS_URL: world.redisUrl, QUEUE_PREFIX: world.prefix }, cwd: ROOT },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitUntil(() => /started: 4 delivery/.test(stdout), 20_000, 'replay started');
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stdout).toMatch(/replay (rp_\w+) cancelled \(Ctrl-C\)/);
+    const id = /replay (rp_\w+) started/.exec(stdout)![1]!;
+    expect(await world.api.replays.store.get(id)).toMatchObject({ state: 'cancelled' });
   }, 60_000);
 });

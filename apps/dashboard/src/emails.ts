@@ -1,6 +1,7 @@
 import type { EmailListItem, EmailStatus, JourneyView, TargetView } from '@render-signal/journeys';
 import { api, errorMessage } from './api';
 import { formatDate, h, labelled, select, toast } from './dom';
+import { mountReplays } from './replays';
 
 /**
  * The "E-mails" tab: search (words of the subject or sender, email_id, status, detector, dates), newest first
@@ -148,6 +149,7 @@ export function mountEmails(root: HTMLElement): EmailsTab {
   );
   const journeySection = h('section', { 'data-testid': 'journey', hidden: true, 'aria-live': 'polite' });
   root.append(listSection, journeySection);
+  const replays = mountReplays(listSection);
 
   let cursor: string | null = null;
   let loadedOnce = false;
@@ -183,6 +185,7 @@ export function mountEmails(root: HTMLElement): EmailsTab {
       cursor = page.next_cursor;
       more.hidden = cursor === null;
       info.textContent = `${rows.querySelectorAll('tr[data-email-id]').length} e-mail(s) affiché(s)${cursor ? ' — d’autres, plus anciens, existent' : ''}.`;
+      if (!append) void replays.filterChanged({ query: query.value.trim(), status: status.value, since: since.value, until: until.value });
     } catch (error) {
       info.textContent = `Recherche impossible : ${errorMessage(error)}`;
     }
@@ -373,7 +376,20 @@ function renderJourney(answer: JourneyAnswer, openDetails: Set<string>, reload: 
       'details',
       { class: 'panel', 'data-key': 'timeline', open: openDetails.has('timeline') },
       h('summary', {}, 'Chronologie complète'),
-      h('ol', {}, ...j.timeline.map((e) => h('li', {}, `${formatDate(e.at)} — ${e.type} `, h('code', {}, JSON.stringify(e.detail))))),
+      h(
+        'ol',
+        {},
+        ...j.timeline.map((e) =>
+          e.type === 'redelivered' && typeof e.detail.replay_id === 'string'
+            ? h(
+                'li',
+                { 'data-replay-id': e.detail.replay_id },
+                `${formatDate(e.at)} — renvoyé (renvoi groupé ${e.detail.replay_id})`,
+                typeof e.detail.by === 'string' ? ` par ${e.detail.by}` : '',
+              )
+            : h('li', {}, `${formatDate(e.at)} — ${e.type} `, h('code', {}, JSON.stringify(e.detail))),
+        ),
+      ),
     ),
   ];
 }

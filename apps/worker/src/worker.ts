@@ -21,6 +21,7 @@ import {
 import { resolveProviders } from '@render-signal/detectors';
 import { createJourneyRecorder } from '@render-signal/journeys';
 import { createOffloader } from '@render-signal/offload';
+import type { PlanContext } from '@render-signal/pipeline';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
@@ -39,6 +40,7 @@ import { createTargetGate } from './pipeline/target-gate';
 import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
 import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
+import { startReplayConsumer } from './processors/replay/replay-consumer';
 import { transferLink } from './processors/offload/transfer-link';
 import { deadLetterReason, startTargetHealth } from './target-health';
 import { once, runCloseSteps } from './wiring/close-steps';
@@ -131,6 +133,32 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
+  // How an email is planned (also by a bulk replay with `payload: current`).
+  const planContext = (s: Settings): Omit<PlanContext, 'settings' | 'now'> => ({
+    providers,
+    timeZone: env.POLLING_TIMEZONE,
+    defaultTarget: resolveDefaultTarget(s.webhook_config, env),
+    timeWindow: resolveTimeWindow(s.webhook_config, env),
+    defaultTimeoutMs: env.DELIVERY_TIMEOUT,
+    fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
+    measure: (step, run) => {
+      const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
+      try {
+        return run();
+      } finally {
+        stop();
+      }
+    },
+  });
+  const replay = startReplayConsumer({
+    redis,
+    prefix,
+    logger,
+    journeys,
+    deliveryProducer,
+    lock,
+    plan: { settings, planContext, retryFor },
+  });
 
   const notifyDeadLetter = createDeadLetterNotifier({
     settings,
@@ -153,22 +181,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             providers,
             retryFor,
             ...(journeys ? { journeys } : {}),
-            planContext: (s) => ({
-              providers,
-              timeZone: env.POLLING_TIMEZONE,
-              defaultTarget: resolveDefaultTarget(s.webhook_config, env),
-              timeWindow: resolveTimeWindow(s.webhook_config, env),
-              defaultTimeoutMs: env.DELIVERY_TIMEOUT,
-              fieldScanLimit: env.FIELD_SCAN_LIMIT_KB * 1024,
-              measure: (step, run) => {
-                const stop = (step === 'rules' ? metrics.ruleEvaluation : metrics.detection).startTimer();
-                try {
-                  return run();
-                } finally {
-                  stop();
-                }
-              },
-            }),
+            planContext,
             ...(offloadProducer ? { offload: { producer: offloadProducer, deadlineMs: env.OFFLOAD_DEADLINE } } : {}),
             ...(env.DELIVERY_FAST_PATH ? { fastPath: { gate, attempt: attemptDeps } } : {}),
           }),
@@ -199,6 +212,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         },
       },
     );
+    replay.countOutcomes(worker);
     // Every dead letter is counted for the digest alert (per masked target and reason).
     worker.on('failed', (job, error) => {
       if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError))) return;
@@ -208,7 +222,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     if (journeys) recordScheduledRetries(worker, journeys);
     return worker;
   };
-  const workers = [makeEmailWorker(), makeDeliveryWorker(), targets.worker];
+  const workers = [makeEmailWorker(), makeDeliveryWorker(), targets.worker, replay.worker];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -270,6 +284,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         () => deliveryProducer.close().catch(() => {}),
         () => offloadProducer?.close().catch(() => {}),
         () => gmail?.close(),
+        () => replay.close(),
         () => targets.close(),
         stopPublishing,
         () => Promise.all(stopSupervising.map((stop) => stop())),

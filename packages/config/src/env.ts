@@ -167,6 +167,8 @@ export const commonEnvSchema = z.object({
   JOURNEYS_ENABLED: envBoolean(true),
   JOURNEY_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(90).default(7),
   JOURNEY_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Bulk replay: the highest pace an operator may ask for (deliveries queued per second; targets' own limits still apply). */
+  REPLAY_MAX_RATE_PER_S: z.coerce.number().positive().max(10_000).default(200),
   /** Absolute origin used in magic links and journey links, e.g. https://signal.example.com (else taken from the request). */
   PUBLIC_BASE_URL: optionalString.refine(
     (v) => v === undefined || /^https?:\/\/[^/\s]+\/?$/.test(v),

@@ -4,4 +4,6 @@ export * from './email-id';
 export * from './config-documents';
 export * from './payload-settings';
 export * from './gmail-jobs';
+export * from './replays';
+export * from './target-id';
 export * from './alert-jobs';

@@ -92,6 +92,8 @@ export const deliverWebhookJobSchema = z.object({
    * then drops this field, so a replay from the dead letter sends.
    */
   first_attempt: z.object({ permanent: z.boolean(), facts: attemptFactsSchema }).optional(),
+  /** Queued by this bulk replay: its outcome is counted in the replay's record. */
+  replay_id: z.string().optional(),
 });
 export type DeliverWebhookJob = z.infer<typeof deliverWebhookJobSchema>;
 
@@ -109,6 +111,7 @@ export interface DeliveryJobFields {
   /** A flat / template target's format (absent for a standard one: its job data as before). */
   payload_format?: DeliverWebhookJob['payload_format'] | undefined;
   extracted?: DeliverWebhookJob['extracted'] | undefined;
+  replay_id?: string | undefined;
 }
 
 /**
@@ -129,6 +132,7 @@ export function deliveryJobData(fields: DeliveryJobFields): DeliverWebhookJob {
     ...(fields.retry_floor_ms !== undefined ? { retry_floor_ms: fields.retry_floor_ms } : {}),
     kind: fields.kind,
     ...(fields.first_attempt ? { first_attempt: fields.first_attempt } : {}),
+    ...(fields.replay_id !== undefined ? { replay_id: fields.replay_id } : {}),
   };
 }
 

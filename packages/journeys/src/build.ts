@@ -1,4 +1,4 @@
-import type { DeliveryTarget, PayloadSettings } from '@render-signal/contracts';
+import { targetIdOf, type DeliveryTarget, type PayloadSettings } from '@render-signal/contracts';
 import { maskUrl } from '@render-signal/observability';
 import { EXCERPT_MAX_BYTES, type ArrivalSource, type ConditionFact, type EventOf, type RuleFact } from './events';
 
@@ -99,6 +99,7 @@ export function plannedEvent(input: {
       target: maskUrl(t.url) ?? '***',
       origin: t.origin,
       priority: t.priority,
+      target_id: targetIdOf(t.url),
     })),
     offloading: input.offloading,
   };
@@ -180,6 +181,7 @@ export function dispatchedEvent(input: {
       target: maskUrl(d.target.url) ?? '***',
       origin: d.target.origin,
       priority: d.priority,
+      target_id: targetIdOf(d.target.url),
     })),
   };
 }

@@ -66,7 +66,16 @@ export const plannedEventSchema = z.object({
   stopped_by: z.string().nullable().default(null),
   links: z.array(z.object({ provider: z.string(), raw_url: z.string() })),
   /** Targets masked (`scheme://host/***`): the real URLs are only in `dispatched`, never shown. */
-  targets: z.array(z.object({ webhook_id: z.string(), target: z.string(), origin: z.string(), priority: z.number().int() })),
+  targets: z.array(
+    z.object({
+      webhook_id: z.string(),
+      target: z.string(),
+      origin: z.string(),
+      priority: z.number().int(),
+      /** `targetIdOf(url)` (absent on events written before it existed). */
+      target_id: z.string().optional(),
+    }),
+  ),
   /** Links handed to the offload (waiting for their transfers before delivering). */
   offloading: z.number().int().min(0).default(0),
 });
@@ -117,6 +126,8 @@ export const dispatchedEventSchema = z.object({
       target: z.string(),
       origin: z.string(),
       priority: z.number().int(),
+      /** `targetIdOf(url)` (absent on events written before it existed). */
+      target_id: z.string().optional(),
     }),
   ),
 });
@@ -179,6 +190,9 @@ export const redeliveredEventSchema = z.object({
   type: z.literal('redelivered'),
   at,
   deliveries: z.array(z.object({ webhook_id: z.string(), job_id: z.string() })),
+  /** Set when a bulk replay sent it (« renvoyé (renvoi groupé <id>) »), with who started the replay. */
+  replay_id: z.string().optional(),
+  by: z.string().optional(),
 });
 
 export const cancelledEventSchema = z.object({

@@ -27,7 +27,10 @@ export function summaryFields(event: JourneyEvent): Array<[string, string]> {
         ['source', event.source],
       ];
     case 'planned':
-      return [['detector', event.detector ?? ''], ...event.targets.map((t): [string, string] => [`?t:${t.webhook_id}`, 'pending'])];
+      return [
+        ['detector', event.detector ?? ''],
+        ...event.targets.flatMap((t) => [[`?t:${t.webhook_id}`, 'pending'] as [string, string], ...deliveryField(t)]),
+      ];
     case 'skipped':
       return [
         ['detector', event.detector ?? ''],
@@ -35,9 +38,13 @@ export function summaryFields(event: JourneyEvent): Array<[string, string]> {
         ['skip_reason', event.reason],
       ];
     case 'dispatched':
-      return event.deliveries.map((d): [string, string] => [`?t:${d.webhook_id}`, 'pending']);
+      return event.deliveries.flatMap((d) => [[`?t:${d.webhook_id}`, 'pending'] as [string, string], ...deliveryField(d)]);
     case 'attempt':
-      return [[`t:${event.webhook_id}`, event.outcome === 'delivered' ? 'delivered' : event.outcome]];
+      return [
+        [`t:${event.webhook_id}`, event.outcome === 'delivered' ? 'delivered' : event.outcome],
+        // Any failed attempt, delivered later or not (bulk replay's `failed_attempts`).
+        ...(event.outcome === 'delivered' ? [] : [[`f:${event.webhook_id}`, '1'] as [string, string]]),
+      ];
     case 'redelivered':
       return event.deliveries.map((d): [string, string] => [`t:${d.webhook_id}`, 'pending']);
     case 'cancelled':
@@ -50,11 +57,32 @@ export function summaryFields(event: JourneyEvent): Array<[string, string]> {
   }
 }
 
+/**
+ * `?d:<webhook_id>` = `<target id>\t<origin>\t<masked URL>`: what bulk replay filters a target on (set when absent:
+ * a webhook id is one email × one URL, so it never changes).
+ */
+function deliveryField(d: { webhook_id: string; target: string; origin: string; target_id?: string | undefined }): Array<[string, string]> {
+  return d.target_id ? [[`?d:${d.webhook_id}`, `${d.target_id}\t${d.origin}\t${d.target}`]] : [];
+}
+
+export interface SummaryDelivery {
+  target_id: string;
+  origin: string;
+  /** Masked. */
+  target: string;
+}
+
 /** The summary hash as read back (validated: a field that is not what we wrote is dropped). */
 export const summaryHashSchema = z.record(z.string(), z.string()).transform((hash) => {
   const targets: Record<string, TargetState> = {};
+  const deliveries: Record<string, SummaryDelivery> = {};
+  const failedAttempts: string[] = [];
   for (const [key, value] of Object.entries(hash)) {
     if (key.startsWith('t:') && (TARGET_STATES as readonly string[]).includes(value)) targets[key.slice(2)] = value as TargetState;
+    else if (key.startsWith('d:')) {
+      const [targetId, origin, target] = value.split('\t');
+      if (targetId && origin !== undefined && target !== undefined) deliveries[key.slice(2)] = { target_id: targetId, origin, target };
+    } else if (key.startsWith('f:')) failedAttempts.push(key.slice(2));
   }
   const receivedAt = Number(hash.received_at);
   const skip = hash.skip;
@@ -68,6 +96,8 @@ export const summaryHashSchema = z.record(z.string(), z.string()).transform((has
     skip: skip === 'skipped' || skip === 'filtered' || skip === 'failed' ? (skip as 'skipped' | 'filtered' | 'failed') : null,
     skip_reason: hash.skip_reason ?? null,
     targets,
+    deliveries,
+    failed_attempts: failedAttempts,
   };
 });
 export type EmailSummaryHash = z.output<typeof summaryHashSchema>;
@@ -321,7 +351,14 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
           t.held_since = null;
           addJob(t, d.job_id);
         }
-        view.timeline.push({ at: iso(event.at), type: event.type, detail: { webhook_ids: event.deliveries.map((d) => d.webhook_id) } });
+        view.timeline.push({
+          at: iso(event.at),
+          type: event.type,
+          detail: {
+            webhook_ids: event.deliveries.map((d) => d.webhook_id),
+            ...(event.replay_id ? { replay_id: event.replay_id, by: event.by ?? null } : {}),
+          },
+        });
         break;
       case 'cancelled':
         for (const j of event.jobs) {

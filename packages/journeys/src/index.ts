@@ -5,3 +5,6 @@ export * from './keys';
 export * from './recorder';
 export * from './stats';
 export * from './store';
+export * from './select';
+export * from './replays';
+export * from './sent-delivery';

@@ -8,6 +8,7 @@ import {
   pollMailboxesJobSchema,
   processEmailJobSchema,
   renewWatchJobSchema,
+  replayRunJobSchema,
   sendAlertJobSchema,
   syncMailboxJobSchema,
 } from '@render-signal/contracts';
@@ -106,6 +107,22 @@ export const gmailQueue = defineQueue({
 });
 
 /**
+ * Bulk replay (docs/operations.md, « Renvoyer après une panne »): one `run` job per replay (job id `replay.<id>`).
+ * Its progress lives in the replay record, so a run taken over after a crash or a stall resumes at its cursor.
+ */
+export const replayQueue = defineQueue({
+  name: 'replay',
+  jobs: { run: replayRunJobSchema },
+  defaultJobOptions: {
+    // Workers retry forever in practice: a Redis blip must not end a replay half-way (it resumes at its cursor).
+    attempts: 1_000,
+    backoff: { type: 'fixed', delay: 2_000 },
+    removeOnComplete: { age: 30 * DAY_S, count: 1_000 },
+    removeOnFail: { age: 30 * DAY_S, count: 1_000 },
+  },
+});
+
+/**
  * Operator alerts (destination health transitions, dead-letter digest): one job per alert with a deterministic id,
  * so a transition seen by several workers is announced once. Its own queue and workers: an alert channel that is
  * down retries here and never delays a delivery.
@@ -123,7 +140,7 @@ export const alertQueue = defineQueue({
   },
 });
 
-export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue, alertQueue] as const;
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue, alertQueue, replayQueue] as const;
 
 export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
 export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;

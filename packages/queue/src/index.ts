@@ -4,3 +4,4 @@ export * from './producer';
 export * from './consumer';
 export * from './replay';
 export * from './script';
+export * from './replays';
