@@ -75,6 +75,12 @@ export function createWorkerMetrics(registry = new Registry()) {
       buckets: CPU_BUCKETS,
       registers: [registry],
     }),
+    gmailMessagesGone: new Counter({
+      name: 'rs_gmail_messages_gone_total',
+      help: 'Gmail messages deleted before they could be read (404), by stage (sync, import): a burst is a signal',
+      labelNames: ['stage'],
+      registers: [registry],
+    }),
     offloadBytes: new Counter({ name: 'rs_offload_bytes_total', help: 'Bytes transferred to R2/S3', registers: [registry] }),
     offloads: new Counter({
       name: 'rs_offload_total',
