@@ -77,8 +77,8 @@ export interface FakeGoogle {
   /** A user label (Gmail gives it an id like Label_12); answers the id. */
   createUserLabel(address: string, name: string): string;
   labelsOf(address: string, messageId: string): string[];
-  /** The next `count` Gmail calls answer 429 (with `Retry-After: retryAfter` seconds when given). */
-  rateLimit(count: number, retryAfter?: number): void;
+  /** The next `count` Gmail calls (of `address` only, when given) answer 429 (with `Retry-After: retryAfter` seconds when given). */
+  rateLimit(count: number, retryAfter?: number, address?: string): void;
   /** messages.get of this one message answers this HTTP error (e.g. 400, 403), or works again with undefined. */
   failMessage(address: string, messageId: string, status: number | undefined): void;
   /** The message is deleted for good (messages.get answers 404); its history records stay. */
@@ -181,7 +181,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   const refreshTokens = new Map<string, { address: string; revoked: boolean; modify: boolean }>();
   const refusals = new Map<string, string>();
   const codes = new Map<string, { address: string; modify: boolean }>();
-  let rateLimits: { count: number; retryAfter: number | undefined } = { count: 0, retryAfter: undefined };
+  let rateLimits: { count: number; retryAfter: number | undefined; address?: string } = { count: 0, retryAfter: undefined };
   let pageCap: number | undefined;
   const calls: FakeGoogle['calls'] = {
     watch: [],
@@ -212,7 +212,6 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   };
   const scopeOf = (modify: boolean) => (modify ? MODIFY_SCOPE : READONLY_SCOPE);
 
-  let labelSequence = 0;
   let historyStep = 0;
   const nextHistoryId = (mailbox: FakeMailbox) => {
     mailbox.historyId += 1 + (historyStep++ % 3);
@@ -221,8 +220,8 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   function createUserLabel(mailbox: FakeMailbox, name: string): string {
     const existing = mailbox.labels.find((l) => l.name === name);
     if (existing) return existing.id;
-    labelSequence += 1;
-    const id = `Label_${labelSequence}`;
+    // Label ids are per mailbox in Gmail: each mailbox's first user label is Label_1.
+    const id = `Label_${mailbox.labels.length + 1}`;
     mailbox.labels.push({ id, name });
     return id;
   }
@@ -320,7 +319,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         ),
       );
     }
-    if (rateLimits.count > 0) {
+    if (rateLimits.count > 0 && (!rateLimits.address || rateLimits.address === access.address)) {
       rateLimits.count -= 1;
       calls.rateLimited += 1;
       res.writeHead(429, {
@@ -523,8 +522,8 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     },
     createUserLabel: (address, name) => createUserLabel(mailboxOf(address), name),
     labelsOf: (address, messageId) => [...(mailboxOf(address).messages.find((m) => m.id === messageId)?.labelIds ?? [])],
-    rateLimit(count, retryAfter) {
-      rateLimits = { count, retryAfter };
+    rateLimit(count, retryAfter, address) {
+      rateLimits = { count, retryAfter, ...(address ? { address: address.toLowerCase() } : {}) };
     },
     failMessage(address, messageId, status) {
       const key = `${mailboxOf(address).address}/${messageId}`;

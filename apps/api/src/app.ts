@@ -14,6 +14,7 @@ import { routingRulesRouter } from './routes/config/routing-rules';
 import { webhookConfigRouter } from './routes/config/webhooks';
 import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
+import { gmailMailboxesRouter } from './routes/gmail-mailboxes';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
 import { ingressHandler, INGRESS_PATH } from './routes/ingress';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
     configIoRouter(deps),
     webhookToolsRouter(deps),
     emailsRouter(deps),
+    gmailMailboxesRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);
