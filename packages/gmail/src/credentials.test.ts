@@ -78,6 +78,10 @@ describe('mailbox store', () => {
     expect(await store.advanceHistoryId('erin@example.org', '99')).toBe(false);
     expect(await store.advanceHistoryId('erin@example.org', '100')).toBe(false);
     expect((await store.get('erin@example.org'))?.historyId).toBe('100');
+    // A history sync that reached the end: every message received before it listed was read.
+    expect((await store.get('erin@example.org'))?.readThroughAt).toBeUndefined();
+    expect(await store.advanceHistoryId('erin@example.org', '100', 5, { readThroughAt: 4 })).toBe(false);
+    expect((await store.get('erin@example.org'))?.readThroughAt).toBe(4);
     expect(await store.advanceHistoryId('nobody@example.org', '5')).toBe(false);
     expect(await store.markNeedsReauth('erin@example.org', 'token_revoked', undefined)).toBe(true);
     expect(await store.list()).toEqual([

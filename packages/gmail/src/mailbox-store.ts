@@ -65,6 +65,17 @@ export const resyncGapSchema = z.object({
 });
 export type ResyncGap = z.infer<typeof resyncGapSchema>;
 
+/** A stored gap read back: undefined when absent or unreadable (never throws on a corrupt value). */
+function parseResyncGap(raw: string | null | undefined): ResyncGap | undefined {
+  if (!raw) return undefined;
+  try {
+    const parsed = resyncGapSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ConnectMailboxInput {
   address: string;
   auth: MailboxAuth;
@@ -90,7 +101,7 @@ export interface MailboxStore {
    * Moves the history id forward, never back (an out-of-order writer cannot rewind it). Answers
    * whether it moved. Checked and set in one Lua script. Also records a successful sync.
    */
-  advanceHistoryId(address: string, historyId: string, now?: number, options?: { readThrough?: boolean }): Promise<boolean>;
+  advanceHistoryId(address: string, historyId: string, now?: number, options?: { readThroughAt?: number }): Promise<boolean>;
   /** A sync finished without moving the history id (ingress or sending paused): the mailbox is not stale. */
   touchSync(address: string, now?: number): Promise<void>;
   /** A successful users.watch: new expiry, any renewal failure cleared. */
@@ -102,7 +113,7 @@ export interface MailboxStore {
    */
   recordResyncGap(address: string, gap: ResyncGap): Promise<void>;
   /** The operator saw the gap (dashboard, API): answers the gap cleared, null when there was none. */
-  acknowledgeResyncGap(address: string, now?: number): Promise<ResyncGap | null>;
+  acknowledgeResyncGap(address: string): Promise<ResyncGap | null>;
   /** Gmail asked to wait until `until` (epoch ms). */
   setRateLimitedUntil(address: string, until: number): Promise<void>;
   setSyncError(address: string, error: string | undefined): Promise<void>;
@@ -134,10 +145,10 @@ export const normalizeAddress = (address: string) => address.trim().toLowerCase(
 
 /** Decimal strings without leading zeros: longer is larger, same length compares as text. Lua numbers are doubles, too small for uint64. */
 const ADVANCE_HISTORY_SCRIPT = `
--- KEYS[1] the mailbox hash; ARGV[1] history id, ARGV[2] now (ms), ARGV[3] '1': every message before now was read.
--- Returns 1 when the history id moved.
+-- KEYS[1] the mailbox hash; ARGV[1] history id, ARGV[2] now (ms), ARGV[3] '' or the time (ms) before which
+-- every message was read (read_through_at). Returns 1 when the history id moved.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'read_through_at', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'read_through_at', ARGV[3]) end
 local current = redis.call('HGET', KEYS[1], 'history_id')
 local proposed = ARGV[1]
 if current and (#current > #proposed or (#current == #proposed and current >= proposed)) then
@@ -179,18 +190,7 @@ const mailboxHashSchema = z.object({
   last_error: text,
   watch_failed_at: epochMs,
   watch_error: text,
-  resync_gap: z
-    .string()
-    .optional()
-    .transform((v) => {
-      if (!v) return undefined;
-      try {
-        const parsed = resyncGapSchema.safeParse(JSON.parse(v));
-        return parsed.success ? parsed.data : undefined;
-      } catch {
-        return undefined;
-      }
-    }),
+  resync_gap: z.string().optional().transform(parseResyncGap),
   read_through_at: epochMs,
   rate_limited_until: epochMs,
   grant: epochMs,
@@ -342,7 +342,7 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
     },
     async advanceHistoryId(address, historyId, now = Date.now(), advanceOptions = {}) {
       if (!isHistoryId(historyId)) throw new Error(`not a Gmail history id: ${historyId}`);
-      const readThrough = advanceOptions.readThrough ? '1' : '0';
+      const readThrough = advanceOptions.readThroughAt === undefined ? '' : String(advanceOptions.readThroughAt);
       return (await redis.eval(ADVANCE_HISTORY_SCRIPT, 1, keyOf(address), historyId, String(now), readThrough)) === 1;
     },
     async touchSync(address, now = Date.now()) {
@@ -358,19 +358,15 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       // One writer per mailbox (the sync lock) and the operator's acknowledgement: retry the rare race.
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const raw = (await redis.hget(keyOf(address), 'resync_gap')) ?? '';
-        const previous = raw ? resyncGapSchema.safeParse(JSON.parse(raw)) : undefined;
-        const merged = mergeResyncGaps(previous?.success ? previous.data : undefined, gap);
+        const merged = mergeResyncGaps(parseResyncGap(raw), gap);
         if ((await redis.eval(SET_GAP_SCRIPT, 1, keyOf(address), raw, JSON.stringify(merged))) !== -1) return;
       }
       throw new Error(`could not record the resync gap of ${normalizeAddress(address)} (concurrent changes)`);
     },
-    async acknowledgeResyncGap(address, now = Date.now()) {
+    async acknowledgeResyncGap(address) {
       const key = keyOf(address);
       const [[, raw] = [null, null]] = (await redis.multi().hget(key, 'resync_gap').hdel(key, 'resync_gap').exec()) ?? [];
-      if (typeof raw !== 'string') return null;
-      await setIfExists(address, { resync_acknowledged_at: String(now) });
-      const parsed = resyncGapSchema.safeParse(JSON.parse(raw));
-      return parsed.success ? parsed.data : null;
+      return typeof raw === 'string' ? (parseResyncGap(raw) ?? null) : null;
     },
     async setRateLimitedUntil(address, until) {
       await setIfExists(address, { rate_limited_until: String(until) });

@@ -215,6 +215,7 @@ async function syncHistory(run: SyncRun, startHistoryId: string): Promise<SyncOu
   let pageToken: string | undefined;
   let historyId = startHistoryId;
   do {
+    const listedAt = Date.now();
     const page: HistoryPage = await run.client.listHistory({
       startHistoryId,
       ...(ctx.labelId ? { labelId: ctx.labelId } : {}),
@@ -228,7 +229,7 @@ async function syncHistory(run: SyncRun, startHistoryId: string): Promise<SyncOu
     const reached = pageToken ? page.history?.at(-1)?.id : page.historyId;
     if (reached) {
       // The last page read up to the mailbox's current id: every message received before it was listed.
-      await ctx.mailboxes.advanceHistoryId(run.address, reached, Date.now(), { readThrough: !pageToken });
+      await ctx.mailboxes.advanceHistoryId(run.address, reached, Date.now(), pageToken ? {} : { readThroughAt: listedAt });
       historyId = reached;
     } else {
       await ctx.mailboxes.touchSync(run.address);
@@ -324,7 +325,7 @@ async function resync(run: SyncRun): Promise<SyncOutcome> {
           : 'older messages of the gap were not read: raise GMAIL_RESYNC_MAX_MESSAGES or check Gmail by hand',
     });
   }
-  await ctx.mailboxes.advanceHistoryId(run.address, profile.historyId, now, { readThrough: true });
+  await ctx.mailboxes.advanceHistoryId(run.address, profile.historyId, Date.now(), { readThroughAt: now });
   const { ingested, failed } = run.counts;
   const truncated = gaps.length > 0;
   run.logger.info('gmail.resynced', { listed: toRead.size, ingested, failed, truncated, history_id: profile.historyId });
