@@ -92,9 +92,12 @@ interface SyncRun {
  * history id moves forward only after every message of a page is taken in, so a crash re-reads that
  * page; the mailbox's seen set (Gmail ids already taken in, kept for the dedup window) and then the
  * Gmail-message-id dedup drop what was already taken. A 404 (start id too old) falls back to a full
- * resync of the mail received since the mailbox was connected, bounded by GMAIL_RESYNC_MAX_MESSAGES.
- * A message that cannot be read becomes an `import-message` job (the dead letter when it stays
- * unreadable) and the sync goes on.
+ * resync of the mail received since the mailbox was connected (see `resync`: what it cannot read is
+ * recorded as a gap until acknowledged). A message that cannot be read, or that Gmail lastingly
+ * refuses to serve, becomes an `import-message` job (the dead letter when it stays so) and the sync
+ * goes on; a message gone is logged and counted. A refused grant marks the mailbox needs_reauth only
+ * if that grant is still the stored one. A Retry-After longer than a call may wait delays the job
+ * until then (no attempt spent).
  *
  * One sync per mailbox at a time: the producers' per-mailbox deduplication id (keepLastIfActive)
  * keeps BullMQ from running two, and a Redis lock covers what bypasses it (a stalled job handed to
@@ -138,7 +141,9 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
       const grant = error.grant ?? mailbox.grant;
       const marked = await ctx.mailboxes.markNeedsReauth(mailbox.address, error.code, grant);
       logger.error('gmail.token_revoked', { code: error.code, reason: error.reason, grant, marked });
-      return { outcome: 'skipped', mailbox: mailbox.address, reason: marked ? 'needs_reauth' : 'reconnected' };
+      // Reconnected meanwhile: the new grant is stored; a retry (the job's backoff) syncs with it.
+      if (!marked) throw new Error(`grant ${grant} of ${mailbox.address} was refused after a reconnect: retried with the new one`);
+      return { outcome: 'skipped', mailbox: mailbox.address, reason: 'needs_reauth' };
     }
     if (error instanceof GmailRateLimitError && error.retryAt !== undefined && token) {
       // Google asked for longer than a call may wait: come back then, without spending an attempt, and
