@@ -75,22 +75,20 @@ function describe(mailbox: Mailbox): string {
   );
 }
 
+/** The first argument names the mode; anything else is the address of an OAuth connect. */
+const MODES: Record<string, 'list' | 'disconnect' | 'labels' | 'acknowledge' | 'service_account'> = {
+  '--list': 'list',
+  '--disconnect': 'disconnect',
+  '--labels': 'labels',
+  '--acknowledge-truncation': 'acknowledge',
+  '--service-account': 'service_account',
+};
+
 async function main(rawArgv: string[]): Promise<number> {
   const labelErrors = rawArgv.includes('--label-errors');
   const argv = rawArgv.filter((a) => a !== '--label-errors');
   const [first, second] = argv;
-  const mode =
-    first === '--list'
-      ? 'list'
-      : first === '--disconnect'
-        ? 'disconnect'
-        : first === '--labels'
-          ? 'labels'
-          : first === '--acknowledge-truncation'
-            ? 'acknowledge'
-            : first === '--service-account'
-              ? 'service_account'
-              : 'oauth';
+  const mode = MODES[first ?? ''] ?? 'oauth';
   const address = (mode === 'oauth' ? first : second)?.trim().toLowerCase();
   if (argv.includes('--help') || (mode !== 'list' && (!address || !address.includes('@') || address.startsWith('--')))) {
     console.error(USAGE);
