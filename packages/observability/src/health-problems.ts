@@ -80,7 +80,7 @@ const when = (ms: number | null) => (ms ? `${new Date(ms).toISOString().slice(0,
  */
 export const GMAIL_GAP_LIMITS =
   'Ne sont jamais relus après l’expiration de l’historique : un e-mail arrivé puis archivé ou supprimé pendant l’interruption, ' +
-  'et un e-mail reçu avant la connexion de la boîte qui a reçu le libellé surveillé pendant l’interruption.';
+  'et un e-mail reçu avant la connexion de la boîte (ou avant DEDUP_WINDOW_DAYS) qui a reçu le libellé surveillé pendant l’interruption.';
 
 /**
  * A Gmail push problem of one mailbox in words, with the action to take (gmail-push.md). All but the
