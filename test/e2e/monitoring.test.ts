@@ -81,7 +81,9 @@ describe('health and metrics', () => {
     );
     const text = await (await fetch(`${world.apiUrl}/metrics`, { headers: { authorization: 'Bearer metrics-token-123' } })).text();
     expect(text).toMatch(/rs_ingress_requests_total\{status="200",outcome="queued"\} [1-9]/);
-    expect(text).toMatch(/rs_delivery_attempts_total\{outcome="delivered",target_host="127\.0\.0\.1:\d+",failure_reason=""\} [1-9]/);
+    expect(text).toMatch(
+      /rs_delivery_attempts_total\{outcome="delivered",target_host="127\.0\.0\.1:\d+",failure_reason="",path="(fast|job)"\} [1-9]/,
+    );
     expect(text).toMatch(/rs_end_to_end_latency_seconds_count [1-9]/);
     expect(text).toMatch(/rs_jobs_completed_total\{queue="email"\} [1-9]/);
     expect(text).toContain('rs_api_process_resident_memory_bytes');

@@ -1,10 +1,9 @@
-import { Queue, UnrecoverableError, type Job, type MinimalJob, type Worker } from 'bullmq';
+import { Queue, UnrecoverableError, type MinimalJob, type Worker } from 'bullmq';
 import { Cluster, type Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
   createSettingsStore,
   createWebhookSecretStore,
-  readSettings,
   resolveDefaultTarget,
   resolveTimeWindow,
   type Settings,
@@ -13,11 +12,9 @@ import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
   createWebhookDeliverer,
   createWebhookLog,
-  failureNotificationFor,
   publishRetryPolicy,
   retryDelayAfter,
   retryForPrefs,
-  type AttemptFacts,
   type RetryPolicy,
 } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
@@ -25,7 +22,7 @@ import { createJourneyRecorder } from '@render-signal/journeys';
 import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
+import { createWorkerMetrics, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import { createConsumer, createProducer, deliveryQueue, duplicateConnection, emailQueue, offloadQueue } from '@render-signal/queue';
 import { jobLockOptions } from './job-lock';
 import { offloadSettingsFrom } from './offload-settings';
@@ -34,6 +31,10 @@ import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
 import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
 import { transferLink } from './processors/offload/transfer-link';
+import { once, runCloseSteps } from './wiring/close-steps';
+import { createDeadLetterNotifier } from './wiring/dead-letter-notifier';
+import { recordScheduledRetries } from './wiring/retry-journal';
+import { keepRunning, superviseIdleWorker } from './wiring/supervision';
 
 export interface WorkerDeps {
   env: WorkerEnv;
@@ -108,24 +109,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
 
-  const notifyDeadLetter = async (job: Job<DeliverWebhookJob>, facts: AttemptFacts) => {
-    const current = await readSettings(settings);
-    const notification = failureNotificationFor(job.data, facts, {
-      attempts: job.attemptsMade + 1,
-      prefs: { ...current.processing_prefs, failure_webhook_url: current.webhook_config.failure_webhook_url },
-      policy: retryPolicy,
-      now: Date.now(),
-      maskUrl,
-      publicBaseUrl: env.PUBLIC_BASE_URL,
-    });
-    if (!notification) return;
-    await deliveryProducer.add('deliver', notification.data, {
-      jobId: notification.webhookId,
-      attempts: notification.attempts,
-      priority: 1,
-    });
-    logger.info('delivery.failure_notified', { email_id: job.data.email_id, webhook_id: job.data.webhook_id });
-  };
+  const notifyDeadLetter = createDeadLetterNotifier({
+    settings,
+    deliveryProducer,
+    retryPolicy,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+    logger,
+  });
 
   const makeEmailWorker = () =>
     createConsumer(
@@ -180,18 +170,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       },
     );
     // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
-    if (journeys)
-      worker.on('failed', (job) => {
-        if (!job || job.data.kind !== 'email' || job.attemptsMade >= (job.opts.attempts ?? 1) || !(job.delay > 0)) return;
-        const at = Date.now();
-        journeys.record(job.data.email_id, {
-          type: 'retry_scheduled',
-          at,
-          webhook_id: job.data.webhook_id,
-          job_id: job.id ?? job.data.webhook_id,
-          next_attempt_at: at + job.delay,
-        });
-      });
+    if (journeys) recordScheduledRetries(worker, journeys);
     return worker;
   };
   const workers = [makeEmailWorker(), makeDeliveryWorker()];
@@ -243,92 +222,25 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 
   return {
     workers,
-    async close() {
+    close: once(async () => {
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), env.SHUTDOWN_TIMEOUT).unref());
       const closed = Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const);
-      const outcome = await Promise.race([closed, timeout]);
-      if (outcome === 'timeout') {
-        logger.warn('worker.shutdown_timeout', { timeout_ms: env.SHUTDOWN_TIMEOUT });
-        await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
-      }
-      await journeys?.flush();
-      await deliveryProducer.close().catch(() => {});
-      await offloadProducer?.close().catch(() => {});
-      await gmail?.close();
-      stopPublishing();
-      await Promise.all(stopSupervising.map((stop) => stop()));
-      await settings.close();
-      subscriber.disconnect();
-      deliverer.close();
-    },
-  };
-}
-
-/**
- * Runs a BullMQ worker's fetch loop, and runs it again if it ever stops on an error (seen with a Redis Cluster
- * whose master restarts: an error outside BullMQ's own retries ends the loop and the worker would sit idle
- * with jobs waiting). Stops when the worker is closing.
- */
-async function keepRunning(worker: Worker, logger: Logger): Promise<void> {
-  for (;;) {
-    try {
-      await worker.run();
-      return;
-    } catch (error) {
-      if (worker.closing) return;
-      logger.error('worker.crashed', { queue: worker.name, error: (error as Error).message, restarting_in_ms: 1_000 });
-      await new Promise((r) => setTimeout(r, 1_000));
-      if (worker.closing) return;
-    }
-  }
-}
-
-/** How often an idle worker is checked, and how long it may stay idle with jobs ready before it is replaced. */
-const SUPERVISE_EVERY_MS = 5_000;
-const STUCK_AFTER_MS = 15_000;
-
-function superviseIdleWorker(options: {
-  workers: Worker[];
-  index: number;
-  make: () => Worker;
-  attach: (worker: Worker) => void;
-  queue: Queue;
-  logger: Logger;
-}): () => Promise<void> {
-  const { workers, index, queue, logger } = options;
-  options.queue.on('error', () => {});
-  let lastActivity = Date.now();
-  const watch = (worker: Worker) => {
-    for (const event of ['active', 'completed', 'failed'] as const) worker.on(event, () => (lastActivity = Date.now()));
-  };
-  watch(workers[index]!);
-  let checking = false;
-  const timer = setInterval(() => {
-    const current = workers[index]!;
-    if (checking || current.closing || Date.now() - lastActivity < STUCK_AFTER_MS) return;
-    checking = true;
-    void queue
-      .getJobCounts('wait', 'prioritized')
-      .then((counts) => {
-        if ((counts.wait ?? 0) + (counts.prioritized ?? 0) === 0 || current.closing) {
-          lastActivity = Date.now();
-          return;
-        }
-        const next = options.make();
-        workers[index] = next;
-        watch(next);
-        options.attach(next);
-        lastActivity = Date.now();
-        logger.warn('worker.replaced', { queue: current.name, ready_jobs: (counts.wait ?? 0) + (counts.prioritized ?? 0) });
-        // Graceful: a worker that was only busy with long jobs finishes them (its locks stay renewed).
-        void Promise.race([current.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-      })
-      .catch(() => {})
-      .finally(() => (checking = false));
-  }, SUPERVISE_EVERY_MS);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await queue.close().catch(() => {});
+      await runCloseSteps([
+        async () => {
+          if ((await Promise.race([closed, timeout])) !== 'timeout') return;
+          logger.warn('worker.shutdown_timeout', { timeout_ms: env.SHUTDOWN_TIMEOUT });
+          await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
+        },
+        () => journeys?.flush(),
+        () => deliveryProducer.close().catch(() => {}),
+        () => offloadProducer?.close().catch(() => {}),
+        () => gmail?.close(),
+        stopPublishing,
+        () => Promise.all(stopSupervising.map((stop) => stop())),
+        () => settings.close(),
+        () => subscriber.disconnect(),
+        () => deliverer.close(),
+      ]);
+    }),
   };
 }

@@ -3,6 +3,7 @@ import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { MAGIC_LINK_AUDIENCE, TOKEN_ISSUER } from './keys';
+import { redisScript } from '@render-signal/queue';
 
 /**
  * Magic links (the original's `/login/magic/<token>`): a JWT with a `jti`. One-shot links carry `exp`
@@ -74,8 +75,11 @@ function parsePermanentRecord(raw: string): PermanentRecord {
 }
 
 // Atomic one-shot consumption: of two simultaneous clicks exactly one sees 'issued'.
-// 1 = consumed now, 2 = already consumed, 0 = not found (never issued, or its record expired).
-export const CONSUME_SCRIPT = `
+export const CONSUME_SCRIPT = redisScript(`
+-- Consumes a one-shot magic link.
+-- KEYS[1] the link's one-shot record
+-- ARGV none
+-- Returns 1 consumed now, 2 already consumed, 0 not found (never issued, or its record expired).
 local state = redis.call('GET', KEYS[1])
 if state == 'issued' then
   redis.call('SET', KEYS[1], 'consumed', 'KEEPTTL')
@@ -83,7 +87,7 @@ if state == 'issued' then
 end
 if state == 'consumed' then return 2 end
 return 0
-`;
+`);
 
 /** Consumed records outlive the link itself so a late second click still reads "already used". */
 export const CONSUMED_RECORD_GRACE_S = 24 * 3600;
@@ -164,7 +168,7 @@ export function createMagicLinkStore(options: MagicLinkStoreOptions): MagicLinkS
         await redis.hset(lastUsedKey, verified.id, now.toISOString());
         return { ok: true, id: verified.id, unlimited: true };
       }
-      const outcome = (await redis.eval(CONSUME_SCRIPT, 1, oneShotKey(verified.id))) as number;
+      const outcome = (await CONSUME_SCRIPT.run(redis, [oneShotKey(verified.id)], [])) as number;
       if (outcome === 1) return { ok: true, id: verified.id, unlimited: false };
       return { ok: false, reason: outcome === 2 ? 'used' : 'unknown' };
     },

@@ -64,7 +64,7 @@ export async function consumeOriginalToken(
     return { ok: true, id: token.id, unlimited: true };
   }
   if (token.expires * 1000 < now.getTime()) return { ok: false, reason: 'expired' };
-  const outcome = (await options.redis.eval(CONSUME_SCRIPT, 1, keys.oneShot(token.id))) as number;
+  const outcome = (await CONSUME_SCRIPT.run(options.redis, [keys.oneShot(token.id)], [])) as number;
   if (outcome === 1) return { ok: true, id: token.id, unlimited: false };
   return { ok: false, reason: outcome === 2 ? 'used' : 'unknown' };
 }

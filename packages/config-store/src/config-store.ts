@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from '@render-signal/observability';
+import { redisScript } from '@render-signal/queue';
 
 /**
  * Live configuration documents in Redis, shared by every API and worker process.
@@ -67,8 +68,12 @@ export interface ConfigStore<S extends DocumentSchemas> {
   close(): Promise<void>;
 }
 
-// KEYS[1] document key; ARGV[1] expected revision or "" ; ARGV[2] JSON without meta; ARGV[3] iso time; ARGV[4] channel; ARGV[5] name
-const COMPARE_AND_SET = `
+const COMPARE_AND_SET = redisScript(`
+-- Writes a config document if its revision is the one expected, stamps _updated_at/_revision, announces the change.
+-- KEYS[1] the document key
+-- ARGV[1] expected revision or '' (any), ARGV[2] the document's JSON without meta, ARGV[3] ISO time,
+--   ARGV[4] the change channel, ARGV[5] the document name
+-- Returns {1, new revision} when written, {0, current revision} on a conflict.
 local current = redis.call('GET', KEYS[1])
 local revision = 0
 if current then
@@ -85,7 +90,7 @@ body = body .. '"_updated_at":"' .. ARGV[3] .. '","_revision":' .. nextRevision 
 redis.call('SET', KEYS[1], body)
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {1, nextRevision}
-`;
+`);
 
 /** The Redis key of one document (also named by `npm run migrate`'s report). */
 export function configDocumentKey(prefix: string, name: string): string {
@@ -178,15 +183,16 @@ export function createConfigStore<S extends DocumentSchemas>(options: ConfigStor
     },
     async put(name, value, putOptions = {}) {
       const doc = validate(name, value);
-      const [ok, revision] = (await redis.eval(
-        COMPARE_AND_SET,
-        1,
-        keyOf(name),
-        putOptions.expectedRevision === undefined ? '' : String(putOptions.expectedRevision),
-        JSON.stringify(doc),
-        now().toISOString(),
-        channel,
-        name,
+      const [ok, revision] = (await COMPARE_AND_SET.run(
+        redis,
+        [keyOf(name)],
+        [
+          putOptions.expectedRevision === undefined ? '' : String(putOptions.expectedRevision),
+          JSON.stringify(doc),
+          now().toISOString(),
+          channel,
+          name,
+        ],
       )) as [number, number];
       if (ok !== 1) throw new ConfigConflictError(name, revision);
       invalidate(name);

@@ -86,6 +86,56 @@ export const deliverWebhookJobSchema = z.object({
 });
 export type DeliverWebhookJob = z.infer<typeof deliverWebhookJobSchema>;
 
+/** The named fields of a delivery job (input of `deliveryJobData`): what every producer of one states. */
+export interface DeliveryJobFields {
+  email_id: string;
+  accepted_at: number;
+  webhook_id: string;
+  target: DeliverWebhookJob['target'];
+  payload: DeliverWebhookJob['payload'];
+  subject: string;
+  kind: DeliverWebhookJob['kind'];
+  retry_floor_ms?: number | undefined;
+  first_attempt?: DeliverWebhookJob['first_attempt'] | undefined;
+}
+
+/**
+ * The one builder of a `delivery.deliver` job's data, from named fields (optional ones left out when absent):
+ * the email job (fan-out, fast path, hand-over) and the API's re-delivery build theirs here, so no producer copies
+ * another job's transient state (a pending `first_attempt`) by spreading it.
+ */
+export function deliveryJobData(fields: DeliveryJobFields): DeliverWebhookJob {
+  return {
+    email_id: fields.email_id,
+    accepted_at: fields.accepted_at,
+    webhook_id: fields.webhook_id,
+    target: fields.target,
+    payload: fields.payload,
+    subject: fields.subject,
+    ...(fields.retry_floor_ms !== undefined ? { retry_floor_ms: fields.retry_floor_ms } : {}),
+    kind: fields.kind,
+    ...(fields.first_attempt ? { first_attempt: fields.first_attempt } : {}),
+  };
+}
+
+/**
+ * The `email.process` job's return value (kept by BullMQ with the completed job). `delivery` is set when the job
+ * delivered its one target itself (the fast path): the delivery job it did not need, read back by the API to show
+ * the body sent and to re-deliver it.
+ */
+export const emailJobResultSchema = z.object({
+  /** Targets the email went to (delivery jobs enqueued, or 1 on the fast path). */
+  deliveries: z.number().int().min(0),
+  /** The skip reason (pipeline SkipReason) when the email went nowhere. */
+  skipped: z.string().optional(),
+  /** Links handed to offload transfers before delivering. */
+  offloads: z.number().int().min(0).optional(),
+  /** Fast path: `delivered` by this job, or `handed_over` to a delivery job after a failed attempt. */
+  fast_path: z.enum(['delivered', 'handed_over']).optional(),
+  delivery: deliverWebhookJobSchema.optional(),
+});
+export type EmailJobResult = z.infer<typeof emailJobResultSchema>;
+
 /** Data of the `offload.transfer` job: one link of one email copied to R2/S3. */
 export const offloadLinkJobSchema = z.object({
   email_id: z.string().min(1),

@@ -155,8 +155,10 @@ describe('createWebhookDeliverer (undici, on loopback servers)', () => {
       .deliverWebhook({ target: target(`${plain.url}/hook`, { timeout_ms: 300 }), webhookId: 'msg_t', body: BODY })
       .catch((e) => e);
     expect(error).toBeInstanceOf(RetryableDeliveryError);
+    // Without the bound the attempt would wait for undici's 300 s header timeout (the test's own timeout fails it
+    // first); the timer never fires early. No upper wall-clock bound: a loaded box may fire it late.
     expect((error as RetryableDeliveryError).facts.failure_reason).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(3_000); // 300 ms asked; a loaded CI box may be slow to fire it
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290); // a lower bound only (Date.now() granularity)
   });
 
   it('bounds a body that trickles after the headers too', async () => {
@@ -207,14 +209,16 @@ describe('createWebhookDeliverer (undici, on loopback servers)', () => {
   });
 
   it('reuses keep-alive connections for consecutive deliveries', async () => {
-    const sockets = new Set<unknown>();
+    const requestsBySocket = new Map<unknown, number>();
     plain.handler = (req, res) => {
-      sockets.add(req.socket);
+      requestsBySocket.set(req.socket, (requestsBySocket.get(req.socket) ?? 0) + 1);
       res.writeHead(200).end('ok');
     };
     for (let i = 0; i < 20; i++) await deliverer.deliverWebhook({ target: target(`${plain.url}/k`), webhookId: `k${i}`, body: BODY });
-    // undici's pool may open another connection while one is being released; never one per request.
-    expect(sockets.size).toBeLessThanOrEqual(4);
+    // undici's pool may open another connection while one is being released (how many depends on the machine's
+    // load): what never varies is that connections are reused, not one opened per request.
+    expect(requestsBySocket.size).toBeLessThan(20);
+    expect(Math.max(...requestsBySocket.values())).toBeGreaterThan(1);
   });
 
   it('keeps at most 1 MiB of a huge answer and still classifies it', async () => {

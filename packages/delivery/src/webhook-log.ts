@@ -51,11 +51,12 @@ export interface WebhookLogOptions {
 
 const DAY_MS = 86_400_000;
 const SUBJECT_MAX = 100; // as the original
-/**
- * KEYS[1] the list; ARGV[1] the cap, ARGV[2..] lines, oldest first. LPUSH of several values leaves the last
- * at the head: the same order as one LPUSH per entry.
- */
-const PUSH_AND_TRIM = `redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+const PUSH_AND_TRIM = `-- Pushes webhook log lines and trims the list to its cap. LPUSH of several values leaves the last at the
+-- head: the same order as one LPUSH per entry.
+-- KEYS[1] the list
+-- ARGV[1] the cap, ARGV[2..] lines, oldest first
+-- Returns 1.
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 return 1`;
 const PUSH_AND_TRIM_SCRIPT = redisScript(PUSH_AND_TRIM);

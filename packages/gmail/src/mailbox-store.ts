@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { CredentialCipher } from './credential-cipher';
+import { redisScript } from '@render-signal/queue';
 
 /**
  * The connected Gmail mailboxes, in Redis: one hash per mailbox plus a set of addresses.
@@ -144,9 +145,12 @@ export interface MailboxStoreOptions {
 export const normalizeAddress = (address: string) => address.trim().toLowerCase();
 
 /** Decimal strings without leading zeros: longer is larger, same length compares as text. Lua numbers are doubles, too small for uint64. */
-const ADVANCE_HISTORY_SCRIPT = `
--- KEYS[1] the mailbox hash; ARGV[1] history id, ARGV[2] now (ms), ARGV[3] '' or the time (ms) before which
--- every message was read (read_through_at). Returns 1 when the history id moved.
+const ADVANCE_HISTORY_SCRIPT = redisScript(`
+-- Moves a mailbox's history id forward only (a late, older id never takes it back); stamps last_sync_at anyway.
+-- KEYS[1] the mailbox hash
+-- ARGV[1] the proposed history id (decimal string), ARGV[2] now (epoch ms), ARGV[3] '' or the time (epoch ms)
+--   before which every message was read (read_through_at)
+-- Returns 1 when the id moved forward, 0 otherwise (older or equal id, or no such mailbox).
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'read_through_at', ARGV[3]) end
 local current = redis.call('HGET', KEYS[1], 'history_id')
@@ -157,7 +161,7 @@ if current and (#current > #proposed or (#current == #proposed and current >= pr
 end
 redis.call('HSET', KEYS[1], 'history_id', proposed, 'last_sync_at', ARGV[2])
 return 1
-`;
+`);
 
 const SEEN_CHUNK = 1_000;
 
@@ -228,10 +232,14 @@ function toMailbox(hash: Record<string, string>): Mailbox | null {
  * Reconnect: keep where the sync stands, when the mailbox was first connected, what was read and any
  * unacknowledged resync gap; everything else (state, credential, watch, errors) starts afresh, under a
  * new grant number. A first connect starts from the new watch's id, grant 1.
- * KEYS[1] the mailbox hash, KEYS[2] the set of addresses; ARGV[1] address, ARGV[2] history id, ARGV[3] now,
- * ARGV[4] auth, ARGV[5] credential, ARGV[6] watch expiry, ARGV[7] label_errors. Returns 1 on a reconnect.
  */
-const CONNECT_SCRIPT = `
+const CONNECT_SCRIPT = redisScript(`
+-- Connects (or reconnects) a mailbox, keeping the sync position, first connection, read-through time and
+-- any unacknowledged resync gap; the grant number goes up by one.
+-- KEYS[1] the mailbox hash, KEYS[2] the set of mailbox addresses
+-- ARGV[1] address, ARGV[2] the new watch's history id, ARGV[3] now (epoch ms), ARGV[4] auth, ARGV[5] encrypted
+--   credential, ARGV[6] watch expiry (epoch ms), ARGV[7] label errors ('1' or '0')
+-- Returns 1 when a previous sync position was kept (resumed), 0 for a first connect.
 local previous = redis.call('HMGET', KEYS[1], 'history_id', 'connected_at', 'grant', 'resync_gap', 'read_through_at')
 redis.call('DEL', KEYS[1])
 local history = previous[1] or ARGV[2]
@@ -245,29 +253,29 @@ if previous[5] then redis.call('HSET', KEYS[1], 'read_through_at', previous[5]) 
 redis.call('SADD', KEYS[2], ARGV[1])
 if previous[1] then return 1 end
 return 0
-`;
+`);
 
-/**
- * KEYS[1] the mailbox hash; ARGV[1] the grant that failed ('' = any), ARGV[2] the reason.
- * Returns 1 when the mailbox was marked needs_reauth, 0 when it is gone or holds another grant.
- */
-const MARK_NEEDS_REAUTH_SCRIPT = `
+const MARK_NEEDS_REAUTH_SCRIPT = redisScript(`
+-- Marks a mailbox needs_reauth, only while the grant that failed is still the stored one.
+-- KEYS[1] the mailbox hash
+-- ARGV[1] the grant that failed ('' = whichever), ARGV[2] the reason (Google's error code)
+-- Returns 1 when marked, 0 when the mailbox is gone or holds another grant (reconnected meanwhile).
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] ~= '' and (redis.call('HGET', KEYS[1], 'grant') or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'needs_reauth', 'last_error', ARGV[2])
 return 1
-`;
+`);
 
-/**
- * Compare-and-set of the resync gap. KEYS[1] the mailbox hash; ARGV[1] the value read ('' = none),
- * ARGV[2] the new value. Returns 1 when set, 0 when the mailbox is gone, -1 when the value changed meanwhile.
- */
-const SET_GAP_SCRIPT = `
+const SET_GAP_SCRIPT = redisScript(`
+-- Compare-and-set of a mailbox's resync gap (JSON).
+-- KEYS[1] the mailbox hash
+-- ARGV[1] the value read before ('' = none), ARGV[2] the new value
+-- Returns 1 when set, 0 when the mailbox is gone, -1 when the value changed meanwhile.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if (redis.call('HGET', KEYS[1], 'resync_gap') or '') ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'resync_gap', ARGV[2])
 return 1
-`;
+`);
 
 /**
  * Two gaps as one: the widest range, the counts added, both reasons. Pure (table-tested).
@@ -308,18 +316,18 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       if (!isHistoryId(input.historyId)) throw new Error(`not a Gmail history id: ${input.historyId}`);
       if (input.auth === 'oauth' && !input.refreshToken) throw new Error('an oauth mailbox needs a refresh token');
       const credential = input.refreshToken ? requireCipher().encrypt(input.refreshToken, address) : '';
-      const resumed = await redis.eval(
-        CONNECT_SCRIPT,
-        2,
-        keyOf(address),
-        setKey,
-        address,
-        input.historyId,
-        String(input.now ?? Date.now()),
-        input.auth,
-        credential,
-        String(input.watchExpiresAt),
-        input.labelErrors ? '1' : '0',
+      const resumed = await CONNECT_SCRIPT.run(
+        redis,
+        [keyOf(address), setKey],
+        [
+          address,
+          input.historyId,
+          String(input.now ?? Date.now()),
+          input.auth,
+          credential,
+          String(input.watchExpiresAt),
+          input.labelErrors ? '1' : '0',
+        ],
       );
       return { ...(await store.get(address))!, resumed: resumed === 1 };
     },
@@ -343,7 +351,7 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
     async advanceHistoryId(address, historyId, now = Date.now(), advanceOptions = {}) {
       if (!isHistoryId(historyId)) throw new Error(`not a Gmail history id: ${historyId}`);
       const readThrough = advanceOptions.readThroughAt === undefined ? '' : String(advanceOptions.readThroughAt);
-      return (await redis.eval(ADVANCE_HISTORY_SCRIPT, 1, keyOf(address), historyId, String(now), readThrough)) === 1;
+      return (await ADVANCE_HISTORY_SCRIPT.run(redis, [keyOf(address)], [historyId, String(now), readThrough])) === 1;
     },
     async touchSync(address, now = Date.now()) {
       await setIfExists(address, { last_sync_at: String(now) });
@@ -359,7 +367,7 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const raw = (await redis.hget(keyOf(address), 'resync_gap')) ?? '';
         const merged = mergeResyncGaps(parseResyncGap(raw), gap);
-        if ((await redis.eval(SET_GAP_SCRIPT, 1, keyOf(address), raw, JSON.stringify(merged))) !== -1) return;
+        if ((await SET_GAP_SCRIPT.run(redis, [keyOf(address)], [raw, JSON.stringify(merged)])) !== -1) return;
       }
       throw new Error(`could not record the resync gap of ${normalizeAddress(address)} (concurrent changes)`);
     },
@@ -376,7 +384,7 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       else await setIfExists(address, { sync_error: error.slice(0, 500) });
     },
     async markNeedsReauth(address, reason, grant) {
-      return (await redis.eval(MARK_NEEDS_REAUTH_SCRIPT, 1, keyOf(address), grant === undefined ? '' : String(grant), reason)) === 1;
+      return (await MARK_NEEDS_REAUTH_SCRIPT.run(redis, [keyOf(address)], [grant === undefined ? '' : String(grant), reason])) === 1;
     },
     async seenMessages(address, ids) {
       const seen = new Set<string>();

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { computeEmailId, type EmailContent } from '@render-signal/contracts';
-import { emailQueue } from '@render-signal/queue';
+import { emailQueue, redisScript } from '@render-signal/queue';
 
 /**
  * Email ids already handled elsewhere (the original server's processed markers, carried by `npm run migrate`).
@@ -20,10 +20,15 @@ export function seenEmailKey(prefix: string, emailId: string): string {
 /** Until when (epoch ms) carried markers exist: the ingress skips the legacy-id check after that. */
 export const carriedMarkersUntilKey = (prefix: string) => `${prefix}:migration:markers_until`;
 
-// KEYS[1] the "until" key; ARGV[1] epoch ms. Only ever raised; expires with the last marker.
-const RAISE_UNTIL = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+const RAISE_UNTIL = redisScript(`
+-- Raises "until when carried markers exist": only ever raised; the key expires with the last marker.
+-- KEYS[1] the "until" key
+-- ARGV[1] epoch ms
+-- Returns 1.
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1]) end
-return 1`;
+return 1
+`);
 
 /**
  * Marks ids as seen for `ttlMs` each (BullMQ discards a dedup key without a TTL whose job is gone, so a TTL is
@@ -44,7 +49,7 @@ export async function markEmailsSeen(redis: Redis | Cluster, prefix: string, mar
   }
   if (markers.length > 0) {
     const until = Date.now() + Math.max(...markers.map((m) => m.ttlMs));
-    await redis.eval(RAISE_UNTIL, 1, carriedMarkersUntilKey(prefix), String(Math.round(until)));
+    await RAISE_UNTIL.run(redis, [carriedMarkersUntilKey(prefix)], [String(Math.round(until))]);
   }
   return marked;
 }

@@ -44,18 +44,18 @@ const CHUNK = 200;
  */
 export const RECORD_WINDOW_MS = 10;
 
-/**
- * KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
- * ARGV[1] ttl (s), ARGV[2] max journeys, ARGV[3] oldest arrival kept (ms), ARGV[4] journey key prefix, then ops:
- * E <events key> <summary key> <n> <line>×n <m> (<field> <value>)×m <k> (<field> <value>)×k
- *     one per email and batch: its lines appended (the recorder sends one: the email's events of the batch, a JSON
- *     array when several), m fields set, k fields set only when absent (HSETNX);
- *     a journey's keys get their TTL when created (its age counts from its first event)
- * I <score> <email_id>                                            — index
- * S <hour key> <n> (<field> <by>)×n                               — hourly counters
- * L <field> <ms>                                                  — "last" mark, kept at its maximum
- */
-const RECORD_SCRIPT = `local ttl = tonumber(ARGV[1])
+const RECORD_SCRIPT = `-- Writes one batch of journey events (the recorder's batch: several emails at once).
+-- KEYS[1] index (zset by arrival), KEYS[2] the "last received / delivered" hash, KEYS[3..] journey and hour keys.
+-- ARGV[1] ttl (s), ARGV[2] max journeys, ARGV[3] oldest arrival kept (ms), ARGV[4] journey key prefix, then ops:
+-- E <events key> <summary key> <n> <line>×n <m> (<field> <value>)×m <k> (<field> <value>)×k
+--     one per email and batch: its lines appended (the recorder sends one: the email's events of the batch, a JSON
+--     array when several), m fields set, k fields set only when absent (HSETNX);
+--     a journey's keys get their TTL when created (its age counts from its first event)
+-- I <score> <email_id>                                            — index
+-- S <hour key> <n> (<field> <by>)×n                               — hourly counters
+-- L <field> <ms>                                                  — "last" mark, kept at its maximum
+-- Returns 1 (an unknown op is an error reply).
+local ttl = tonumber(ARGV[1])
 local i = 5
 local indexed = false
 while i <= #ARGV do

@@ -46,8 +46,14 @@ export function createWorkerMetrics(registry = new Registry()) {
     }),
     deliveryAttempts: new Counter({
       name: 'rs_delivery_attempts_total',
-      help: 'Webhook delivery attempts by outcome (delivered, retrying, failed) and target host',
-      labelNames: ['outcome', 'target_host', 'failure_reason'],
+      help: 'Webhook delivery attempts by outcome (delivered, retrying, failed), target host and path (fast: in the email job; job)',
+      labelNames: ['outcome', 'target_host', 'failure_reason', 'path'],
+      registers: [registry],
+    }),
+    fastPathFallback: new Counter({
+      name: 'rs_fast_path_fallback_total',
+      help: 'Emails that took delivery jobs although the fast path is on, by reason',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     deliveryDuration: new Histogram({

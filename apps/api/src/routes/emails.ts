@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Job } from 'bullmq';
-import { deliverWebhookJobSchema, type DeliverWebhookJob } from '@render-signal/contracts';
-import { EMAIL_STATUSES, foldJourney, parseQueryWords, type TargetView } from '@render-signal/journeys';
+import { deliveryJobData } from '@render-signal/contracts';
+import { EMAIL_STATUSES, foldJourney, parseQueryWords } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
-import { deliveryQueue, emailQueue } from '@render-signal/queue';
+import { deliveryQueue } from '@render-signal/queue';
 import type { AppDeps } from '../app-deps';
+import { sentDeliveries } from '../emails/sent-delivery';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
 
@@ -74,16 +74,12 @@ function emailIdOf(req: Request): string {
   return id.data;
 }
 
-/** The email job's return value when it delivered its one target itself (apps/worker process-email: the fast path). */
-const fastPathDeliverySchema = z.object({ fast_path: z.literal('delivered'), delivery: deliverWebhookJobSchema });
-
 const boardJob = (queue: string, jobId: string) => `${BULL_BOARD_PATH}/queue/${queue}/${encodeURIComponent(jobId)}`;
 
 export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues'>): Router {
   const router = Router();
   const { store, recorder, deliveryProducer } = deps.journeys;
   const deliveryHandle = () => deps.queues.find((q) => q.name === deliveryQueue.name) ?? deliveryProducer.queue;
-  const emailHandle = () => deps.queues.find((q) => q.name === emailQueue.name);
 
   const loadEvents = async (emailId: string) => {
     const stored = await store.events(emailId);
@@ -101,23 +97,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     res.json({ success: true, ...page, count: page.emails.length, retention_days: deps.env.JOURNEY_MAX_AGE_DAYS });
   });
 
-  /**
-   * What a target was sent (payload and real URL): its newest delivery job still kept by BullMQ (the catalog
-   * keeps completed deliveries 7 days, failed ones 30), else, for an email delivered by its own job (the fast
-   * path, no delivery job), that email job's return value. Null when neither is kept any more.
-   */
-  const deliveryJobOf = async (target: TargetView, emailJobId: string | null | undefined): Promise<{ data: DeliverWebhookJob } | null> => {
-    const queue = deliveryHandle();
-    for (const jobId of [...target.job_ids].reverse()) {
-      const job = (await queue.getJob(jobId)) as Job<DeliverWebhookJob> | undefined;
-      const data = job ? deliverWebhookJobSchema.safeParse(job.data) : undefined;
-      if (job && data?.success) return { data: data.data };
-    }
-    if (!emailJobId) return null;
-    const emailJob = await emailHandle()?.getJob(emailJobId);
-    const sent = fastPathDeliverySchema.safeParse(emailJob?.returnvalue);
-    return sent.success && sent.data.delivery.webhook_id === target.webhook_id ? { data: sent.data.delivery } : null;
-  };
+  const sent = sentDeliveries(deps);
 
   router.get('/api/emails/:email_id', async (req, res) => {
     const emailId = emailIdOf(req);
@@ -125,8 +105,8 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const journey = foldJourney(emailId, events);
     // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
     for (const target of journey.targets) {
-      const job = await deliveryJobOf(target, journey.received?.job_id);
-      target.payload = job ? JSON.stringify(job.data.payload) : null;
+      const delivery = await sent.of(target, journey.received?.job_id);
+      target.payload = delivery ? JSON.stringify(delivery.payload) : null;
     }
     res.json({
       success: true,
@@ -150,7 +130,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
       throw new ApiError(409, 'nothing_to_redeliver', 'Cet e-mail n’a été envoyé à aucune cible : rien à renvoyer.');
     const chosen = body.webhook_id ? targets.filter((t) => t.webhook_id === body.webhook_id) : targets;
     if (chosen.length === 0) throw new ApiError(404, 'unknown_webhook_id', `Aucune cible ${body.webhook_id} pour cet e-mail.`);
-    const sources = await Promise.all(chosen.map((t) => deliveryJobOf(t, journey.received?.job_id)));
+    const sources = await Promise.all(chosen.map((t) => sent.of(t, journey.received?.job_id)));
     const gone = chosen.filter((_, i) => sources[i] === null).map((t) => t.webhook_id);
     if (gone.length > 0)
       throw new ApiError(
@@ -161,18 +141,23 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const now = Date.now();
     const suffix = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
     const jobs = sources.map((source) => {
-      const data = source!.data;
+      const sentBefore = source!;
       return {
         name: 'deliver' as const,
-        data: {
-          ...data,
+        // From named fields: nothing of the source job's transient state (a pending first_attempt) is carried over.
+        data: deliveryJobData({
+          email_id: sentBefore.email_id,
           // The operator's request starts this delivery's clock (not the email's arrival days ago).
           accepted_at: now,
           // Same webhook-id, target and payload as every earlier attempt: receivers dedup on the id.
-          webhook_id: data.webhook_id,
-          kind: 'email' as const,
-        },
-        opts: { jobId: `${data.webhook_id}.r${suffix}`, priority: 1 },
+          webhook_id: sentBefore.webhook_id,
+          target: sentBefore.target,
+          payload: sentBefore.payload,
+          subject: sentBefore.subject,
+          retry_floor_ms: sentBefore.retry_floor_ms,
+          kind: 'email',
+        }),
+        opts: { jobId: `${sentBefore.webhook_id}.r${suffix}`, priority: 1 },
       };
     });
     await deliveryProducer.addBulk(jobs);

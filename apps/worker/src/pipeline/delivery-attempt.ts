@@ -123,7 +123,7 @@ export async function recordAttempt(
   };
   if (outcome.ok) {
     const { result } = outcome;
-    deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: host, failure_reason: '' });
+    deps.metrics.deliveryAttempts.inc({ outcome: 'delivered', target_host: host, failure_reason: '', path: attempt.path });
     deps.metrics.deliveryDuration.observe({ outcome: 'delivered' }, result.duration_ms / 1000);
     if (delivery.kind === 'email') deps.metrics.endToEnd.observe(outcome.endToEndMs / 1000);
     appendLog(deps, log, {
@@ -139,7 +139,12 @@ export async function recordAttempt(
   }
   const { error, final } = outcome;
   const facts = error.facts;
-  deps.metrics.deliveryAttempts.inc({ outcome: final ? 'failed' : 'retrying', target_host: host, failure_reason: facts.failure_reason });
+  deps.metrics.deliveryAttempts.inc({
+    outcome: final ? 'failed' : 'retrying',
+    target_host: host,
+    failure_reason: facts.failure_reason,
+    path: attempt.path,
+  });
   deps.metrics.deliveryDuration.observe({ outcome: 'failed' }, facts.duration_ms / 1000);
   appendLog(deps, log, {
     ...entryBase,

@@ -115,22 +115,22 @@ describe('target gate (real Redis)', () => {
   describe('admitFast (the email job delivering its single target itself)', () => {
     it('shares the per-host cap with delivery jobs; at most fastPathConcurrency fast-path requests in all', async () => {
       const g = gate({ fastPathConcurrency: 2, briefWaitMs: 5 });
-      expect(await g.admitFast(A)).toBe(true);
+      expect(await g.admitFast(A)).toEqual({ admitted: true });
       expect(await g.admit(A)).toEqual({ admitted: true }); // delivery jobs: the host's second slot
-      expect(await g.admitFast(A_OTHER_PATH)).toBe(false); // host a.example at its cap of 2, both paths counted
-      expect(await g.admitFast(B)).toBe(true); // another host
-      expect(await g.admitFast('https://c.example/hook')).toBe(false); // every fast-path slot taken
+      expect(await g.admitFast(A_OTHER_PATH)).toEqual({ admitted: false, reason: 'target_busy' }); // host a.example at its cap of 2, both paths counted
+      expect(await g.admitFast(B)).toEqual({ admitted: true }); // another host
+      expect(await g.admitFast('https://c.example/hook')).toEqual({ admitted: false, reason: 'fast_slots_full' }); // every fast-path slot taken
       g.release(A, 10, true);
       expect(await g.admit(A)).toEqual({ admitted: true }); // the freed host slot serves a delivery job too
-      expect(await g.admitFast('https://c.example/hook')).toBe(true); // and the fast-path slot another host
+      expect(await g.admitFast('https://c.example/hook')).toEqual({ admitted: true }); // and the fast-path slot another host
       g.release(A, 10);
-      expect(await g.admitFast(A)).toBe(false); // fast-path slots: B and c.example
+      expect(await g.admitFast(A)).toEqual({ admitted: false, reason: 'fast_slots_full' }); // fast-path slots: B and c.example
       g.release(B, 10, true);
-      expect(await g.admitFast(A)).toBe(true);
+      expect(await g.admitFast(A)).toEqual({ admitted: true });
     });
 
     it('admits nothing without fast-path slots (DELIVERY_FAST_PATH=false)', async () => {
-      expect(await gate().admitFast(A)).toBe(false);
+      expect(await gate().admitFast(A)).toEqual({ admitted: false, reason: 'fast_slots_full' });
     });
 
     it('waits no longer than the brief wait for a full host, takes a slot freed within it, and refuses a slow host', async () => {
@@ -138,15 +138,15 @@ describe('target gate (real Redis)', () => {
       await g.admit(A);
       await g.admit(A);
       const started = Date.now();
-      expect(await g.admitFast(A)).toBe(false);
+      expect(await g.admitFast(A)).toEqual({ admitted: false, reason: 'target_busy' });
       expect(Date.now() - started).toBeLessThan(1_000);
       const waiting = g.admitFast(A);
       setTimeout(() => g.release(A, 5), 10);
-      expect(await waiting).toBe(true);
+      expect(await waiting).toEqual({ admitted: true });
       const slow = gate({ fastPathConcurrency: 5 });
-      expect(await slow.admitFast(B)).toBe(true);
+      expect(await slow.admitFast(B)).toEqual({ admitted: true });
       slow.release(B, FAST_PATH_MAX_ANSWER_MS * 4, true);
-      expect(await slow.admitFast(B)).toBe(false);
+      expect(await slow.admitFast(B)).toEqual({ admitted: false, reason: 'target_slow' });
       expect(await slow.admit(B)).toEqual({ admitted: true });
     });
 
@@ -156,7 +156,7 @@ describe('target gate (real Redis)', () => {
       await g.admit(A);
       // Not known yet: refused after 40 ms.
       let started = Date.now();
-      expect(await g.admitFast(A)).toBe(false);
+      expect(await g.admitFast(A)).toEqual({ admitted: false, reason: 'target_busy' });
       expect(Date.now() - started).toBeLessThan(150);
       // Known fast (answered in 5 ms): a slot freed after 100 ms (> 40 ms) is still taken.
       g.release(A, 5);
@@ -164,21 +164,22 @@ describe('target gate (real Redis)', () => {
       started = Date.now();
       const waiting = g.admitFast(A);
       setTimeout(() => g.release(A, 5), 100);
-      expect(await waiting).toBe(true);
+      expect(await waiting).toEqual({ admitted: true });
       expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     });
 
     it('counts in the rate window, and refuses (freeing its slot) when the window is full', async () => {
-      const g = gate({ fastPathConcurrency: 5, rateLimitPerHour: async () => 2 });
+      // A host cap above the limit: the third request meets the full window, not a full host.
+      const g = gate({ perTargetConcurrency: 5, fastPathConcurrency: 5, rateLimitPerHour: async () => 2 });
       const url = `${A}?fast=${Date.now()}`;
-      expect(await g.admitFast(url)).toBe(true);
+      expect(await g.admitFast(url)).toEqual({ admitted: true });
       expect(await g.admit(url)).toEqual({ admitted: true });
-      expect(await g.admitFast(url)).toBe(false);
+      expect(await g.admitFast(url)).toEqual({ admitted: false, reason: 'rate_limited' });
       g.release(url, 5, true);
       g.release(url, 5);
       // Nothing left in flight: a host with room admits again (another URL has its own window).
-      expect(await g.admitFast(B)).toBe(true);
-      expect(await g.admitFast(A)).toBe(true);
+      expect(await g.admitFast(B)).toEqual({ admitted: true });
+      expect(await g.admitFast(A)).toEqual({ admitted: true });
     });
   });
 });

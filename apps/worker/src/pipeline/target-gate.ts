@@ -6,6 +6,14 @@ import { hostOf } from './delivery-attempt';
 export type Admission = { admitted: true } | { admitted: false; reason: 'target_busy' | 'rate_limited'; waitMs: number };
 
 /**
+ * Why the gate sent an email to a delivery job instead of its fast path (`rs_fast_path_fallback_total{reason}`):
+ * every fast-path slot taken, the host answering slower than FAST_PATH_MAX_ANSWER_MS, the host at its cap for
+ * longer than the fast path waits, or the hourly rate window full.
+ */
+export type FastPathRefusal = 'fast_slots_full' | 'target_slow' | 'target_busy' | 'rate_limited';
+export type FastAdmission = { admitted: true } | { admitted: false; reason: FastPathRefusal };
+
+/**
  * Per-target admission for deliveries:
  * - at most `perTargetConcurrency` requests in flight to one host from this process, so one slow target
  *   cannot occupy every worker slot (others keep flowing). A job finding its host full waits briefly
@@ -21,9 +29,10 @@ export interface TargetGate {
   /**
    * The email job's fast path: admitted only when a fast-path slot is free (`fastPathConcurrency`), the host has a
    * slot (its cap counts both paths; a full host is waited for as briefly as in `admit`), is not slow (moving
-   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and the rate window has room. Refused, the email enqueues a delivery job.
+   * answer time ≤ FAST_PATH_MAX_ANSWER_MS) and the rate window has room. Refused (with its reason), the email
+   * enqueues a delivery job.
    */
-  admitFast(url: string): Promise<boolean>;
+  admitFast(url: string): Promise<FastAdmission>;
   /** `durationMs`: how long the host took to answer this request (shapes the busy-host delay). `fast`: admitted by admitFast. */
   release(url: string, durationMs?: number, fast?: boolean): void;
 }
@@ -75,9 +84,11 @@ const FAST_PATH_WAIT_MS = 250;
 export const FAST_HOST_ANSWER_MS = 100;
 const FAST_HOST_WAIT_FACTOR = 4;
 
-// KEYS[1] window zset; ARGV: now, limit, member (unique per admission: equal members would count once).
-// Returns 0 when admitted, else ms to wait.
 const SLIDING_WINDOW = `
+-- The hourly rate limit of one target URL, shared by every worker: a sliding window of admissions.
+-- KEYS[1] the window (zset of admissions by time)
+-- ARGV[1] now (epoch ms), ARGV[2] the limit per hour, ARGV[3] this admission's member (unique: equal members count once)
+-- Returns 0 when admitted (and counted), else the ms until the window has room.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - ${HOUR_MS})
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
@@ -118,7 +129,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
     if (count <= 0) inFlight.delete(host);
     else inFlight.set(host, count);
   };
-  const waitForSlot = (host: string, waitMs = briefWaitMs) =>
+  const waitForSlot = (host: string, waitMs: number) =>
     new Promise<boolean>((resolve) => {
       const queue = waiters.get(host) ?? [];
       waiters.set(host, queue);
@@ -134,10 +145,20 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       };
       queue.push(settle);
     });
-  /** A fast-path slot, and (`andHost`) the host's slot too. */
-  const releaseFast = (host: string, andHost = true) => {
+  /**
+   * The one "take a slot of `host` or wait for one": a free slot is taken at once; a host at its cap is waited for
+   * (up to `waitMs`, in arrival order) unless `maxQueue` jobs already wait for it. False: no slot.
+   */
+  const takeSlot = async (host: string, maxQueue: number, waitMs: number): Promise<boolean> => {
+    if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) {
+      acquire(host);
+      return true;
+    }
+    if ((waiters.get(host)?.length ?? 0) >= maxQueue) return false;
+    return waitForSlot(host, waitMs);
+  };
+  const releaseFast = () => {
     fastTotal = Math.max(0, fastTotal - 1);
-    if (andHost) releaseHost(host);
   };
   /**
    * The hourly rate limit (a Redis sliding window shared by every worker), for a request holding a slot of `host`:
@@ -171,43 +192,39 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
         acquire(host);
         return { admitted: true };
       }
-      if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
-      else if ((waiters.get(host)?.length ?? 0) >= maxWaiters || !(await waitForSlot(host))) return busy(host);
+      if (!(await takeSlot(host, maxWaiters, briefWaitMs))) return busy(host);
       const wait = await rateWindowWait(url, host);
       return wait > 0 ? { admitted: false, reason: 'rate_limited', waitMs: wait } : { admitted: true };
     },
     async admitFast(url) {
       const host = hostOf(url);
       const average = answerMs.get(host);
-      if (fastTotal >= fastPathConcurrency || (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS)) return false;
+      if (fastTotal >= fastPathConcurrency) return { admitted: false, reason: 'fast_slots_full' };
+      if (average !== undefined && average > FAST_PATH_MAX_ANSWER_MS) return { admitted: false, reason: 'target_slow' };
       // A host at its cap that is not slow frees a slot soon: wait for it (up to fastPathWaitMs, holding an email
       // slot) rather than pay a whole delivery job's lifecycle. An email for another host waits at most that long
       // for an email slot.
-      if ((inFlight.get(host) ?? 0) < options.perTargetConcurrency) acquire(host);
-      else if (
-        (waiters.get(host)?.length ?? 0) >= maxFastWaiters ||
-        !(await waitForSlot(
-          host,
-          average !== undefined && average <= FAST_HOST_ANSWER_MS ? fastPathWaitMs * FAST_HOST_WAIT_FACTOR : fastPathWaitMs,
-        ))
-      )
-        return false;
+      const waitMs = average !== undefined && average <= FAST_HOST_ANSWER_MS ? fastPathWaitMs * FAST_HOST_WAIT_FACTOR : fastPathWaitMs;
+      if (!(await takeSlot(host, maxFastWaiters, waitMs))) return { admitted: false, reason: 'target_busy' };
       if (fastTotal >= fastPathConcurrency) {
         releaseHost(host);
-        return false;
+        return { admitted: false, reason: 'fast_slots_full' };
       }
       fastTotal += 1;
       // rateWindowWait gives the host's slot back when it refuses or fails; the fast-path count is ours.
       const wait = await rateWindowWait(url, host).catch((error: unknown) => {
-        releaseFast(host, false);
+        releaseFast();
         throw error;
       });
-      if (wait > 0) releaseFast(host, false);
-      return wait === 0;
+      if (wait > 0) {
+        releaseFast();
+        return { admitted: false, reason: 'rate_limited' };
+      }
+      return { admitted: true };
     },
     release(url, durationMs, fast = false) {
       const host = hostOf(url);
-      if (fast) releaseFast(host, false);
+      if (fast) releaseFast();
       if (durationMs !== undefined && Number.isFinite(durationMs) && durationMs >= 0) {
         const previous = answerMs.get(host);
         answerMs.set(host, previous === undefined ? durationMs : previous + ANSWER_TIME_WEIGHT * (durationMs - previous));

@@ -25,7 +25,7 @@ import {
 } from '@render-signal/gmail';
 import { ingestEmail, type IngestDeps } from '@render-signal/ingest';
 import type { Logger, WorkerMetrics } from '@render-signal/observability';
-import type { gmailQueue, Producer } from '@render-signal/queue';
+import { redisScript, type gmailQueue, type Producer } from '@render-signal/queue';
 
 export interface GmailSyncContext {
   logger: Logger;
@@ -58,8 +58,22 @@ export type SyncOutcome =
 /** Longer than a normal sync; extended after every message, so a dead worker frees the mailbox soon. */
 const LOCK_TTL_MS = 60_000;
 const LOCK_BUSY_RETRY_MS = 1_000;
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-const EXTEND_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LOCK = redisScript(`
+-- Releases the mailbox's sync lock if this run still holds it.
+-- KEYS[1] the lock key
+-- ARGV[1] this run's lock token
+-- Returns 1 when released, 0 when the lock is gone or another run's.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+const EXTEND_LOCK = redisScript(`
+-- Extends the mailbox's sync lock if this run still holds it.
+-- KEYS[1] the lock key
+-- ARGV[1] this run's lock token, ARGV[2] the new TTL (ms)
+-- Returns 1 when extended, 0 when the lock is gone or another run's.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`);
 /** messages.list's largest page. */
 const LIST_PAGE_MAX = 500;
 /** Past the resync bound, ids are still listed (not fetched) to say how many were left, up to this many pages. */
@@ -124,7 +138,7 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
     client: gmailClientForMailbox(mailbox.address, ctx.tokens, { baseUrl: ctx.gmailBaseUrl }),
     ctx,
     logger,
-    extendLock: () => ctx.redis.eval(EXTEND_LOCK, 1, lockKey, lockToken, String(LOCK_TTL_MS)),
+    extendLock: () => EXTEND_LOCK.run(ctx.redis, [lockKey], [lockToken, LOCK_TTL_MS]),
     counts: { ingested: 0, failed: 0 },
     oldestFetched: undefined,
   };
@@ -165,7 +179,7 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
     }
     throw error;
   } finally {
-    await ctx.redis.eval(RELEASE_LOCK, 1, lockKey, lockToken).catch(() => {});
+    await RELEASE_LOCK.run(ctx.redis, [lockKey], [lockToken]).catch(() => {});
   }
 }
 
