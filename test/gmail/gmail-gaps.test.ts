@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { replayFailedJobs } from '@render-signal/queue';
 import { HEALTH_CACHE_MS } from '../../apps/api/src/routes/health';
+import { recordingLogger } from '../helpers/recording-logger';
 import { operatorRequest, waitUntil } from '../helpers/world';
 import { deliveredMessageIds, linkHtml, startGmailWorld, type GmailWorld } from './gmail-world';
 
@@ -37,8 +38,10 @@ const syncJobsOf = async (g: GmailWorld, address: string, states: Array<'delayed
 
 describe('Gmail push: one bad message, the reconnect race, messages gone, rate limits', () => {
   let g: GmailWorld;
+  const { logger, lines } = recordingLogger('gmail-gaps');
+  const logged = (event: string, emailId: string) => lines.some((l) => l.event === event && l.email_id === emailId);
   beforeAll(async () => {
-    g = await startGmailWorld();
+    g = await startGmailWorld({ world: { logger } });
   });
   afterAll(async () => {
     await g.close();
@@ -67,6 +70,7 @@ describe('Gmail push: one bad message, the reconnect race, messages gone, rate l
     expect(job.failedReason).toContain(bad.id);
     expect(job.failedReason).toMatch(/could not be fetched.*400/);
     expect(job.attemptsMade).toBe(1); // a lasting error about the message: no retries wasted
+    expect(logged('gmail.message_fetch_failed', bad.id)).toBe(true);
     // Item 4: kept as long as a delivery dead letter (30 days), not 7 days / 5,000 entries.
     expect(job.opts.removeOnFail).toEqual({ age: 30 * 86_400, count: 100_000 });
     // The sync remembered it as taken: only the replay brings it in, past the seen set.
@@ -106,6 +110,7 @@ describe('Gmail push: one bad message, the reconnect race, messages gone, rate l
     expect(await g.push(cid, kept.historyId)).toBe(204);
     await waitDelivered(g, [kept.id]);
     expect(countOf(g, gone.id)).toBe(0);
+    expect(logged('gmail.message_gone', gone.id)).toBe(true);
     const gauge = async () => {
       const text = await (await fetch(`${g.world.apiUrl}/metrics`)).text();
       return Number(/rs_gmail_messages_gone_total\{stage="sync"\} (\d+)/.exec(text)?.[1] ?? 0);
@@ -196,9 +201,10 @@ describe('Gmail push: a long Retry-After delays the sync job (item 7)', () => {
 
 describe('Gmail push resync gaps (items 2, 3, 8)', () => {
   let g: GmailWorld;
+  const { logger, lines } = recordingLogger('gmail-gaps');
   beforeAll(async () => {
     // The first user label created is Label_1.
-    g = await startGmailWorld({ env: { GMAIL_LABEL_FILTER: 'Label_1', GMAIL_RESYNC_MAX_MESSAGES: '5' } });
+    g = await startGmailWorld({ env: { GMAIL_LABEL_FILTER: 'Label_1', GMAIL_RESYNC_MAX_MESSAGES: '5' }, world: { logger } });
   });
   afterAll(async () => {
     await g.close();
@@ -325,6 +331,11 @@ describe('Gmail push resync gaps (items 2, 3, 8)', () => {
     expect(recorded.from).toBe(now - 50 * DAY);
     expect(Math.abs(recorded.to - (now - 30 * DAY))).toBeLessThan(60_000);
     expect(countOf(g, tooOld.id)).toBe(0);
+    expect(lines.find((l) => l.event === 'gmail.resync_truncated' && l.mailbox === ida)).toMatchObject({
+      reason: 'dedup_window',
+      not_read_from: new Date(now - 50 * DAY).toISOString(),
+      at_least: 1,
+    });
     const doc = await health(g);
     const words = doc.problem_details.find((p) => p.code === 'gmail_resync_truncated' && p.message.includes('i***@example.org'))!.message;
     expect(words).toContain(new Date(now - 50 * DAY).toISOString().slice(0, 10));
