@@ -116,8 +116,10 @@ async function main(rawArgv: string[]): Promise<number> {
         console.error(`${address} is not connected`);
         return 1;
       }
-      const gap = await mailboxes.acknowledgeResyncGap(address!);
-      console.log(gap ? `acknowledged: ${address} resync gap cleared` : `${address} has no resync gap to acknowledge`);
+      const done = await mailboxes.acknowledgeResyncGap(address!);
+      console.log(
+        done.status === 'acknowledged' ? `acknowledged: ${address} resync gap cleared` : `${address} has no resync gap to acknowledge`,
+      );
       return 0;
     }
     if (mode === 'labels') {

@@ -21,7 +21,7 @@ interface GmailMailboxesAnswer {
   gap_limits: string;
   mailboxes: Array<{
     address: string;
-    resync_gap: { from: string; to: string; at_least: number; reasons: Array<'dedup_window' | 'max_messages'> } | null;
+    resync_gap: { from: string; to: string; last_at: string; at_least: number; reasons: Array<'dedup_window' | 'max_messages'> } | null;
   }>;
 }
 
@@ -216,7 +216,9 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
         const button = h('button', { type: 'button', 'data-testid': 'acknowledge-gap' }, 'Vérifié à la main — acquitter');
         button.addEventListener('click', () => {
           button.disabled = true;
-          api<{ message: string }>('POST', `/api/gmail/mailboxes/${encodeURIComponent(m.address)}/acknowledge-truncation`)
+          api<{ message: string }>('POST', `/api/gmail/mailboxes/${encodeURIComponent(m.address)}/acknowledge-truncation`, {
+            last_at: gap.last_at,
+          })
             .then((done) => (toast(done.message), refresh()))
             .catch((error: unknown) => {
               button.disabled = false;

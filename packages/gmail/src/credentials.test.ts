@@ -119,8 +119,10 @@ describe('mailbox store', () => {
     expect(await store.markNeedsReauth(address, 'invalid_grant', first.grant)).toBe(false);
     expect((await store.get(address))?.state).toBe('active');
     // Acknowledged: gone; a later cut starts a new gap.
-    expect(await store.acknowledgeResyncGap(address)).toMatchObject({ at_least: 3 });
-    expect(await store.acknowledgeResyncGap(address)).toBeNull();
+    // Acknowledging what the operator saw: a gap recorded since then is not cleared with it.
+    expect(await store.acknowledgeResyncGap(address, { lastAt: 1_000 })).toMatchObject({ status: 'changed', gap: { last_at: 2_500 } });
+    expect(await store.acknowledgeResyncGap(address, { lastAt: 2_500 })).toMatchObject({ status: 'acknowledged', gap: { at_least: 3 } });
+    expect(await store.acknowledgeResyncGap(address)).toEqual({ status: 'none' });
     expect((await store.get(address))?.resyncGap).toBeUndefined();
     expect(await store.refreshToken(address)).toBe('1//b');
     await store.recordWatchFailure(address, '503 backendError', 6_000);

@@ -113,8 +113,14 @@ export interface MailboxStore {
    * Only an operator's acknowledgement clears it; a later complete resync or a reconnect does not.
    */
   recordResyncGap(address: string, gap: ResyncGap): Promise<void>;
-  /** The operator saw the gap (dashboard, API): answers the gap cleared, null when there was none. */
-  acknowledgeResyncGap(address: string): Promise<ResyncGap | null>;
+  /**
+   * The operator checked the gap (dashboard, API, CLI): cleared. With `lastAt` (the `last_at` of the gap
+   * the operator saw), only that gap: a cut recorded since then is `changed` and stays.
+   */
+  acknowledgeResyncGap(
+    address: string,
+    options?: { lastAt?: number },
+  ): Promise<{ status: 'acknowledged' | 'changed'; gap: ResyncGap } | { status: 'none' }>;
   /** Gmail asked to wait until `until` (epoch ms). */
   setRateLimitedUntil(address: string, until: number): Promise<void>;
   setSyncError(address: string, error: string | undefined): Promise<void>;
@@ -269,11 +275,11 @@ return 1
 const SET_GAP_SCRIPT = redisScript(`
 -- Compare-and-set of a mailbox's resync gap (JSON).
 -- KEYS[1] the mailbox hash
--- ARGV[1] the value read before ('' = none), ARGV[2] the new value
+-- ARGV[1] the value read before ('' = none), ARGV[2] the new value ('' = delete it)
 -- Returns 1 when set, 0 when the mailbox is gone, -1 when the value changed meanwhile.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if (redis.call('HGET', KEYS[1], 'resync_gap') or '') ~= ARGV[1] then return -1 end
-redis.call('HSET', KEYS[1], 'resync_gap', ARGV[2])
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'resync_gap') else redis.call('HSET', KEYS[1], 'resync_gap', ARGV[2]) end
 return 1
 `);
 
@@ -371,10 +377,17 @@ export function createMailboxStore(options: MailboxStoreOptions): MailboxStore {
       }
       throw new Error(`could not record the resync gap of ${normalizeAddress(address)} (concurrent changes)`);
     },
-    async acknowledgeResyncGap(address) {
-      const key = keyOf(address);
-      const [[, raw] = [null, null]] = (await redis.multi().hget(key, 'resync_gap').hdel(key, 'resync_gap').exec()) ?? [];
-      return typeof raw === 'string' ? (parseResyncGap(raw) ?? null) : null;
+    async acknowledgeResyncGap(address, ackOptions = {}) {
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const raw = await redis.hget(keyOf(address), 'resync_gap');
+        const gap = parseResyncGap(raw);
+        if (!raw) return { status: 'none' };
+        if (gap && ackOptions.lastAt !== undefined && gap.last_at !== ackOptions.lastAt) return { status: 'changed', gap };
+        // Deleted only if unchanged since read (a resync may merge a new cut meanwhile).
+        if ((await SET_GAP_SCRIPT.run(redis, [keyOf(address)], [raw, ''])) !== -1)
+          return gap ? { status: 'acknowledged', gap } : { status: 'none' };
+      }
+      throw new Error(`could not acknowledge the resync gap of ${normalizeAddress(address)} (concurrent changes)`);
     },
     async setRateLimitedUntil(address, until) {
       await setIfExists(address, { rate_limited_until: String(until) });

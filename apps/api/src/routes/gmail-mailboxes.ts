@@ -20,6 +20,9 @@ const mailboxParam = z
   .max(320)
   .regex(/^[^@\s]+@[^@\s]+$/);
 
+/** `last_at` (optional): the gap the operator saw; a cut recorded since then answers 409 `gap_changed`. */
+const acknowledgeBodySchema = z.object({ last_at: z.string().datetime({ offset: true }).optional() });
+
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 export function gmailMailboxesRouter(deps: Pick<AppDeps, 'logger' | 'gmail'>): Router {
@@ -53,17 +56,27 @@ export function gmailMailboxesRouter(deps: Pick<AppDeps, 'logger' | 'gmail'>): R
   router.post('/api/gmail/mailboxes/:mailbox/acknowledge-truncation', async (req, res) => {
     const parsed = mailboxParam.safeParse(req.params.mailbox);
     if (!parsed.success) throw new ApiError(400, 'invalid_mailbox', 'Adresse de boîte Gmail invalide.');
+    const body = acknowledgeBodySchema.safeParse(req.body ?? {});
+    if (!body.success) throw new ApiError(400, 'invalid_request', 'last_at doit être une date ISO 8601.');
     const address = parsed.data;
     if (!(await mailboxes.get(address))) throw new ApiError(404, 'mailbox_not_found', `Aucune boîte Gmail connectée pour ${address}.`);
-    const gap = await mailboxes.acknowledgeResyncGap(address);
+    const lastAt = body.data.last_at === undefined ? undefined : Date.parse(body.data.last_at);
+    const done = await mailboxes.acknowledgeResyncGap(address, lastAt === undefined ? {} : { lastAt });
+    if (done.status === 'changed')
+      throw new ApiError(
+        409,
+        'gap_changed',
+        `Une nouvelle resynchronisation incomplète a été enregistrée pour ${address} depuis l’affichage : rechargez et vérifiez-la.`,
+      );
+    const gap = done.status === 'acknowledged' ? done.gap : undefined;
     deps.logger.info('gmail.resync_gap_acknowledged', {
       mailbox: address,
-      acknowledged: gap !== null,
+      acknowledged: gap !== undefined,
       ...(gap ? { not_read_from: iso(gap.from), not_read_to: iso(gap.to), at_least: gap.at_least } : {}),
     });
     res.json({
       success: true,
-      acknowledged: gap !== null,
+      acknowledged: gap !== undefined,
       message: gap ? `Alerte acquittée pour ${address}.` : `Aucune alerte de resynchronisation à acquitter pour ${address}.`,
     });
   });
