@@ -347,7 +347,7 @@ async function resync(run: SyncRun): Promise<SyncOutcome> {
   await ctx.mailboxes.advanceHistoryId(run.address, profile.historyId, Date.now(), { readThroughAt: now });
   const { ingested, failed } = run.counts;
   const truncated = gaps.length > 0;
-  run.logger.info('gmail.resynced', { listed: toRead.size, ingested, failed, truncated, history_id: profile.historyId });
+  run.logger.info('gmail.resynced', { read: toRead.size, ingested, failed, truncated, history_id: profile.historyId });
   return { outcome: 'resynced', mailbox: run.address, ingested, failed, history_id: profile.historyId, truncated };
 }
 
