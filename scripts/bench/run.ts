@@ -10,6 +10,8 @@
 //  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
 //  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
+//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000)
+// `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
 // Ends with the targets of issue 17, each against its baseline from this run.
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +25,7 @@ import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
 import { benchDrain } from './drain';
 import { benchWorkerJoin } from './join';
+import { benchRedisBytes } from './redis-bytes';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const THROUGHPUT_SECONDS = Number(args.get('duration') ?? 10);
@@ -39,6 +42,10 @@ const JOURNEY_BATCH = Number(args.get('journey-batch') ?? 50);
 const DRAIN_EMAILS = Number(args.get('drain-emails') ?? 20_000);
 const DRAIN_ROUNDS = Number(args.get('drain-rounds') ?? 3);
 const DRAIN_PROCESSES = Number(args.get('drain-processes') ?? 2);
+const BYTES_EMAILS = Number(args.get('bytes-emails') ?? 10_000);
+const ONLY = args.get('only')?.split(',');
+/** Whether a section runs: the ones named by --only, else every one not skipped with --skip-<name>. */
+const runs = (section: string) => (ONLY ? ONLY.includes(section) : !args.has(`skip-${section}`));
 
 /** The targets of issue 17, filled by the sections that ran; printed last. */
 const targets: Array<{ name: string; value: string; ok: boolean }> = [];
@@ -161,8 +168,8 @@ async function main(): Promise<void> {
   const redis = await startRedisServer();
   console.log(`# Render Signal benchmark — node ${process.version}, redis on port ${redis.port}, ${new Date().toISOString()}`);
   try {
-    if (!args.has('skip-throughput')) await throughput(redis.url, redis.process.pid);
-    if (!args.has('skip-e2e')) {
+    if (runs('throughput')) await throughput(redis.url, redis.process.pid);
+    if (runs('e2e')) {
       console.log(`\n## End-to-end latency (POST → webhook received on a loopback sink; 1 API + 1 worker process)`);
       console.log(
         `baselines at each rate, same sink, same machine, a bare queue.add endpoint and fetch: "bare" = one BullMQ job per email; ` +
@@ -203,20 +210,20 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (!args.has('skip-sustain'))
+    if (runs('sustain'))
       await highestSustainedRate(redis.url, {
         rates: SUSTAIN_RATES,
         seconds: SUSTAIN_SECONDS,
         p99BoundMs: 100,
         redisPid: redis.process.pid,
       });
-    if (!args.has('skip-scaling'))
+    if (runs('scaling'))
       await benchWorkerScaling(redis.url, { emails: SCALING_EMAILS, processes: [1, 2, 4], sinkDelayMs: 50, concurrency: 10 });
-    if (!args.has('skip-memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
+    if (runs('memory')) await benchMemory(redis.url, { emails: MEMORY_EMAILS, samples: 10 });
     // File offload, direct mode: MB/s and RSS ceiling of a 200 MiB transfer vs the raw SDK Upload (scripts/bench/offload.ts).
-    if (!args.has('skip-offload')) await benchOffload();
-    if (!args.has('skip-journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
-    if (!args.has('skip-drain')) {
+    if (runs('offload')) await benchOffload();
+    if (runs('journeys')) await benchJourneys(redis.url, { emails: JOURNEY_EMAILS, batch: JOURNEY_BATCH });
+    if (runs('drain')) {
       const drain = await benchDrain(redis.url, { emails: DRAIN_EMAILS, processes: DRAIN_PROCESSES, rounds: DRAIN_ROUNDS });
       target(
         `drain ≥ 0.7× bare single-job workers and ≥ 2000 deliveries/s (${DRAIN_PROCESSES} worker processes)`,
@@ -224,13 +231,17 @@ async function main(): Promise<void> {
         drain.ratio >= 0.7 && drain.ours.perSecond >= 2_000 && drain.ours.delivered === drain.ours.emails,
       );
     }
-    if (!args.has('skip-join')) {
+    if (runs('join')) {
       const join = await benchWorkerJoin(redis.url, { rate: 500, seconds: 10, redisPid: redis.process.pid });
       target(
         'a worker started while 500/s flow adds < 250 ms to p99 in its first 10 s',
         `${signedMs(join.after.p99 - join.before.p99)} (p99 ${join.before.p99.toFixed(1)} → ${join.after.p99.toFixed(1)} ms)`,
         join.after.p99 - join.before.p99 < 250 && join.lost === 0,
       );
+    }
+    if (runs('redis-bytes')) {
+      const bytes = await benchRedisBytes(redis.url, { emails: BYTES_EMAILS });
+      target('Redis ≤ 2.5 KB per delivered email at the defaults', `${(bytes.perEmail / 1024).toFixed(2)} KB`, bytes.perEmail <= 2_560);
     }
     if (targets.length > 0) {
       console.log('\n## Targets (issue 17), each against its baseline in this run');

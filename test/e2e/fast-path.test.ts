@@ -69,13 +69,12 @@ describe('delivery fast path (one target, no offload)', () => {
     const [hook] = await sink.waitFor(1);
     expect(hook!.headers['webhook-id']).toBe(webhookIdFor(emailId, sink.url));
     const job = await emailJob(emailId);
-    // What was sent, as a delivery job would have held it: the dashboard shows and re-delivers it from here.
-    expect(job.returnvalue).toMatchObject({
-      deliveries: 1,
-      fast_path: 'delivered',
-      delivery: { kind: 'email', email_id: job.data.email_id },
-    });
-    expect((job.returnvalue as { delivery: { webhook_id: string } }).delivery.webhook_id).toMatch(/^msg_/);
+    // What was sent is in the email's journey (its `sent` event), not in the kept email job.
+    expect(job.returnvalue).toEqual({ deliveries: 1, fast_path: 'delivered' });
+    await waitUntil(async () => (await world.api.journeys.store.events(emailId)) !== null, 5_000, 'journey written');
+    const sent = (await world.api.journeys.store.events(emailId))!.events.find((e) => e.type === 'sent');
+    expect(sent).toMatchObject({ webhook_id: hook!.headers['webhook-id'], target: { url: sink.url } });
+    expect(JSON.stringify((sent as { payload: unknown }).payload)).toBe(hook!.body);
     expect(await world.deliveryProducer.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed')).toEqual({
       waiting: 0,
       active: 0,

@@ -134,7 +134,7 @@ describe('email journeys API', () => {
     await sink.waitFor(before + 1);
     await waitUntil(async () => (await journeyOnceWritten(emailId))?.status === 'delivered', 10_000, 'delivered');
     const firstId = sink.received.at(-1)!.headers['webhook-id'];
-    // Delivered by its email job (the fast path): no delivery job holds the payload, the email job's result does.
+    // Delivered by its email job (the fast path): no delivery job holds the payload, the journey's `sent` event does.
     expect(await world.deliveryProducer.queue.getJob(String(firstId))).toBeUndefined();
     expect((await journeyOf(emailId)).targets[0]!.payload).toBe(sink.received.at(-1)!.body);
 

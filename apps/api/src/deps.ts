@@ -4,8 +4,15 @@ import { createSettingsStore, createWebhookSecretStore } from '@render-signal/co
 import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
-import { Queue } from 'bullmq';
-import { createProducer, deliveryQueue, duplicateConnection, emailQueue, gmailQueue, QUEUE_CATALOG } from '@render-signal/queue';
+import {
+  catalogQueue,
+  createProducer,
+  deliveryQueue,
+  duplicateConnection,
+  emailQueue,
+  gmailQueue,
+  QUEUE_CATALOG,
+} from '@render-signal/queue';
 import { createJourneyRecorder, createJourneyStore } from '@render-signal/journeys';
 import { createMailboxStore } from '@render-signal/gmail';
 import type { AppDeps } from './app-deps';
@@ -32,9 +39,8 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   });
   // Read-only handles on every queue, for health, metrics and Bull Board.
   const queues = QUEUE_CATALOG.map((definition) => {
-    const queue = new Queue(definition.name, { connection: redis, prefix: env.QUEUE_PREFIX });
-    queue.on('error', () => {});
-    return queue;
+    // Read-only: no default job options (nothing is added through them).
+    return catalogQueue({ name: definition.name }, { connection: redis, prefix: env.QUEUE_PREFIX });
   });
   const deps: AppDeps = {
     env,

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, type MinimalJob, type Worker } from 'bullmq';
+import { UnrecoverableError, type MinimalJob, type Worker } from 'bullmq';
 import { Cluster, type Redis } from 'ioredis';
 import type { WorkerEnv } from '@render-signal/config';
 import {
@@ -23,7 +23,15 @@ import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createWorkerMetrics, publishWorkerMetrics, type Logger } from '@render-signal/observability';
-import { createConsumer, createProducer, deliveryQueue, duplicateConnection, emailQueue, offloadQueue } from '@render-signal/queue';
+import {
+  catalogQueue,
+  createConsumer,
+  createProducer,
+  deliveryQueue,
+  duplicateConnection,
+  emailQueue,
+  offloadQueue,
+} from '@render-signal/queue';
 import { jobLockOptions } from './job-lock';
 import { offloadSettingsFrom } from './offload-settings';
 import { createTargetGate } from './pipeline/target-gate';
@@ -208,7 +216,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
             index,
             make,
             attach,
-            queue: new Queue(workers[index]!.name, { connection: redis, prefix }),
+            queue: catalogQueue({ name: workers[index]!.name }, { connection: redis, prefix }),
             logger,
           }),
         )

@@ -119,9 +119,9 @@ export function deliveryJobData(fields: DeliveryJobFields): DeliverWebhookJob {
 }
 
 /**
- * The `email.process` job's return value (kept by BullMQ with the completed job). `delivery` is set when the job
- * delivered its one target itself (the fast path): the delivery job it did not need, read back by the API to show
- * the body sent and to re-deliver it.
+ * The `email.process` job's return value (kept by BullMQ with the completed job). `delivery`: the delivery job a
+ * fast-path email did not need, set only when journeys are off (with journeys, the journey's `sent` event holds
+ * it) and on jobs completed before that; the API still reads it back there.
  */
 export const emailJobResultSchema = z.object({
   /** Targets the email went to (delivery jobs enqueued, or 1 on the fast path). */

@@ -184,6 +184,24 @@ export function dispatchedEvent(input: {
   };
 }
 
+/** A delivery made by the email job itself (fast path), kept for the payload view and re-delivery. */
+export function sentEvent(input: {
+  webhookId: string;
+  target: DeliveryTarget;
+  payload: Record<string, unknown>;
+  retryFloorMs?: number | undefined;
+  now: number;
+}): EventOf<'sent'> {
+  return {
+    type: 'sent',
+    at: input.now,
+    webhook_id: input.webhookId,
+    target: input.target,
+    payload: input.payload,
+    ...(input.retryFloorMs !== undefined ? { retry_floor_ms: input.retryFloorMs } : {}),
+  };
+}
+
 /** At most EXCERPT_MAX_BYTES of UTF-8 (never a broken character). */
 export function clipExcerpt(text: string | undefined | null): string | null {
   if (text === undefined || text === null) return null;

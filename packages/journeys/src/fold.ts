@@ -44,6 +44,7 @@ export function summaryFields(event: JourneyEvent): Array<[string, string]> {
       return event.jobs.map((j): [string, string] => [`t:${j.webhook_id}`, 'cancelled']);
     case 'offload':
     case 'retry_scheduled':
+    case 'sent':
       return [];
   }
 }
@@ -316,6 +317,9 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
         }
         view.timeline.push({ at: iso(event.at), type: event.type, detail: { jobs: event.jobs.length } });
         break;
+      case 'sent':
+        // The real target URL and the body: read by the API's accessor only (sentDeliveries), never in the view.
+        break;
     }
   }
   view.targets = [...targets.values()];
@@ -326,9 +330,12 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
   return view;
 }
 
-/** What a re-delivery needs for one target: its real URL and the exact body (from `dispatched`). */
-export function storedDeliveries(events: readonly JourneyEvent[]): Map<string, EventOf<'dispatched'>['deliveries'][number]> {
-  const out = new Map<string, EventOf<'dispatched'>['deliveries'][number]>();
-  for (const event of events) if (event.type === 'dispatched') for (const d of event.deliveries) out.set(d.webhook_id, d);
+/**
+ * What the email job sent itself (fast path), by webhook id: the target with its real URL and the exact payload.
+ * For the API's one accessor of "what was sent" (payload view, re-delivery); never shown as such.
+ */
+export function sentDeliveries(events: readonly JourneyEvent[]): Map<string, EventOf<'sent'>> {
+  const out = new Map<string, EventOf<'sent'>>();
+  for (const event of events) if (event.type === 'sent') out.set(event.webhook_id, event);
   return out;
 }

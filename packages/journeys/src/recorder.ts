@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { redisScript } from '@render-signal/queue';
-import type { JourneyEvent } from './events';
+import { storedEvent, type JourneyEvent } from './events';
 import { summaryFields } from './fold';
 import { statsIncrements } from './stats';
 import { journeyKeys } from './keys';
@@ -120,7 +120,7 @@ interface Pending {
 
 /** One list element per email and batch: its event, or its events as a JSON array (the store reads both). */
 function lineOf(events: readonly JourneyEvent[]): string {
-  return JSON.stringify(events.length === 1 ? events[0] : events);
+  return JSON.stringify(events.length === 1 ? storedEvent(events[0]!) : events.map(storedEvent));
 }
 
 export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyRecorder {

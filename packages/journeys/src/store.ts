@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
-import { journeyEventSchema, type JourneyEvent } from './events';
+import { parseStoredEvent, type JourneyEvent } from './events';
 import { listItem, matchesFilter, summaryHashSchema, type EmailFilter, type EmailListItem } from './fold';
 import { journeyKeys } from './keys';
 import { hourHashSchema, hourRange, hourStats, totalStats, type HourStats } from './stats';
@@ -76,7 +76,7 @@ export function createJourneyStore(options: JourneyStoreOptions): JourneyStore {
         // One event, or the events one batch recorded for the email (see the recorder).
         const items: unknown[] = Array.isArray(raw) ? raw : [raw];
         for (const item of items) {
-          const parsed = journeyEventSchema.safeParse(item);
+          const parsed = parseStoredEvent(item);
           if (parsed.success) events.push(parsed.data);
           else invalid += 1;
         }

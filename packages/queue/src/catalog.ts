@@ -20,6 +20,14 @@ export interface QueueDefinition<Jobs extends Record<string, z.ZodType> = Record
   readonly defaultJobOptions: JobsOptions;
 }
 
+/**
+ * Entries kept in each queue's BullMQ events stream (`<prefix>:<queue>:events`, trimmed approximately). Nothing
+ * of ours reads it (no QueueEvents; Bull Board reads the job hashes): BullMQ's default of 10 000 held about
+ * 0.4 KB per delivered email (a completed event carries the job's return value), kept as a short tail to debug.
+ * Every handle on a queue writes this into the queue's meta hash, so every one is built by `catalogQueue`.
+ */
+export const EVENTS_STREAM_MAX_LEN = 1_000;
+
 const HOUR_S = 3_600;
 const DAY_S = 24 * HOUR_S;
 
@@ -35,10 +43,9 @@ export const emailQueue = defineQueue({
     // Processing is internal work (no third party): a failure is a Redis blip or a bug, so a few quick retries.
     attempts: 5,
     backoff: { type: 'exponential', delay: 1_000 },
-    // Completed email jobs hold the whole body (up to 10 MB). One delivered by the fast path is also the only
-    // record of what was sent (its return value): kept as long as a delivery job (7 days, bounded) so the
-    // dashboard can show its payload and re-deliver it.
-    removeOnComplete: { age: 7 * DAY_S, count: 20_000 },
+    // Completed email jobs hold the whole body (up to 10 MB) and nothing the console needs (what the fast path sent
+    // is in the email's journey, a delivery job holds the rest): a day's tail for Bull Board, at most 1 000.
+    removeOnComplete: { age: DAY_S, count: 1_000 },
     // Failed ones are the dead letter: kept 30 days so an operator can inspect and replay them.
     removeOnFail: { age: 30 * DAY_S, count: 50_000 },
   },

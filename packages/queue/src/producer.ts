@@ -1,6 +1,6 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
-import type { JobData, JobInput, JobName, QueueDefinition } from './catalog';
+import { EVENTS_STREAM_MAX_LEN, type JobData, type JobInput, type JobName, type QueueDefinition } from './catalog';
 
 /** A typed handle on one queue: data is validated by the catalog's schema before it reaches Redis. */
 export interface Producer<D extends QueueDefinition> {
@@ -19,14 +19,24 @@ export interface ProducerOptions {
   prefix: string;
 }
 
-export function createProducer<D extends QueueDefinition>(definition: D, options: ProducerOptions): Producer<D> {
+/**
+ * A BullMQ handle on a catalog queue (producers, the API's read-only handles, Bull Board, supervision): every one
+ * declares the same events-stream length (each writes it into the queue's meta hash when it starts).
+ */
+export function catalogQueue(definition: Pick<QueueDefinition, 'name'> & Partial<QueueDefinition>, options: ProducerOptions): Queue {
   const queue = new Queue(definition.name, {
     connection: options.connection,
     prefix: options.prefix,
-    defaultJobOptions: definition.defaultJobOptions,
+    streams: { events: { maxLen: EVENTS_STREAM_MAX_LEN } },
+    ...(definition.defaultJobOptions ? { defaultJobOptions: definition.defaultJobOptions } : {}),
   });
   // Errors surface on the awaited calls; this only keeps an unhandled 'error' event from crashing the process.
   queue.on('error', () => {});
+  return queue;
+}
+
+export function createProducer<D extends QueueDefinition>(definition: D, options: ProducerOptions): Producer<D> {
+  const queue = catalogQueue(definition, options);
   const validate = <N extends JobName<D>>(name: N, data: JobInput<D, N>): JobData<D, N> => {
     const schema = definition.jobs[name];
     if (!schema) throw new Error(`queue ${definition.name} has no job named ${name}`);

@@ -2,9 +2,8 @@ import { Router } from 'express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Queue } from 'bullmq';
 import { maskFields } from '@render-signal/observability';
-import { QUEUE_CATALOG } from '@render-signal/queue';
+import { catalogQueue, QUEUE_CATALOG } from '@render-signal/queue';
 import type { AppDeps } from '../app-deps';
 import { operatorGuard } from '../http/operator-auth';
 import { bullBoardContentSecurityPolicy } from '../http/security-headers';
@@ -22,11 +21,8 @@ export function bullBoardRouter(deps: AppDeps): Router {
   // The app's own handle per catalog queue (deps.queues, built with deps.redis and QUEUE_PREFIX) when it has one.
   const adapters = QUEUE_CATALOG.map((definition) => {
     let queue = deps.queues?.find((q) => q.name === definition.name);
-    if (!queue) {
-      queue = new Queue(definition.name, { connection: deps.redis, prefix: deps.env.QUEUE_PREFIX });
-      // Errors surface in the board's answers; this only keeps an 'error' event from crashing the process.
-      queue.on('error', () => {});
-    }
+    // Errors surface in the board's answers (catalogQueue keeps an 'error' event from crashing the process).
+    queue ??= catalogQueue({ name: definition.name }, { connection: deps.redis, prefix: deps.env.QUEUE_PREFIX });
     const adapter = new BullMQAdapter(queue, { allowRetries: true, readOnlyMode: false });
     adapter.setFormatter('data', (data: unknown) => maskFields(data));
     adapter.setFormatter('returnValue', (value: unknown) => maskFields(value));

@@ -105,7 +105,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     const journey = foldJourney(emailId, events);
     // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
     for (const target of journey.targets) {
-      const delivery = await sent.of(target, journey.received?.job_id);
+      const delivery = await sent.of(target, { events, journey });
       target.payload = delivery ? JSON.stringify(delivery.payload) : null;
     }
     res.json({
@@ -130,7 +130,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
       throw new ApiError(409, 'nothing_to_redeliver', 'Cet e-mail n’a été envoyé à aucune cible : rien à renvoyer.');
     const chosen = body.webhook_id ? targets.filter((t) => t.webhook_id === body.webhook_id) : targets;
     if (chosen.length === 0) throw new ApiError(404, 'unknown_webhook_id', `Aucune cible ${body.webhook_id} pour cet e-mail.`);
-    const sources = await Promise.all(chosen.map((t) => sent.of(t, journey.received?.job_id)));
+    const sources = await Promise.all(chosen.map((t) => sent.of(t, { events, journey })));
     const gone = chosen.filter((_, i) => sources[i] === null).map((t) => t.webhook_id);
     if (gone.length > 0)
       throw new ApiError(

@@ -10,6 +10,7 @@ import {
 } from '@render-signal/contracts';
 import { PermanentDeliveryError, RetryableDeliveryError, webhookIdFor } from '@render-signal/delivery';
 import { DEFAULT_PROVIDERS } from '@render-signal/detectors';
+import type { JourneyEvent, JourneyRecorder } from '@render-signal/journeys';
 import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
 import type { FastAdmission } from '../../pipeline/target-gate';
 import {
@@ -47,8 +48,20 @@ const emailData = (body = `<p>${LINK}</p>`): ProcessEmailJob => ({
 
 /** The worker's deps with fakes: the deliverer answers from `script`, the gate admits (or refuses) as told. */
 function world(
-  options: { script?: Array<typeof ANSWERED | Error>; admission?: FastAdmission; offload?: boolean; fastPath?: boolean } = {},
+  options: {
+    script?: Array<typeof ANSWERED | Error>;
+    admission?: FastAdmission;
+    offload?: boolean;
+    fastPath?: boolean;
+    journeys?: boolean;
+  } = {},
 ) {
+  const journey: JourneyEvent[] = [];
+  const journeys: JourneyRecorder = {
+    record: (_emailId, event) => void journey.push(event),
+    append: async (_emailId, event) => void journey.push(event),
+    flush: async () => {},
+  };
   const deliverer = scriptedDeliverer(options.script ?? [ANSWERED]);
   const attempt = attemptDeps(deliverer);
   const deliveries = memoryProducer();
@@ -80,26 +93,38 @@ function world(
     retryFor: () => ({ attempts: 5 }),
     now: () => NOW,
     ...(options.fastPath === false ? {} : { fastPath: { gate, attempt } }),
+    ...(options.journeys ? { journeys } : {}),
     ...(options.offload ? { offload: { producer: offloads as unknown as Producer<typeof offloadQueue>, deadlineMs: 60_000 } } : {}),
   };
-  return { deps, deliverer, deliveries, offloads, gate, metrics: attempt.metrics, logger };
+  return { deps, deliverer, deliveries, offloads, gate, metrics: attempt.metrics, logger, journey };
 }
 
 const webhookId = webhookIdFor('email-1', TARGET);
 
 describe('processEmail (fakes: no Redis, no HTTP)', () => {
-  it('fast path, success: one POST from the email job, no delivery job, the result keeps what was sent', async () => {
-    const w = world();
+  it('fast path, success: one POST from the email job, no delivery job, what was sent kept in the journey', async () => {
+    const w = world({ journeys: true });
     const result = await processEmail(fakeJob(emailData()), 'token', w.deps);
-    expect(result).toMatchObject({ deliveries: 1, fast_path: 'delivered', delivery: { webhook_id: webhookId, kind: 'email' } });
+    expect(result).toEqual({ deliveries: 1, fast_path: 'delivered' });
     // The saved shape is the contract the API parses back.
     expect(emailJobResultSchema.parse(result)).toEqual(result);
     expect(w.deliverer.requests).toHaveLength(1);
-    expect(JSON.parse(w.deliverer.requests[0]!.body)).toEqual(result.delivery!.payload);
+    expect(w.journey.map((e) => e.type)).toEqual(['received', 'planned', 'dispatched', 'attempt', 'sent']);
+    const sent = w.journey.find((e) => e.type === 'sent') as { webhook_id: string; target: { url: string }; payload: unknown };
+    expect(sent).toMatchObject({ webhook_id: webhookId, target: { url: TARGET } });
+    expect(JSON.stringify(sent.payload)).toBe(w.deliverer.requests[0]!.body);
     expect(w.deliveries.added).toEqual([]);
     expect(w.gate.released).toEqual([{ url: TARGET, durationMs: ANSWERED.duration_ms, fast: true }]);
     expect(await counterValue(w.metrics.deliveryAttempts, { outcome: 'delivered', path: 'fast' })).toBe(1);
     expect(w.logger.lines.filter((l) => l.level === 'info').map((l) => l.event)).toEqual(['delivery.succeeded']);
+  });
+
+  it('fast path, success without journeys: the result keeps what was sent', async () => {
+    const w = world();
+    const result = await processEmail(fakeJob(emailData()), 'token', w.deps);
+    expect(result).toMatchObject({ deliveries: 1, fast_path: 'delivered', delivery: { webhook_id: webhookId, kind: 'email' } });
+    expect(emailJobResultSchema.parse(result)).toEqual(result);
+    expect(JSON.stringify(result.delivery!.payload)).toBe(w.deliverer.requests[0]!.body);
   });
 
   it.each([

@@ -20,6 +20,7 @@ import {
   plannedEvent,
   receivedEvent,
   skippedEvent,
+  sentEvent,
   holdJourneyEvents,
   type JourneyRecorder,
 } from '@render-signal/journeys';
@@ -410,7 +411,20 @@ async function deliverItself(
         end_to_end_ms: outcome.endToEndMs,
         fallback_used: outcome.result.fallback_used,
       });
-      return { deliveries: 1, fast_path: 'delivered', delivery: sent } satisfies ProcessEmailResult;
+      if (!deps.journeys) return { deliveries: 1, fast_path: 'delivered', delivery: sent } satisfies ProcessEmailResult;
+      // What was sent, for the console (payload view, re-delivery): in the journey, written with its other events,
+      // kept as long as it; the completed email job then holds nothing the console needs (docs/architecture.md).
+      deps.journeys.record(
+        sent.email_id,
+        sentEvent({
+          webhookId: sent.webhook_id,
+          target: sent.target,
+          payload: sent.payload,
+          retryFloorMs: sent.retry_floor_ms,
+          now: run.now(),
+        }),
+      );
+      return { deliveries: 1, fast_path: 'delivered' } satisfies ProcessEmailResult;
     }
     answeredInMs = outcome.error.facts.duration_ms;
     const firstAttempt = { permanent: outcome.error instanceof PermanentDeliveryError, facts: outcome.error.facts };
