@@ -17,6 +17,7 @@ import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { gmailMailboxesRouter } from './routes/gmail-mailboxes';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
+import { targetsRouter } from './routes/targets';
 import { ingressHandler, INGRESS_PATH } from './routes/ingress';
 
 /** Builds the Express app from its dependencies; nothing is created at import time, so tests build fresh worlds. */
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Express {
     webhookToolsRouter(deps),
     emailsRouter(deps),
     gmailMailboxesRouter(deps),
+    targetsRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);

@@ -434,11 +434,25 @@ function renderTarget(
   return h(
     'div',
     { class: 'target', 'data-testid': 'journey-target', 'data-webhook-id': t.webhook_id },
-    h('h4', {}, h('code', {}, t.target), ' ', badge(t.state, TARGET_STATE_LABELS[t.state] ?? t.state)),
+    h(
+      'h4',
+      {},
+      h('code', {}, t.target),
+      ' ',
+      badge(t.state, TARGET_STATE_LABELS[t.state] ?? t.state),
+      t.held_since ? h('span', { class: 'badge', 'data-testid': 'journey-held' }, ' retenu : cible en pause') : null,
+    ),
     definition([
       ['Origine', t.origin === 'default' ? 'Cible par défaut' : t.origin.startsWith('rule:') ? `Règle ${t.origin.slice(5)}` : t.origin],
       ['webhook-id', h('code', {}, t.webhook_id)],
-      ['Prochain essai', t.next_attempt_at ? formatDate(t.next_attempt_at) : '—'],
+      [
+        'Prochain essai',
+        t.held_since
+          ? `retenu : cible en pause (depuis ${formatDate(t.held_since)})`
+          : t.next_attempt_at
+            ? formatDate(t.next_attempt_at)
+            : '—',
+      ],
     ]),
     h(
       'div',

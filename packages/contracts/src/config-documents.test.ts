@@ -28,6 +28,8 @@ describe('defaults', () => {
       absence_pause_enabled: false,
       absence_pause_days: [],
       failure_webhook_url: null,
+      alert_webhook_url: null,
+      alert_email_to: '',
       _updated_at: null,
       _revision: 0,
     });

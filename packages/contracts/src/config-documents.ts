@@ -89,6 +89,21 @@ export function checkWebhookUrl(value: unknown, field: string, policy: WebhookUr
 
 const webhookUrlField = (field: string, policy: WebhookUrlPolicy) => coerced((value) => checkWebhookUrl(value, field, policy));
 
+/** Alert recipients: comma-separated addresses (empty: the env's ALERT_EMAIL_TO, or no email alerts). */
+const emailListField = () =>
+  coerced((value): Coercion<string> => {
+    if (value === null || value === undefined) return { ok: true, value: '' };
+    if (typeof value !== 'string')
+      return { ok: false, message: 'alert_email_to doit être une liste d’adresses séparées par des virgules.' };
+    const list = value
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const bad = list.find((a) => !/^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/.test(a));
+    if (bad) return { ok: false, message: `alert_email_to : adresse invalide « ${bad.slice(0, 80)} ».` };
+    return { ok: true, value: list.join(', ') };
+  });
+
 const MESSAGES = {
   bothTimesRequired: 'Both webhook_time_start and webhook_time_end are required (or both empty to clear).',
   invalidTime: 'Invalid time format. Use HHhMM or HH:MM (e.g., 11h30, 17:45).',
@@ -130,6 +145,10 @@ export function createWebhookConfigSchema(policy: WebhookUrlPolicy = STRICT_URL_
       absence_pause_days: z.array(z.enum(WEEKDAY_NAMES, { error: 'Jours invalides' })).default([]),
       /** Ours: where a failure event is POSTed when a delivery exhausts its retries and notify_on_failure is on. */
       failure_webhook_url: webhookUrlField('failure_webhook_url', policy).default(null),
+      /** Ours: destination-health alerts are POSTed here (over the env's ALERT_WEBHOOK_URL). */
+      alert_webhook_url: webhookUrlField('alert_webhook_url', policy).default(null),
+      /** Ours: alert emails go to these addresses (over the env's ALERT_EMAIL_TO; SMTP_URL stays in the env). */
+      alert_email_to: emailListField().default(''),
       ...documentMeta,
     })
     .superRefine((config, ctx) => {
@@ -179,6 +198,8 @@ export function createWebhookConfigUpdateSchema(policy: WebhookUrlPolicy = STRIC
       webhook_time_start: clockUpdateField().optional(),
       webhook_time_end: clockUpdateField().optional(),
       failure_webhook_url: webhookUrlField('failure_webhook_url', policy).optional(),
+      alert_webhook_url: webhookUrlField('alert_webhook_url', policy).optional(),
+      alert_email_to: emailListField().optional(),
     })
     .superRefine((update, ctx) => {
       // Either bound in the body means "set the window": both must come together (or both empty to clear).

@@ -164,6 +164,14 @@ export const retryScheduledEventSchema = z.object({
   next_attempt_at: at,
 });
 
+/** The delivery waits because its target is paused (destination health): « retenu : cible en pause » until it is sent. */
+export const heldEventSchema = z.object({
+  type: z.literal('held'),
+  at,
+  webhook_id: z.string(),
+  job_id: z.string(),
+});
+
 export const redeliveredEventSchema = z.object({
   type: z.literal('redelivered'),
   at,
@@ -185,6 +193,7 @@ export const journeyEventSchema = z.discriminatedUnion('type', [
   sentEventSchema,
   attemptEventSchema,
   retryScheduledEventSchema,
+  heldEventSchema,
   redeliveredEventSchema,
   cancelledEventSchema,
 ]);

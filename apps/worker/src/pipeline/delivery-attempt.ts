@@ -3,6 +3,8 @@ import {
   PermanentDeliveryError,
   RetryableDeliveryError,
   type DeliverySuccess,
+  type TargetHealthMonitor,
+  type TargetState,
   type WebhookDeliverer,
   type WebhookLog,
   type WebhookLogEntry,
@@ -18,6 +20,8 @@ export interface DeliveryAttemptDeps {
   secret(): Promise<string | undefined>;
   /** The email's journey (dashboard): one event per attempt of an email delivery, batched, never awaited. */
   journeys?: JourneyRecorder | undefined;
+  /** Destination health: every attempt's outcome is reported (a success on a healthy target costs nothing). */
+  targetHealth?: Pick<TargetHealthMonitor, 'observe'> | undefined;
   now?: () => number;
 }
 
@@ -35,9 +39,10 @@ export interface DeliveryAttempt {
   jobId?: string | undefined;
 }
 
-export type AttemptOutcome =
+export type AttemptOutcome = (
   | { ok: true; result: DeliverySuccess; endToEndMs: number }
-  | { ok: false; error: RetryableDeliveryError | PermanentDeliveryError; final: boolean };
+  | { ok: false; error: RetryableDeliveryError | PermanentDeliveryError; final: boolean }
+) & { /** The target's health after this attempt (when tracked). */ targetState?: TargetState };
 
 /**
  * Sends one attempt and records it: the webhook log entry, the metrics and, for a failure, its log line.
@@ -57,7 +62,7 @@ export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAt
     });
     const outcome: AttemptOutcome = { ok: true, result, endToEndMs: (deps.now?.() ?? Date.now()) - attempt.delivery.accepted_at };
     await recordAttempt(attempt, outcome, deps, log);
-    return outcome;
+    return withTargetState(attempt, outcome, deps, log);
   } catch (error) {
     if (!(error instanceof RetryableDeliveryError) && !(error instanceof PermanentDeliveryError)) throw error;
     const outcome: AttemptOutcome = {
@@ -66,6 +71,36 @@ export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAt
       final: error instanceof PermanentDeliveryError || attempt.attempt >= attempt.maxAttempts,
     };
     await recordAttempt(attempt, outcome, deps, log);
+    return withTargetState(attempt, outcome, deps, log);
+  }
+}
+
+/** Reports the attempt to destination health; a Redis failure there never fails the delivery made. */
+async function withTargetState(
+  attempt: DeliveryAttempt,
+  outcome: AttemptOutcome,
+  deps: DeliveryAttemptDeps,
+  log: Logger,
+): Promise<AttemptOutcome> {
+  if (!deps.targetHealth) return outcome;
+  const report = outcome.ok
+    ? { ok: true as const, jobId: attempt.jobId }
+    : {
+        ok: false as const,
+        jobId: attempt.jobId ?? attempt.delivery.webhook_id,
+        status: outcome.error.facts.status,
+        reason: outcome.error.facts.failure_reason,
+        excerpt: outcome.error.facts.response_excerpt,
+      };
+  const job = {
+    jobId: attempt.jobId ?? attempt.delivery.webhook_id,
+    arrivedAt: attempt.delivery.accepted_at,
+    origin: attempt.delivery.target.origin,
+  };
+  try {
+    return { ...outcome, targetState: await deps.targetHealth.observe(attempt.delivery.target.url, report, job) };
+  } catch (error) {
+    log.warn('target_health.write_failed', { error: error instanceof Error ? error.message : String(error) });
     return outcome;
   }
 }

@@ -20,6 +20,8 @@ function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | nu
     absence_pause_enabled: config.absence_pause_enabled,
     absence_pause_days: config.absence_pause_days,
     failure_webhook_url: maskUrl(config.failure_webhook_url),
+    alert_webhook_url: maskUrl(config.alert_webhook_url),
+    alert_email_to: config.alert_email_to,
     effective_target: maskUrl(resolveDefaultTarget(config, deps.env)),
     _updated_at: config._updated_at,
     _revision: config._revision,
@@ -39,7 +41,7 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const result = applyWebhookConfigUpdate(current, changes, policy);
     if (!result.ok) throw invalid(result.message, result.errors);
     await refusePrivateTargets(
-      (['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
+      (['webhook_url', 'failure_webhook_url', 'alert_webhook_url'] as const).flatMap((field) => {
         const url = result.value[field];
         return url && url !== current[field] ? [{ path: field, url }] : [];
       }),
