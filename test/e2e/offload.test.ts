@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
-import { createLogger, type Logger } from '@render-signal/observability';
+import { recordingLogger } from '../helpers/recording-logger';
 import { startWebhookSink, type ReceivedWebhook, type WebhookSink } from '../helpers/webhook-sink';
 import { operatorRequest, sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
 
@@ -115,16 +114,6 @@ async function startFakeR2Worker(): Promise<FakeR2Worker> {
   return fake;
 }
 
-/** A logger that keeps every JSON line it writes (the real format, masking included). */
-function recordingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const stream = new PassThrough();
-  const lines: Array<Record<string, unknown>> = [];
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  return { logger: createLogger({ level: 'info', service: 'e2e-offload', stream }), lines };
-}
-
 /** The offload env of a world, worker mode. */
 function offloadEnv(endpoint: string, sinkUrl: string): Record<string, string> {
   return {
@@ -201,7 +190,7 @@ describe('offload through the pipeline: worker mode against a fake remote-fetch 
 
   beforeAll(async () => {
     [sink, fake] = await Promise.all([startWebhookSink(), startFakeR2Worker()]);
-    const recording = recordingLogger();
+    const recording = recordingLogger('e2e-offload');
     lines = recording.lines;
     world = await startWorld({ env: offloadEnv(fake.endpoint, sink.url), logger: recording.logger });
   });
@@ -348,7 +337,7 @@ describe('offload through the pipeline: the Worker is down', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const deadPort = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const recording = recordingLogger();
+    const recording = recordingLogger('e2e-offload');
     lines = recording.lines;
     world = await startWorld({ env: offloadEnv(`http://127.0.0.1:${deadPort}/fetch`, sink.url), logger: recording.logger });
   });

@@ -62,6 +62,7 @@ export interface FakeGoogle {
     modify: Array<{ address: string; id: string; addLabelIds: string[] }>;
     rateLimited: number;
     unauthorized: number;
+    heldRefresh: number;
   };
   addMailbox(address: string): void;
   /** An authorization code the consent screen would hand out for this mailbox (`modify`: gmail.modify granted too). */
@@ -76,8 +77,17 @@ export interface FakeGoogle {
   /** A user label (Gmail gives it an id like Label_12); answers the id. */
   createUserLabel(address: string, name: string): string;
   labelsOf(address: string, messageId: string): string[];
-  /** The next `count` Gmail calls answer 429 (with `Retry-After: retryAfter` seconds when given). */
-  rateLimit(count: number, retryAfter?: number): void;
+  /** The next `count` Gmail calls (of `address` only, when given) answer 429 (with `Retry-After: retryAfter` seconds when given). */
+  rateLimit(count: number, retryAfter?: number, address?: string): void;
+  /** messages.get of this one message answers this HTTP error (e.g. 400, 403), or works again with undefined. */
+  failMessage(address: string, messageId: string, status: number | undefined): void;
+  /** The message is deleted for good (messages.get answers 404); its history records stay. */
+  deleteMessage(address: string, messageId: string): void;
+  /**
+   * refresh_token grants wait until the returned release is called (the consent's authorization_code
+   * grant does not): a sync can be caught mid-refresh. `calls.heldRefresh` counts those waiting.
+   */
+  holdRefresh(): () => void;
   /** users.watch answers this HTTP error (or works again with undefined). */
   failWatch(address: string, status: number | undefined): void;
   /** Every Gmail call for the mailbox answers this HTTP error (or works again with undefined). */
@@ -171,7 +181,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   const refreshTokens = new Map<string, { address: string; revoked: boolean; modify: boolean }>();
   const refusals = new Map<string, string>();
   const codes = new Map<string, { address: string; modify: boolean }>();
-  let rateLimits: { count: number; retryAfter: number | undefined } = { count: 0, retryAfter: undefined };
+  let rateLimits: { count: number; retryAfter: number | undefined; address?: string } = { count: 0, retryAfter: undefined };
   let pageCap: number | undefined;
   const calls: FakeGoogle['calls'] = {
     watch: [],
@@ -183,7 +193,10 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     modify: [],
     rateLimited: 0,
     unauthorized: 0,
+    heldRefresh: 0,
   };
+  const messageFailures = new Map<string, number>();
+  let refreshGate: Promise<void> | undefined;
   const MODIFY_SCOPE = 'https://www.googleapis.com/auth/gmail.modify';
   const READONLY_SCOPE = 'https://www.googleapis.com/auth/gmail.readonly';
 
@@ -199,7 +212,6 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   };
   const scopeOf = (modify: boolean) => (modify ? MODIFY_SCOPE : READONLY_SCOPE);
 
-  let labelSequence = 0;
   let historyStep = 0;
   const nextHistoryId = (mailbox: FakeMailbox) => {
     mailbox.historyId += 1 + (historyStep++ % 3);
@@ -208,8 +220,8 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
   function createUserLabel(mailbox: FakeMailbox, name: string): string {
     const existing = mailbox.labels.find((l) => l.name === name);
     if (existing) return existing.id;
-    labelSequence += 1;
-    const id = `Label_${labelSequence}`;
+    // Label ids are per mailbox in Gmail: each mailbox's first user label is Label_1.
+    const id = `Label_${mailbox.labels.length + 1}`;
     mailbox.labels.push({ id, name });
     return id;
   }
@@ -230,6 +242,10 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     const form = new URLSearchParams(await readBody(req));
     const grant = form.get('grant_type') ?? '';
     calls.token.push({ grant_type: grant });
+    if (grant === 'refresh_token' && refreshGate) {
+      calls.heldRefresh += 1;
+      await refreshGate;
+    }
     if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       // RFC 7523: the assertion is signed by the service account, aud = this endpoint, sub = the mailbox.
       try {
@@ -303,7 +319,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         ),
       );
     }
-    if (rateLimits.count > 0) {
+    if (rateLimits.count > 0 && (!rateLimits.address || rateLimits.address === access.address)) {
       rateLimits.count -= 1;
       calls.rateLimited += 1;
       res.writeHead(429, {
@@ -389,6 +405,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       // The few search operators the ingress uses: after:<epoch seconds>, newer_than:<n>d.
       const q = url.searchParams.get('q') ?? '';
       const after = /after:(\d+)/.exec(q)?.[1];
+      const before = /before:(\d+)/.exec(q)?.[1];
       const newerThanDays = /newer_than:(\d+)d/.exec(q)?.[1];
       // Newest first (ties: the later delivery first), as Gmail lists.
       const newest = [...mailbox.messages]
@@ -397,6 +414,7 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
         .filter((m) => !m.labelIds.includes('SPAM') && !m.labelIds.includes('TRASH'))
         .filter((m) => labels.every((l) => m.labelIds.includes(l)))
         .filter((m) => !after || Number(m.internalDate) > Number(after) * 1000)
+        .filter((m) => !before || Number(m.internalDate) < Number(before) * 1000)
         .filter((m) => !newerThanDays || Number(m.internalDate) > Date.now() - Number(newerThanDays) * 86_400_000);
       const page = newest.slice(offset, offset + max);
       return send(res, 200, {
@@ -449,6 +467,9 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
       calls.messagesGet.push(messageId);
       if (url.searchParams.get('format') !== 'raw')
         return send(res, 400, gmailError(400, 'invalidArgument', 'INVALID_ARGUMENT', 'test expects format=raw'));
+      const failure = messageFailures.get(`${mailbox.address}/${messageId}`);
+      if (failure)
+        return send(res, failure, gmailError(failure, 'failedPrecondition', 'FAILED_PRECONDITION', 'Precondition check failed.'));
       const message = mailbox.messages.find((m) => m.id === messageId);
       if (!message) return send(res, 404, gmailError(404, 'notFound', 'NOT_FOUND', 'Requested entity was not found.'));
       return send(res, 200, { ...message, sizeEstimate: message.raw.length });
@@ -501,8 +522,26 @@ export async function startFakeGoogle(): Promise<FakeGoogle> {
     },
     createUserLabel: (address, name) => createUserLabel(mailboxOf(address), name),
     labelsOf: (address, messageId) => [...(mailboxOf(address).messages.find((m) => m.id === messageId)?.labelIds ?? [])],
-    rateLimit(count, retryAfter) {
-      rateLimits = { count, retryAfter };
+    rateLimit(count, retryAfter, address) {
+      rateLimits = { count, retryAfter, ...(address ? { address: address.toLowerCase() } : {}) };
+    },
+    failMessage(address, messageId, status) {
+      const key = `${mailboxOf(address).address}/${messageId}`;
+      if (status === undefined) messageFailures.delete(key);
+      else messageFailures.set(key, status);
+    },
+    deleteMessage(address, messageId) {
+      const mailbox = mailboxOf(address);
+      mailbox.messages = mailbox.messages.filter((m) => m.id !== messageId);
+    },
+    holdRefresh() {
+      let release!: () => void;
+      refreshGate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        refreshGate = undefined;
+        calls.heldRefresh = 0;
+        release();
+      };
     },
     failWatch(address, status) {
       mailboxOf(address).watchFailure = status;

@@ -16,6 +16,7 @@ import { routingRulesRouter } from './routes/config/routing-rules';
 import { webhookConfigRouter } from './routes/config/webhooks';
 import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
+import { gmailMailboxesRouter } from './routes/gmail-mailboxes';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
 import { targetsRouter } from './routes/targets';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Express {
     webhookToolsRouter(deps),
     emailsRouter(deps),
     replaysRouter(deps),
+    gmailMailboxesRouter(deps),
     targetsRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));

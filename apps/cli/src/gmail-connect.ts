@@ -3,6 +3,7 @@
 // npm run gmail:connect -- --disconnect <email>       users.stop, forget the mailbox and its credentials
 // npm run gmail:connect -- --list                     connected mailboxes and their state
 // npm run gmail:connect -- --labels <email>           the mailbox's labels, name → id (GMAIL_LABEL_FILTER wants the id)
+// npm run gmail:connect -- --acknowledge-truncation <email>  the mail a resync could not read was checked by hand: clear the alert
 // Add --label-errors to a connect to grant gmail.modify: unreadable messages then get the error label in Gmail.
 // A reconnect (e.g. after needs_reauth) resumes from the stored history id: mail received meanwhile is synced.
 // Needs the API's SECRET_KEY (refresh tokens are stored encrypted with a key derived from it) and Redis.
@@ -27,7 +28,7 @@ import { createProducer, createRedisConnection, gmailQueue, redisTargetOf } from
 import { runCli } from './run-cli';
 
 const USAGE =
-  'usage: npm run gmail:connect -- [--label-errors] <email> | [--label-errors] --service-account <email> | --disconnect <email> | --labels <email> | --list';
+  'usage: npm run gmail:connect -- [--label-errors] <email> | [--label-errors] --service-account <email> | --disconnect <email> | --labels <email> | --acknowledge-truncation <email> | --list';
 
 const gmailCliEnvSchema = apiEnvFields.pick({
   REDIS_URL: true,
@@ -62,7 +63,10 @@ function describe(mailbox: Mailbox): string {
     mailbox.lastError,
     mailbox.watchError ? `watch renewal failed: ${mailbox.watchError}` : undefined,
     mailbox.syncError,
-    mailbox.resyncTruncatedAt ? `resync cut short at ${iso(mailbox.resyncTruncatedAt)}` : undefined,
+    mailbox.resyncGap
+      ? `not read by a resync: at least ${mailbox.resyncGap.at_least} message(s) received ${iso(mailbox.resyncGap.from)} → ` +
+        `${iso(mailbox.resyncGap.to)} (${mailbox.resyncGap.reasons.join(', ')}; --acknowledge-truncation once checked)`
+      : undefined,
   ].filter(Boolean);
   return (
     `${mailbox.address}  ${mailbox.state}  auth=${mailbox.auth}  history_id=${mailbox.historyId ?? '-'}  ` +
@@ -71,20 +75,20 @@ function describe(mailbox: Mailbox): string {
   );
 }
 
+/** The first argument names the mode; anything else is the address of an OAuth connect. */
+const MODES: Record<string, 'list' | 'disconnect' | 'labels' | 'acknowledge' | 'service_account'> = {
+  '--list': 'list',
+  '--disconnect': 'disconnect',
+  '--labels': 'labels',
+  '--acknowledge-truncation': 'acknowledge',
+  '--service-account': 'service_account',
+};
+
 async function main(rawArgv: string[]): Promise<number> {
   const labelErrors = rawArgv.includes('--label-errors');
   const argv = rawArgv.filter((a) => a !== '--label-errors');
   const [first, second] = argv;
-  const mode =
-    first === '--list'
-      ? 'list'
-      : first === '--disconnect'
-        ? 'disconnect'
-        : first === '--labels'
-          ? 'labels'
-          : first === '--service-account'
-            ? 'service_account'
-            : 'oauth';
+  const mode = MODES[first ?? ''] ?? 'oauth';
   const address = (mode === 'oauth' ? first : second)?.trim().toLowerCase();
   if (argv.includes('--help') || (mode !== 'list' && (!address || !address.includes('@') || address.startsWith('--')))) {
     console.error(USAGE);
@@ -105,6 +109,17 @@ async function main(rawArgv: string[]): Promise<number> {
     if (mode === 'list') {
       const all = await mailboxes.list();
       console.log(all.length ? all.map(describe).join('\n') : 'no mailbox connected');
+      return 0;
+    }
+    if (mode === 'acknowledge') {
+      if (!(await mailboxes.get(address!))) {
+        console.error(`${address} is not connected`);
+        return 1;
+      }
+      const done = await mailboxes.acknowledgeResyncGap(address!);
+      console.log(
+        done.status === 'acknowledged' ? `acknowledged: ${address} resync gap cleared` : `${address} has no resync gap to acknowledge`,
+      );
       return 0;
     }
     if (mode === 'labels') {

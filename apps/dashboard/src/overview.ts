@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { HourStats } from '@render-signal/journeys';
 import { api, errorMessage } from './api';
-import { formatDate, h, pollWhileVisible } from './dom';
+import { formatDate, h, pollWhileVisible, toast } from './dom';
 
 /**
  * The first tab: what needs attention (the /health problems, in words), queue depths, the last email received
@@ -16,6 +16,16 @@ interface HealthDocument {
   metrics: { dead_letters: number; error_rate_24h: number };
   queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }>;
 }
+
+interface GmailMailboxesAnswer {
+  gap_limits: string;
+  mailboxes: Array<{
+    address: string;
+    resync_gap: { from: string; to: string; last_at: string; at_least: number; reasons: Array<'dedup_window' | 'max_messages'> } | null;
+  }>;
+}
+
+const GAP_REASONS = { dedup_window: 'plus ancien que DEDUP_WINDOW_DAYS', max_messages: 'au-delà de GMAIL_RESYNC_MAX_MESSAGES' } as const;
 
 interface StatsAnswer {
   hours: HourStats[];
@@ -117,6 +127,14 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
   const facts = h('dl', { class: 'facts', 'data-testid': 'overview-facts' });
   const queues = h('tbody', { 'data-testid': 'overview-queues' });
   const info = h('p', { class: 'status', role: 'status' });
+  // Mail a Gmail resync could not read, per mailbox, until the operator says it was checked by hand.
+  const gaps = h('ul', { class: 'problems', 'data-testid': 'gmail-gaps' });
+  const gapsPanel = h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'ov-gmail-gaps', hidden: true },
+    h('h3', { id: 'ov-gmail-gaps' }, 'Courrier Gmail non relu'),
+    gaps,
+  );
   const charts = {
     day: {
       counts: h('div', { class: 'chart', 'data-testid': 'chart-24h-counts' }),
@@ -152,6 +170,7 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
     h('h2', {}, 'Vue d’ensemble'),
     info,
     h('section', { class: 'panel', 'aria-labelledby': 'ov-problems' }, h('h3', { id: 'ov-problems' }, 'État'), problems),
+    gapsPanel,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'ov-activity' },
@@ -187,11 +206,44 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
 
   const fact = (label: string, value: string, testid: string) => [h('dt', {}, label), h('dd', { 'data-testid': testid }, value)];
 
+  async function refreshGaps(): Promise<void> {
+    const answer = await api<GmailMailboxesAnswer>('GET', '/api/gmail/mailboxes');
+    const open = answer.mailboxes.filter((m) => m.resync_gap);
+    gapsPanel.hidden = open.length === 0;
+    gaps.replaceChildren(
+      ...open.map((m) => {
+        const gap = m.resync_gap!;
+        const button = h('button', { type: 'button', 'data-testid': 'acknowledge-gap' }, 'Vérifié à la main — acquitter');
+        button.addEventListener('click', () => {
+          button.disabled = true;
+          api<{ message: string }>('POST', `/api/gmail/mailboxes/${encodeURIComponent(m.address)}/acknowledge-truncation`, {
+            last_at: gap.last_at,
+          })
+            .then((done) => (toast(done.message), refresh()))
+            .catch((error: unknown) => {
+              button.disabled = false;
+              toast(`Acquittement impossible : ${errorMessage(error)}`, 'error');
+            });
+        });
+        return h(
+          'li',
+          { class: 'problem problem-warning', 'data-mailbox': m.address },
+          h('strong', {}, m.address),
+          ` : au moins ${gap.at_least} e-mail(s) reçu(s) du ${formatDate(gap.from)} au ${formatDate(gap.to)} n’ont pas été lus ` +
+            `(${gap.reasons.map((r) => GAP_REASONS[r]).join(', ')}). Vérifiez-les dans Gmail. ${answer.gap_limits} `,
+          button,
+        );
+      }),
+    );
+  }
+
   let workersFact = '—';
   async function refresh(): Promise<void> {
     // /health first and on its own: with Redis down the figures fail, the problems must still show.
     const statsLoaded = Promise.all([api<StatsAnswer>('GET', '/api/stats?hours=24'), api<StatsAnswer>('GET', '/api/stats?hours=168')]);
     statsLoaded.catch(() => {}); // reported below, once /health is shown
+    const gapsLoaded = refreshGaps();
+    gapsLoaded.catch(() => {}); // the /health problems name the gap too
     try {
       const health = await fetchHealth();
       const details = health.problem_details ?? [];
@@ -249,6 +301,7 @@ export async function mountOverview(root: HTMLElement): Promise<void> {
     } catch (error) {
       info.textContent = `Chiffres indisponibles : ${errorMessage(error)}`;
     }
+    await gapsLoaded.catch(() => {});
   }
 
   window.addEventListener('resize', () => Object.values(plots).forEach((p) => (p.counts.resize(), p.latency.resize())));

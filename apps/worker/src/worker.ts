@@ -233,7 +233,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       ),
     );
   }
-  const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock }) : undefined;
+  const gmail = env.GMAIL_PUSH_ENABLED ? await startGmailConsumer({ env, logger, redis, settings, lock, metrics }) : undefined;
   if (gmail) workers.push(gmail.worker);
   const attach = (worker: Worker) => {
     worker.on('error', (error) => logger.warn('worker.error', { queue: worker.name, error: error.message }));

@@ -20,9 +20,10 @@ export const pollMailboxesJobSchema = z.object({}).default({});
 export type PollMailboxesJob = z.infer<typeof pollMailboxesJobSchema>;
 
 /**
- * One Gmail message the sync could not turn into an email (conversion or ingress-schema failure):
- * fetched and converted again here. It fails for good when it still cannot be read, and stays in
- * the queue's failed set (the dead letter, with the Gmail id) until replayed (`npm run replay --
+ * One Gmail message the sync could not turn into an email (conversion or ingress-schema failure, or
+ * messages.get lastingly refused for that message: 400, a 403 that is not a rate limit): fetched and
+ * converted again here. It fails for good when it still cannot be read, and stays in the queue's
+ * failed set for 30 days (the dead letter, with the Gmail id) until replayed (`npm run replay --
  * --queue gmail <job-id>`, or Bull Board's retry) once the cause is fixed.
  */
 export const importMessageJobSchema = z.object({

@@ -1,4 +1,5 @@
 import {
+  TokenRevokedError,
   delegatedAccessToken,
   GMAIL_MODIFY_SCOPE,
   refreshAccessToken,
@@ -35,19 +36,29 @@ export function createAccessTokenSource(options: AccessTokenSourceOptions): Acce
   const margin = options.marginMs ?? 60_000;
   const now = options.now ?? Date.now;
 
+  /** A refusal names the grant whose credential was used, so only that grant is marked needs_reauth. */
+  const withGrant = async (grant: number, fetch: () => Promise<AccessToken>) => {
+    try {
+      return await fetch();
+    } catch (error) {
+      if (error instanceof TokenRevokedError) error.grant = grant;
+      throw error;
+    }
+  };
   const fetchToken = async (address: string): Promise<AccessToken> => {
     const mailbox = await options.mailboxes.get(address);
     if (!mailbox) throw new Error(`mailbox ${address} is not connected`);
     if (mailbox.auth === 'service_account') {
-      if (!options.serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set: cannot act for a service_account mailbox');
-      return delegatedAccessToken({
-        ...options.serviceAccount,
-        subject: address,
-        ...(mailbox.labelErrors ? { scope: GMAIL_MODIFY_SCOPE } : {}),
-      });
+      const serviceAccount = options.serviceAccount;
+      if (!serviceAccount) throw new Error('GMAIL_SERVICE_ACCOUNT_KEY is not set: cannot act for a service_account mailbox');
+      return withGrant(mailbox.grant, () =>
+        delegatedAccessToken({ ...serviceAccount, subject: address, ...(mailbox.labelErrors ? { scope: GMAIL_MODIFY_SCOPE } : {}) }),
+      );
     }
-    if (!options.oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET are not set');
-    return refreshAccessToken(options.oauth, await options.mailboxes.refreshToken(address));
+    const oauth = options.oauth;
+    if (!oauth) throw new Error('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET are not set');
+    const { refreshToken, grant } = await options.mailboxes.credential(address);
+    return withGrant(grant, () => refreshAccessToken(oauth, refreshToken));
   };
 
   return {

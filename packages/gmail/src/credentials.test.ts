@@ -78,8 +78,12 @@ describe('mailbox store', () => {
     expect(await store.advanceHistoryId('erin@example.org', '99')).toBe(false);
     expect(await store.advanceHistoryId('erin@example.org', '100')).toBe(false);
     expect((await store.get('erin@example.org'))?.historyId).toBe('100');
+    // A history sync that reached the end: every message received before it listed was read.
+    expect((await store.get('erin@example.org'))?.readThroughAt).toBeUndefined();
+    expect(await store.advanceHistoryId('erin@example.org', '100', 5, { readThroughAt: 4 })).toBe(false);
+    expect((await store.get('erin@example.org'))?.readThroughAt).toBe(4);
     expect(await store.advanceHistoryId('nobody@example.org', '5')).toBe(false);
-    await store.markNeedsReauth('erin@example.org', 'token_revoked');
+    expect(await store.markNeedsReauth('erin@example.org', 'token_revoked', undefined)).toBe(true);
     expect(await store.list()).toEqual([
       expect.objectContaining({ address: 'erin@example.org', state: 'needs_reauth', lastError: 'token_revoked' }),
     ]);
@@ -90,9 +94,10 @@ describe('mailbox store', () => {
   it('a reconnect keeps the history position and first connection time, and clears the errors', async () => {
     const address = 'Fay@Example.org';
     const first = await store.connect({ address, auth: 'oauth', refreshToken: '1//a', historyId: '500', watchExpiresAt: 1, now: 1_000 });
-    expect(first).toMatchObject({ resumed: false, historyId: '500', connectedAt: 1_000, lastConnectAt: 1_000 });
+    expect(first).toMatchObject({ resumed: false, historyId: '500', connectedAt: 1_000, lastConnectAt: 1_000, grant: 1 });
     await store.advanceHistoryId(address, '520', 2_000);
-    await store.markNeedsReauth(address, 'invalid_grant');
+    await store.markNeedsReauth(address, 'invalid_grant', first.grant);
+    await store.recordResyncGap(address, { first_at: 2_500, last_at: 2_500, from: 100, to: 200, at_least: 3, reasons: ['max_messages'] });
     await store.recordWatchFailure(address, '503 backendError', 3_000);
     await store.setSyncError(address, 'label');
     const again = await store.connect({ address, auth: 'oauth', refreshToken: '1//b', historyId: '900', watchExpiresAt: 2, now: 5_000 });
@@ -105,7 +110,20 @@ describe('mailbox store', () => {
       lastError: undefined,
       watchFailedAt: undefined,
       syncError: undefined,
+      grant: first.grant + 1,
+      // What a resync could not read stays until acknowledged, reconnect or not.
+      resyncGap: { first_at: 2_500, last_at: 2_500, from: 100, to: 200, at_least: 3, reasons: ['max_messages'] },
     });
+    expect(await store.credential(address)).toEqual({ refreshToken: '1//b', grant: first.grant + 1 });
+    // A sync still running on the first grant cannot flip the reconnected mailbox back.
+    expect(await store.markNeedsReauth(address, 'invalid_grant', first.grant)).toBe(false);
+    expect((await store.get(address))?.state).toBe('active');
+    // Acknowledged: gone; a later cut starts a new gap.
+    // Acknowledging what the operator saw: a gap recorded since then is not cleared with it.
+    expect(await store.acknowledgeResyncGap(address, { lastAt: 1_000 })).toMatchObject({ status: 'changed', gap: { last_at: 2_500 } });
+    expect(await store.acknowledgeResyncGap(address, { lastAt: 2_500 })).toMatchObject({ status: 'acknowledged', gap: { at_least: 3 } });
+    expect(await store.acknowledgeResyncGap(address)).toEqual({ status: 'none' });
+    expect((await store.get(address))?.resyncGap).toBeUndefined();
     expect(await store.refreshToken(address)).toBe('1//b');
     await store.recordWatchFailure(address, '503 backendError', 6_000);
     expect(await store.get(address)).toMatchObject({ watchFailedAt: 6_000, watchError: '503 backendError' });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createGmailClient, GmailApiError, retryAfterMs } from './gmail-client';
+import { createGmailClient, GmailApiError, GmailRateLimitError, retryAfterMs } from './gmail-client';
 import { refreshAccessToken, TokenEndpointError, TokenRevokedError } from './google-oauth';
 import { oidcIssuers } from './pubsub-push';
 
@@ -82,6 +82,33 @@ describe('Gmail client and token endpoint against a scripted server', () => {
     expect(error).toBeInstanceOf(GmailApiError);
     expect(error).toMatchObject({ status: 429, reason: 'rateLimitExceeded' });
     expect(sleeps).toEqual([3_000]);
+    script = [];
+  });
+
+  it('makes at most 6 requests per call when Google keeps answering Retry-After: 0', async () => {
+    script = Array.from({ length: 50 }, () => rateLimited(429, 'rateLimitExceeded', { 'retry-after': '0' }));
+    const before = hits;
+    const sleeps: number[] = [];
+    const error = await client(sleeps)
+      .getProfile()
+      .catch((e: unknown) => e);
+    expect(hits - before).toBe(6);
+    expect(error).toBeInstanceOf(GmailRateLimitError);
+    expect((error as GmailRateLimitError).retryAt).toBeUndefined(); // the job's own backoff decides
+    script = [];
+  });
+
+  it('answers when to come back for a Retry-After longer than the per-call budget, without waiting', async () => {
+    script = [rateLimited(429, 'rateLimitExceeded', { 'retry-after': '120' })];
+    const sleeps: number[] = [];
+    const asked = Date.now();
+    const error = await client(sleeps, 40_000)
+      .getProfile()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GmailRateLimitError);
+    expect(sleeps).toEqual([]);
+    expect((error as GmailRateLimitError).retryAt).toBeGreaterThanOrEqual(asked + 120_000);
+    expect((error as GmailRateLimitError).retryAt).toBeLessThan(asked + 125_000);
     script = [];
   });
 

@@ -22,6 +22,23 @@ export class GmailApiError extends Error {
   }
 }
 
+/**
+ * A rate limit the call did not wait out: its tries or its wait budget ran out. `retryAt` (epoch ms) is
+ * when Google's `Retry-After` said to come back, when it asked for longer than the call may wait: the
+ * caller delays its job until then instead of retrying sooner.
+ */
+export class GmailRateLimitError extends GmailApiError {
+  constructor(
+    status: number,
+    reason: string,
+    message: string,
+    readonly retryAt: number | undefined,
+  ) {
+    super(status, reason, message);
+    this.name = 'GmailRateLimitError';
+  }
+}
+
 export interface HistoryMessageRef {
   id: string;
   threadId?: string;
@@ -98,11 +115,14 @@ export interface GmailClientOptions {
   timeoutMs?: number;
   /** Rate limits: the longest total wait per call before giving up with the GmailApiError (default 40 s, under the sync lock's TTL). */
   maxRateLimitWaitMs?: number;
+  /** Rate limits: the most requests per call, however short the waits (`Retry-After: 0` included; default 6). */
+  maxRateLimitTries?: number;
   /** First backoff delay when Google gives no Retry-After (default 1 s, doubled each time). */
   rateLimitBaseDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
+const DEFAULT_RATE_LIMIT_TRIES = 6;
 const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'RESOURCE_EXHAUSTED']);
 
 /** `Retry-After` as seconds or an HTTP date → ms to wait; undefined when absent or unreadable. */
@@ -123,6 +143,7 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   const maxWait = options.maxRateLimitWaitMs ?? 40_000;
+  const maxTries = options.maxRateLimitTries ?? DEFAULT_RATE_LIMIT_TRIES;
   const baseDelay = options.rateLimitBaseDelayMs ?? 1_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   async function call<T>(method: Method, path: string, init: { searchParams?: URLSearchParams; json?: unknown } = {}): Promise<T> {
@@ -154,21 +175,21 @@ export function createGmailClient(options: GmailClientOptions): GmailClient {
         // not JSON: keep the status
       }
       const reason = body.error?.errors?.[0]?.reason ?? body.error?.status ?? 'unknown';
+      const description = `Gmail ${method} ${path.split('?')[0]} answered ${response.statusCode} ${reason}`;
       if (response.statusCode === 429 || (response.statusCode === 403 && RATE_LIMIT_REASONS.has(reason))) {
         const asked = retryAfterMs(response.headers['retry-after']);
         const delay = asked ?? Math.round(baseDelay * 2 ** rateLimited * (0.75 + Math.random() * 0.5));
-        if (waited + delay <= maxWait) {
+        // Bounded twice: by time (the sync lock's TTL) and by tries (Retry-After: 0 costs no time).
+        if (rateLimited + 1 < maxTries && waited + delay <= maxWait) {
           rateLimited += 1;
           waited += delay;
           await sleep(delay);
           continue;
         }
+        const longWait = asked !== undefined && waited + asked > maxWait;
+        throw new GmailRateLimitError(response.statusCode, reason, description, longWait ? Date.now() + asked : undefined);
       }
-      throw new GmailApiError(
-        response.statusCode,
-        reason,
-        `Gmail ${method} ${path.split('?')[0]} answered ${response.statusCode} ${reason}`,
-      );
+      throw new GmailApiError(response.statusCode, reason, description);
     }
   }
   return {

@@ -39,6 +39,8 @@ export const DEAD_GRANT_ERRORS: ReadonlySet<string> = new Set([
 
 /** The refresh token (or delegation) no longer works: someone must reconnect the mailbox. */
 export class TokenRevokedError extends Error {
+  /** The mailbox grant (see MailboxStore.markNeedsReauth) whose credential was refused, when known. */
+  grant: number | undefined;
   constructor(
     readonly reason: string,
     /** The token endpoint's `error` code (one of DEAD_GRANT_ERRORS). */

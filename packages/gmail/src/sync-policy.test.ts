@@ -1,8 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ZodError } from 'zod';
 import { z } from 'zod';
-import type { GmailLabel, HistoryPage } from './gmail-client';
-import { describeUnreadable, historyCandidates, importJobId, labelFilterProblem, resyncQuery } from './sync-policy';
+import { GmailApiError, GmailRateLimitError, type GmailLabel, type HistoryPage } from './gmail-client';
+import { TokenRevokedError } from './google-oauth';
+import { mergeResyncGaps, type ResyncGap } from './mailbox-store';
+import {
+  describeUnreadable,
+  historyCandidates,
+  importJobId,
+  labelFilterProblem,
+  messageFetchFailure,
+  resyncQuery,
+  resyncWindow,
+} from './sync-policy';
 
 const ref = (id: string, labelIds: string[]) => ({ message: { id, threadId: id, labelIds } });
 
@@ -77,5 +87,65 @@ describe('labelFilterProblem', () => {
     const problem = await labelFilterProblem(client, labelId);
     if (expected === undefined) expect(problem).toBeUndefined();
     else expect(problem).toMatch(expected);
+  });
+});
+
+describe('messageFetchFailure', () => {
+  const api = (status: number, reason = 'x') => new GmailApiError(status, reason, `answered ${status}`);
+  it.each([
+    ['400 failedPrecondition', api(400, 'failedPrecondition'), 'message'],
+    ['403 forbidden for one message', api(403, 'forbidden'), 'message'],
+    ['410 gone', api(410), 'message'],
+    ['401 after the refresh', api(401), 'mailbox'],
+    ['408 timeout', api(408), 'mailbox'],
+    ['429 not waited out', new GmailRateLimitError(429, 'rateLimitExceeded', 'slow', undefined), 'mailbox'],
+    ['403 rate limit not waited out', new GmailRateLimitError(403, 'userRateLimitExceeded', 'slow', Date.now()), 'mailbox'],
+    ['500', api(500), 'mailbox'],
+    ['503', api(503), 'mailbox'],
+    ['network', new Error('ECONNRESET'), 'mailbox'],
+    ['token refused', new TokenRevokedError('revoked'), 'mailbox'],
+  ])('%s → %s', (_name, error, expected) => {
+    expect(messageFetchFailure(error)).toBe(expected);
+  });
+});
+
+describe('resyncWindow', () => {
+  const DAY = 86_400_000;
+  const now = 100 * DAY;
+  const base = { connectedAt: 10 * DAY, readThroughAt: undefined, lastSyncAt: undefined, now, dedupWindowMs: 30 * DAY };
+  it.each([
+    ['connected inside the window, read recently', { connectedAt: 80 * DAY, readThroughAt: 95 * DAY }, { listFrom: 80 * DAY }],
+    ['read recently, connected long ago', { readThroughAt: 95 * DAY }, { listFrom: 70 * DAY }],
+    ['last read 40 days ago', { readThroughAt: 60 * DAY }, { listFrom: 70 * DAY, unread: { from: 60 * DAY, to: 70 * DAY } }],
+    ['never read through: the last sync', { lastSyncAt: 50 * DAY }, { listFrom: 70 * DAY, unread: { from: 50 * DAY, to: 70 * DAY } }],
+    ['never synced: from the connection', {}, { listFrom: 70 * DAY, unread: { from: 10 * DAY, to: 70 * DAY } }],
+  ])('%s', (_name, input, expected) => {
+    expect(resyncWindow({ ...base, ...input })).toEqual(expected);
+  });
+  it('queries with both bounds in epoch seconds', () => {
+    expect(resyncQuery(1_500, 3_200)).toBe('after:1 before:4');
+  });
+});
+
+describe('mergeResyncGaps', () => {
+  const gap = (over: Partial<ResyncGap>): ResyncGap => ({
+    first_at: 10,
+    last_at: 10,
+    from: 1,
+    to: 5,
+    at_least: 3,
+    reasons: ['max_messages'],
+    ...over,
+  });
+  it.each([
+    ['first gap', undefined, gap({}), gap({})],
+    [
+      'a later cut widens the range and adds the counts',
+      gap({}),
+      gap({ first_at: 20, last_at: 20, from: 4, to: 9, at_least: 2, reasons: ['dedup_window'] }),
+      { first_at: 10, last_at: 20, from: 1, to: 9, at_least: 5, reasons: ['dedup_window', 'max_messages'] },
+    ],
+  ])('%s', (_name, previous, next, expected) => {
+    expect(mergeResyncGaps(previous, next)).toEqual(expected);
   });
 });

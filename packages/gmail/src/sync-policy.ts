@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import type { GmailClient, HistoryPage } from './gmail-client';
+import { GmailApiError, GmailRateLimitError, type GmailClient, type HistoryPage } from './gmail-client';
 import { isIncomingMessage } from './message-to-ingress';
 import { normalizeAddress } from './mailbox-store';
 
@@ -39,11 +39,44 @@ export function historyCandidates(page: HistoryPage, options: { labelId: string 
 }
 
 /**
- * Gmail search for a full resync: received after `notBeforeMs` (Gmail's `after:` takes epoch
- * seconds). Drafts, spam and trash are excluded by messages.list itself.
+ * Gmail search for a full resync: received after `notBeforeMs` (and before `beforeMs` when given;
+ * Gmail's `after:`/`before:` take epoch seconds). Drafts, spam and trash are excluded by messages.list itself.
  */
-export function resyncQuery(notBeforeMs: number): string {
-  return `after:${Math.floor(notBeforeMs / 1000)}`;
+export function resyncQuery(notBeforeMs: number, beforeMs?: number): string {
+  const after = `after:${Math.floor(notBeforeMs / 1000)}`;
+  return beforeMs === undefined ? after : `${after} before:${Math.ceil(beforeMs / 1000)}`;
+}
+
+/**
+ * What a full resync reads: mail received from `listFrom` (the first connection, or the start of the
+ * dedup window when that is later: older mail may already have been sent and its seen mark is gone).
+ * `unread`: the part of the gap older than the window, from when every message had last been read
+ * (`readThroughAt`, else the last sync, else the connection) to the window's start; absent when the
+ * gap fits in the window.
+ */
+export function resyncWindow(input: {
+  connectedAt: number;
+  readThroughAt: number | undefined;
+  lastSyncAt: number | undefined;
+  now: number;
+  dedupWindowMs: number;
+}): { listFrom: number; unread?: { from: number; to: number } } {
+  const listFrom = Math.max(input.connectedAt, input.now - input.dedupWindowMs);
+  const readUpTo = Math.max(input.connectedAt, input.readThroughAt ?? input.lastSyncAt ?? input.connectedAt);
+  return readUpTo < listFrom ? { listFrom, unread: { from: readUpTo, to: listFrom } } : { listFrom };
+}
+
+/**
+ * A messages.get failure for one message: `message` when it is about that message and will not pass
+ * by retrying the whole sync (400, a 403 other than a rate limit, any other 4xx): the message becomes
+ * its own import-message job (the dead letter) and the sync goes on. `mailbox` otherwise (5xx, network,
+ * rate limits, 401 after a refresh, token refused): the sync stops and is retried from its position.
+ */
+export function messageFetchFailure(error: unknown): 'message' | 'mailbox' {
+  if (!(error instanceof GmailApiError) || error instanceof GmailRateLimitError) return 'mailbox';
+  const { status } = error;
+  if (status === 401 || status === 408 || status === 429 || status >= 500) return 'mailbox';
+  return status >= 400 ? 'message' : 'mailbox';
 }
 
 /** One import-message job per (mailbox, Gmail message): a second failure of the same message adds nothing. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { failingTargets, healthProblems, type HealthFacts } from './health-problems';
+import { failingTargets, GMAIL_GAP_LIMITS, healthProblems, type GmailMailboxProblem, type HealthFacts } from './health-problems';
 
 const healthy: HealthFacts = {
   redisOk: true,
@@ -13,8 +13,11 @@ const healthy: HealthFacts = {
   absenceToday: false,
   withinWindow: null,
   window: {},
-  gmail: { problems: [], needsReauth: 0 },
+  gmail: { problems: [] },
 };
+const box = 'o***@example.org';
+const T = Date.parse('2026-06-01T12:00:00Z');
+const gmail = (...problems: GmailMailboxProblem[]) => ({ gmail: { problems } });
 
 describe('healthProblems', () => {
   it.each<[string, Partial<HealthFacts>, string[], boolean]>([
@@ -30,12 +33,32 @@ describe('healthProblems', () => {
     ['absence day', { absenceToday: true }, ['absence_today'], false],
     ['outside the window', { withinWindow: false, window: { start: '08:00', end: '18:00' } }, ['outside_time_window'], false],
     ['inside the window', { withinWindow: true, window: { start: '08:00', end: '18:00' } }, [], false],
-    ['Gmail re-auth', { gmail: { problems: ['gmail_needs_reauth'], needsReauth: 1 } }, ['gmail_needs_reauth'], true],
-    ['Gmail watch lapsed', { gmail: { problems: ['gmail_watch_expired'], needsReauth: 0 } }, ['gmail_watch_expired'], true],
-    ['Gmail renewal failed', { gmail: { problems: ['gmail_watch_renewal_failed'], needsReauth: 0 } }, ['gmail_watch_renewal_failed'], true],
-    ['Gmail sync stale', { gmail: { problems: ['gmail_sync_stale'], needsReauth: 0 } }, ['gmail_sync_stale'], true],
-    ['Gmail resync cut short', { gmail: { problems: ['gmail_resync_truncated'], needsReauth: 0 } }, ['gmail_resync_truncated'], true],
-    ['Gmail sync failing', { gmail: { problems: ['gmail_sync_failing'], needsReauth: 0 } }, ['gmail_sync_failing'], true],
+    ['Gmail re-auth', gmail({ mailbox: box, code: 'gmail_needs_reauth', lastError: 'invalid_grant' }), ['gmail_needs_reauth'], true],
+    ['Gmail watch lapsed', gmail({ mailbox: box, code: 'gmail_watch_expired', watchExpiresAt: T }), ['gmail_watch_expired'], true],
+    [
+      'Gmail renewal failed',
+      gmail({ mailbox: box, code: 'gmail_watch_renewal_failed', renewalError: '503', watchExpiresAt: T }),
+      ['gmail_watch_renewal_failed'],
+      true,
+    ],
+    ['Gmail sync stale', gmail({ mailbox: box, code: 'gmail_sync_stale', lastSyncAt: T }), ['gmail_sync_stale'], true],
+    [
+      'Gmail resync cut short',
+      gmail({ mailbox: box, code: 'gmail_resync_truncated', gap: { from: T, to: T, at_least: 3, reasons: ['max_messages'] } }),
+      ['gmail_resync_truncated'],
+      true,
+    ],
+    ['Gmail sync failing', gmail({ mailbox: box, code: 'gmail_sync_failing', syncError: 'label' }), ['gmail_sync_failing'], true],
+    ['Gmail rate limited (a notice)', gmail({ mailbox: box, code: 'gmail_rate_limited', until: T }), ['gmail_rate_limited'], false],
+    [
+      'two mailboxes, one problem each',
+      gmail(
+        { mailbox: box, code: 'gmail_sync_stale', lastSyncAt: T },
+        { mailbox: 'p***@example.org', code: 'gmail_sync_stale', lastSyncAt: T },
+      ),
+      ['gmail_sync_stale', 'gmail_sync_stale'],
+      true,
+    ],
   ])('%s', (_label, facts, codes, degrades) => {
     const problems = healthProblems({ ...healthy, ...facts });
     expect(problems.map((p) => p.code)).toEqual(codes);
@@ -49,6 +72,29 @@ describe('healthProblems', () => {
     expect(failing!.message).toContain('5');
     const [outside] = healthProblems({ ...healthy, withinWindow: false, window: { start: '08:00', end: '18:00' } });
     expect(outside!.message).toContain('08:00–18:00');
+  });
+});
+
+describe('Gmail problems in words', () => {
+  it('names the mailbox, the facts and the action for each', () => {
+    const [reauth] = healthProblems({ ...healthy, ...gmail({ mailbox: box, code: 'gmail_needs_reauth', lastError: 'invalid_grant' }) });
+    expect(reauth!.message).toMatch(/o\*\*\*@example\.org.*invalid_grant.*Action : relancer npm run gmail:connect/);
+    const [gap] = healthProblems({
+      ...healthy,
+      ...gmail({
+        mailbox: box,
+        code: 'gmail_resync_truncated',
+        gap: { from: Date.parse('2026-05-01T08:00:00Z'), to: Date.parse('2026-05-02T09:30:00Z'), at_least: 42, reasons: ['dedup_window'] },
+      }),
+    });
+    expect(gap!.message).toContain('au moins 42 e-mail(s)');
+    expect(gap!.message).toContain('du 2026-05-01 08:00 UTC au 2026-05-02 09:30 UTC');
+    expect(gap!.message).toContain('DEDUP_WINDOW_DAYS');
+    expect(gap!.message).toContain('acquitter');
+    // Both limits Gmail sets, said with the notice.
+    expect(gap!.message).toContain(GMAIL_GAP_LIMITS);
+    expect(GMAIL_GAP_LIMITS).toMatch(/archivé ou supprimé/);
+    expect(GMAIL_GAP_LIMITS).toMatch(/avant la connexion/);
   });
 });
 

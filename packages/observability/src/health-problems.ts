@@ -24,9 +24,23 @@ export interface HealthFacts {
   targetStates?: ReadonlyArray<{ target: string; state: string; operator: boolean; held: number }>;
   /** Alerts that could not be sent (the alert queue's failed jobs). */
   failedAlerts?: number;
-  /** Gmail push: the problem codes of /health's gmail section, and how many mailboxes need re-authorisation. */
-  gmail: { problems: readonly string[]; needsReauth: number };
+  /** Gmail push: one entry per mailbox problem (from /health's gmail section). */
+  gmail: { problems: readonly GmailMailboxProblem[] };
 }
+
+/** One problem of one mailbox, with what its words need (the address is masked: /health is public). */
+export type GmailMailboxProblem = { mailbox: string } & (
+  | { code: 'gmail_needs_reauth'; lastError: string | null }
+  | { code: 'gmail_watch_expired'; watchExpiresAt: number }
+  | { code: 'gmail_watch_renewal_failed'; renewalError: string | null; watchExpiresAt: number | null }
+  | { code: 'gmail_sync_stale'; lastSyncAt: number | null }
+  | {
+      code: 'gmail_resync_truncated';
+      gap: { from: number; to: number; at_least: number; reasons: ReadonlyArray<'dedup_window' | 'max_messages'> };
+    }
+  | { code: 'gmail_sync_failing'; syncError: string }
+  | { code: 'gmail_rate_limited'; until: number }
+);
 
 export interface HealthProblem {
   code: string;
@@ -62,35 +76,72 @@ export function failingTargets(
     .sort((a, b) => b.consecutive_failures - a.consecutive_failures);
 }
 
-/** Gmail push problems (gmail-push.md): each degrades /health, as the mailbox may be missing mail. */
-const GMAIL_PROBLEMS: Record<string, { severity: HealthProblem['severity']; message: (needsReauth: number) => string }> = {
-  gmail_needs_reauth: {
-    severity: 'critical',
-    message: (n) => `${n} boîte(s) Gmail à réautoriser (npm run gmail:connect) : le courrier reçu attend et sera lu après.`,
-  },
-  gmail_watch_expired: {
-    severity: 'warning',
-    message: () => 'La surveillance Gmail (watch) d’une boîte au moins a expiré : le renouvellement n’a pas eu lieu.',
-  },
-  gmail_watch_renewal_failed: {
-    severity: 'warning',
-    message: () => 'Le dernier renouvellement de la surveillance Gmail a échoué : il sera retenté avant l’expiration.',
-  },
-  gmail_sync_stale: {
-    severity: 'warning',
-    message: () => 'Une boîte Gmail n’a pas été synchronisée depuis plusieurs intervalles de relève.',
-  },
-  gmail_resync_truncated: {
-    severity: 'warning',
-    message: () =>
-      'Une resynchronisation Gmail complète a atteint sa limite (GMAIL_RESYNC_MAX_MESSAGES) : des e-mails ont pu être ignorés.',
-  },
-  gmail_sync_failing: {
-    severity: 'critical',
-    message: () =>
-      'La synchronisation d’une boîte Gmail échoue (par ex. un nom de libellé au lieu d’un identifiant dans GMAIL_LABEL_FILTER).',
-  },
-};
+const when = (ms: number | null) => (ms ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : 'jamais');
+
+/**
+ * The words of the two things Gmail gives no way to read back after a gap whose history expired
+ * (gmail-push.md, « Ce qui peut encore manquer »): said with every truncation notice.
+ */
+export const GMAIL_GAP_LIMITS =
+  'Ne sont jamais relus après l’expiration de l’historique : un e-mail arrivé puis archivé ou supprimé pendant l’interruption, ' +
+  'et un e-mail reçu avant la connexion de la boîte (ou avant DEDUP_WINDOW_DAYS) qui a reçu le libellé surveillé pendant l’interruption.';
+
+/**
+ * A Gmail push problem of one mailbox in words, with the action to take (gmail-push.md). All but the
+ * rate-limit notice degrade /health: the mailbox may be missing mail.
+ */
+export function gmailProblemWords(p: GmailMailboxProblem): { severity: HealthProblem['severity']; message: string; degrades: boolean } {
+  const box = `Boîte Gmail ${p.mailbox}`;
+  switch (p.code) {
+    case 'gmail_needs_reauth':
+      return {
+        severity: 'critical',
+        degrades: true,
+        message: `${box} : Google refuse l’autorisation (${p.lastError ?? 'inconnu'}). Action : relancer npm run gmail:connect pour cette boîte ; le courrier reçu entre-temps sera lu ensuite.`,
+      };
+    case 'gmail_watch_expired':
+      return {
+        severity: 'warning',
+        degrades: true,
+        message: `${box} : la surveillance Gmail (watch) a expiré le ${when(p.watchExpiresAt)} ; seule la relève de secours lit le courrier. Action : vérifier GMAIL_PUBSUB_TOPIC et les droits du sujet Pub/Sub, puis relancer npm run gmail:connect.`,
+      };
+    case 'gmail_watch_renewal_failed':
+      return {
+        severity: 'warning',
+        degrades: true,
+        message: `${box} : le renouvellement de la surveillance a échoué (${p.renewalError ?? 'erreur inconnue'}) ; il sera retenté avant l’expiration (${when(p.watchExpiresAt)}). Action : si l’échec persiste, vérifier le sujet Pub/Sub et ses droits.`,
+      };
+    case 'gmail_sync_stale':
+      return {
+        severity: 'warning',
+        degrades: true,
+        message: `${box} : aucune synchronisation réussie depuis ${when(p.lastSyncAt)}. Action : vérifier que les workers tournent et lire les journaux gmail.sync (Google indisponible ?).`,
+      };
+    case 'gmail_resync_truncated': {
+      const why = [
+        ...(p.gap.reasons.includes('dedup_window') ? ['plus ancien que DEDUP_WINDOW_DAYS'] : []),
+        ...(p.gap.reasons.includes('max_messages') ? ['au-delà de GMAIL_RESYNC_MAX_MESSAGES'] : []),
+      ].join(', ');
+      return {
+        severity: 'warning',
+        degrades: true,
+        message: `${box} : une resynchronisation complète n’a pas lu au moins ${p.gap.at_least} e-mail(s) reçu(s) du ${when(p.gap.from)} au ${when(p.gap.to)} (${why}). Action : les vérifier à la main dans Gmail, puis acquitter l’alerte dans le tableau de bord. ${GMAIL_GAP_LIMITS}`,
+      };
+    }
+    case 'gmail_sync_failing':
+      return {
+        severity: 'critical',
+        degrades: true,
+        message: `${box} : la synchronisation échoue : ${p.syncError}. Action : corriger la configuration indiquée, la boîte reprend alors seule.`,
+      };
+    case 'gmail_rate_limited':
+      return {
+        severity: 'info',
+        degrades: false,
+        message: `${box} : Google demande d’attendre jusqu’au ${when(p.until)} (limite de débit) ; la synchronisation reprendra alors d’elle-même.`,
+      };
+  }
+}
 
 export function healthProblems(f: HealthFacts): HealthProblem[] {
   const out: HealthProblem[] = [];
@@ -148,10 +199,9 @@ export function healthProblems(f: HealthFacts): HealthProblem[] {
       false,
     );
   }
-  for (const code of f.gmail.problems) {
-    const words = GMAIL_PROBLEMS[code];
-    if (words) add(code, words.severity, words.message(f.gmail.needsReauth), true);
-    else add(code, 'warning', `Gmail push : ${code}.`, true);
+  for (const problem of f.gmail.problems) {
+    const words = gmailProblemWords(problem);
+    add(problem.code, words.severity, words.message, words.degrades);
   }
   return out;
 }

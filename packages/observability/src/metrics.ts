@@ -81,6 +81,12 @@ export function createWorkerMetrics(registry = new Registry()) {
       buckets: CPU_BUCKETS,
       registers: [registry],
     }),
+    gmailMessagesGone: new Counter({
+      name: 'rs_gmail_messages_gone_total',
+      help: 'Gmail messages deleted before they could be read (404), by stage (sync, import): a burst is a signal',
+      labelNames: ['stage'],
+      registers: [registry],
+    }),
     alertsSent: new Counter({
       name: 'rs_alerts_sent_total',
       help: 'Operator alerts sent, per channel (webhook, email) and event',

@@ -102,7 +102,10 @@ export const gmailQueue = defineQueue({
     backoff: { type: 'exponential', delay: 2_000 },
     // Small jobs, a few per minute per mailbox at most: an hour of history is enough to inspect.
     removeOnComplete: { age: HOUR_S, count: 1_000 },
-    removeOnFail: { age: 7 * DAY_S, count: 5_000 },
+    // The failed set holds the Gmail dead letters (import-message: a message the sync moved past and
+    // will not read again): kept as long as a delivery dead letter. BullMQ trims the whole failed set
+    // by the age and count of the job that fails, so every gmail job carries them.
+    removeOnFail: { age: 30 * DAY_S, count: 100_000 },
   },
 });
 

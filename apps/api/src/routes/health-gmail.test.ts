@@ -16,10 +16,23 @@ const mailbox = (over: Partial<Mailbox>): Mailbox => ({
   lastError: undefined,
   watchFailedAt: undefined,
   watchError: undefined,
+  resyncGap: undefined,
   resyncTruncatedAt: undefined,
+  readThroughAt: undefined,
+  rateLimitedUntil: undefined,
+  grant: 1,
   syncError: undefined,
   labelErrors: false,
   ...over,
+});
+
+const gap = (at: number) => ({
+  first_at: at,
+  last_at: at,
+  from: at - 3_600_000,
+  to: at - 60_000,
+  at_least: 4,
+  reasons: ['max_messages' as const],
 });
 
 describe('gmailHealth', () => {
@@ -30,8 +43,11 @@ describe('gmailHealth', () => {
     ['watch lapsed', { watchExpiresAt: NOW - 1 }, ['gmail_watch_expired']],
     ['no sync for more than 3 polls', { lastSyncAt: NOW - 10 * MIN }, ['gmail_sync_stale']],
     ['just reconnected, not synced yet', { lastSyncAt: NOW - 60 * MIN, lastConnectAt: NOW - MIN }, []],
-    ['resync cut short today', { resyncTruncatedAt: NOW - 60 * MIN }, ['gmail_resync_truncated']],
-    ['resync cut short two days ago', { resyncTruncatedAt: NOW - 48 * 60 * MIN }, []],
+    ['resync cut short today', { resyncGap: gap(NOW - 60 * MIN) }, ['gmail_resync_truncated']],
+    // Until an operator acknowledges it, however old.
+    ['resync cut short ten days ago', { resyncGap: gap(NOW - 10 * 24 * 60 * MIN) }, ['gmail_resync_truncated']],
+    ['Google asked to wait: not stale before that time', { lastSyncAt: NOW - 60 * MIN, rateLimitedUntil: NOW + 30 * MIN }, []],
+    ['the wait is over and still no sync', { lastSyncAt: NOW - 60 * MIN, rateLimitedUntil: NOW - 10 * MIN }, ['gmail_sync_stale']],
     ['label filter unusable', { syncError: 'GMAIL_LABEL_FILTER="X" is a label name' }, ['gmail_sync_failing']],
   ])('%s', (_label, over, problems) => {
     const { problems: found } = gmailHealth(true, [mailbox(over)], NOW, 9 * MIN);
@@ -52,6 +68,25 @@ describe('gmailHealth', () => {
       renewal_error: '503 backendError',
       stale_sync: true,
       resync_truncated: false,
+    });
+  });
+
+  it('details one problem per mailbox, with the gap it did not read', () => {
+    const { details, section } = gmailHealth(
+      true,
+      [mailbox({ resyncGap: gap(NOW) }), mailbox({ address: 'zed@example.org', lastSyncAt: NOW - 20 * MIN })],
+      NOW,
+      9 * MIN,
+    );
+    expect(details).toEqual([
+      { mailbox: 'o***@example.org', code: 'gmail_resync_truncated', gap: gap(NOW) },
+      { mailbox: 'z***@example.org', code: 'gmail_sync_stale', lastSyncAt: NOW - 20 * MIN },
+    ]);
+    expect(section.mailboxes[0]?.resync_gap).toEqual({
+      from: new Date(NOW - 3_600_000).toISOString(),
+      to: new Date(NOW - 60_000).toISOString(),
+      at_least: 4,
+      reasons: ['max_messages'],
     });
   });
 

@@ -8,6 +8,7 @@ import {
   liveWorkerCount,
   renderMetrics,
   RENDER_SIGNAL_VERSION,
+  type GmailMailboxProblem,
   type HealthProblem,
 } from '@render-signal/observability';
 import { isWithinWindow, weekdayIn } from '@render-signal/routing';
@@ -18,8 +19,6 @@ import type { AppDeps } from '../app-deps';
 const HOUR_MS = 3_600_000;
 /** A mailbox not synced for this many backup-poll intervals is flagged stale. */
 const GMAIL_STALE_POLLS = 3;
-/** A resync cut short by its bound keeps /health degraded this long (the operator must know mail was skipped). */
-const RESYNC_TRUNCATED_NOTICE_MS = 24 * HOUR_MS;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise.catch(() => fallback), new Promise<T>((resolve) => setTimeout(() => resolve(fallback), ms).unref())]);
@@ -176,7 +175,7 @@ export function problemDetails(
     absenceToday: facts.settings?.absenceToday ?? false,
     withinWindow: facts.settings?.withinWindow ?? null,
     window: facts.settings?.window ?? {},
-    gmail: { problems: gmail.problems, needsReauth: gmail.section.needs_reauth },
+    gmail: { problems: gmail.details },
   });
 }
 
@@ -184,7 +183,7 @@ export function problemDetails(
 export function buildHealthDocument(facts: HealthFacts, context: HealthContext) {
   const deadLetters = deadLettersOf(facts.queues);
   const details = problemDetails(facts, context);
-  const problems = details.filter((p) => p.degrades).map((p) => p.code);
+  const problems = [...new Set(details.filter((p) => p.degrades).map((p) => p.code))];
   return {
     httpStatus: facts.redisOk ? 200 : 503,
     body: {
@@ -338,20 +337,23 @@ function maskAddress(address: string): string {
  * The Gmail push section: per mailbox its state and timestamps (never a token), and what needs
  * attention: `needs_reauth` (token refused: run gmail:connect again), `renewal_failed` (the last
  * users.watch renewal failed, shown at once, before the watch lapses), `stale_sync` (no successful
- * sync for `staleAfterMs`), `resync_truncated` (a full resync stopped at GMAIL_RESYNC_MAX_MESSAGES
- * in the last 24 h), `sync_error` (a sync fails for a reason retrying cannot fix, e.g. a label name
- * in GMAIL_LABEL_FILTER).
+ * sync for `staleAfterMs`, counted from the end of any wait Google asked for with Retry-After),
+ * `resync_truncated` (a full resync left mail unread: shown with the range and count until an operator
+ * acknowledges it), `sync_error` (a sync fails for a reason retrying cannot fix, e.g. a label name in
+ * GMAIL_LABEL_FILTER). `details`: one entry per mailbox problem, for the words.
  */
 export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now = Date.now(), staleAfterMs = 9 * 60_000) {
   const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
   const rows = mailboxes.map((m) => {
     const active = m.state === 'active';
+    const rateLimited = active && m.rateLimitedUntil !== undefined && m.rateLimitedUntil > now;
     return {
       mailbox: m,
       watchLapsed: active && m.watchExpiresAt !== undefined && m.watchExpiresAt < now,
       renewalFailed: active && m.watchFailedAt !== undefined,
-      staleSync: enabled && active && now - Math.max(m.lastSyncAt ?? 0, m.lastConnectAt) > staleAfterMs,
-      resyncTruncated: m.resyncTruncatedAt !== undefined && now - m.resyncTruncatedAt < RESYNC_TRUNCATED_NOTICE_MS,
+      rateLimited,
+      staleSync: enabled && active && now - Math.max(m.lastSyncAt ?? 0, m.lastConnectAt, m.rateLimitedUntil ?? 0) > staleAfterMs,
+      resyncTruncated: m.resyncGap !== undefined,
       syncError: active && m.syncError !== undefined,
     };
   });
@@ -361,15 +363,26 @@ export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now
   const staleSync = count((r) => r.staleSync);
   const resyncTruncated = count((r) => r.resyncTruncated);
   const syncFailing = count((r) => r.syncError);
+  const details: GmailMailboxProblem[] = [];
+  for (const { mailbox: m, ...r } of rows) {
+    const mailbox = maskAddress(m.address);
+    if (m.state === 'needs_reauth') details.push({ mailbox, code: 'gmail_needs_reauth', lastError: m.lastError ?? null });
+    if (enabled && r.watchLapsed) details.push({ mailbox, code: 'gmail_watch_expired', watchExpiresAt: m.watchExpiresAt! });
+    if (enabled && r.renewalFailed)
+      details.push({
+        mailbox,
+        code: 'gmail_watch_renewal_failed',
+        renewalError: m.watchError ?? null,
+        watchExpiresAt: m.watchExpiresAt ?? null,
+      });
+    if (r.staleSync) details.push({ mailbox, code: 'gmail_sync_stale', lastSyncAt: m.lastSyncAt ?? null });
+    if (m.resyncGap) details.push({ mailbox, code: 'gmail_resync_truncated', gap: m.resyncGap });
+    if (enabled && r.syncError) details.push({ mailbox, code: 'gmail_sync_failing', syncError: m.syncError! });
+    if (r.rateLimited) details.push({ mailbox, code: 'gmail_rate_limited', until: m.rateLimitedUntil! });
+  }
   return {
-    problems: [
-      ...(needsReauth > 0 ? ['gmail_needs_reauth'] : []),
-      ...(enabled && count((r) => r.watchLapsed) > 0 ? ['gmail_watch_expired'] : []),
-      ...(enabled && renewalFailed > 0 ? ['gmail_watch_renewal_failed'] : []),
-      ...(staleSync > 0 ? ['gmail_sync_stale'] : []),
-      ...(resyncTruncated > 0 ? ['gmail_resync_truncated'] : []),
-      ...(enabled && syncFailing > 0 ? ['gmail_sync_failing'] : []),
-    ],
+    problems: [...new Set(details.filter((d) => d.code !== 'gmail_rate_limited').map((d) => d.code))],
+    details,
     section: {
       enabled,
       connected: mailboxes.length,
@@ -391,8 +404,13 @@ export function gmailHealth(enabled: boolean, mailboxes: readonly Mailbox[], now
         renewal_failed_at: iso(m.watchFailedAt),
         renewal_error: m.watchError ?? null,
         stale_sync: r.staleSync,
+        rate_limited_until: r.rateLimited ? iso(m.rateLimitedUntil) : null,
         resync_truncated: r.resyncTruncated,
         resync_truncated_at: iso(m.resyncTruncatedAt),
+        /** What the last unacknowledged resyncs did not read: receive-time range and a lower bound of the count. */
+        resync_gap: m.resyncGap
+          ? { from: iso(m.resyncGap.from), to: iso(m.resyncGap.to), at_least: m.resyncGap.at_least, reasons: m.resyncGap.reasons }
+          : null,
         sync_error: m.syncError ?? null,
       })),
     },

@@ -9,7 +9,7 @@ import {
   createMailboxStore,
   WATCH_RENEWAL_SCHEDULER_ID,
 } from '@render-signal/gmail';
-import type { Logger } from '@render-signal/observability';
+import type { Logger, WorkerMetrics } from '@render-signal/observability';
 import { createConsumer, createProducer, emailQueue, gmailQueue, type Producer } from '@render-signal/queue';
 import { importMessage } from './import-message';
 import { pollMailboxes } from './poll-mailboxes';
@@ -29,6 +29,7 @@ export async function startGmailConsumer(options: {
   logger: Logger;
   redis: Redis | Cluster;
   settings: SettingsStore;
+  metrics: Pick<WorkerMetrics, 'gmailMessagesGone'>;
   lock: { lockDuration: number; lockRenewTime?: number; stalledInterval: number; maxStalledCount?: number };
 }): Promise<{ worker: Worker; close(): Promise<void> }> {
   const { env, logger, redis } = options;
@@ -72,6 +73,7 @@ export async function startGmailConsumer(options: {
     sendOwnMessages: env.GMAIL_SEND_OWN_MESSAGES,
     gmailProducer,
     errorLabel: env.GMAIL_ERROR_LABEL,
+    metrics: options.metrics,
   };
   const worker = createConsumer(
     gmailQueue,
@@ -79,7 +81,7 @@ export async function startGmailConsumer(options: {
       sync: (job, token) => syncMailbox(job, token, ctx),
       'renew-watch': () => renewWatches({ ...ctx, topicName: env.GMAIL_PUBSUB_TOPIC! }),
       poll: () => pollMailboxes({ mailboxes, producer: gmailProducer }),
-      'import-message': (job) => importMessage(job, ctx),
+      'import-message': (job, token) => importMessage(job, token, ctx),
     },
     { connection: redis, prefix, concurrency: SYNC_CONCURRENCY, ...options.lock },
   );

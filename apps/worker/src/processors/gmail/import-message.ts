@@ -1,9 +1,11 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { ImportMessageJob } from '@render-signal/contracts';
 import {
   describeUnreadable,
   GmailApiError,
   gmailClientForMailbox,
+  GmailRateLimitError,
+  messageFetchFailure,
   messageToIngress,
   TokenRevokedError,
   type GmailClient,
@@ -12,7 +14,10 @@ import { ingestEmail } from '@render-signal/ingest';
 import type { Logger } from '@render-signal/observability';
 import type { GmailSyncContext } from './sync-mailbox';
 
-export type ImportMessageContext = Pick<GmailSyncContext, 'logger' | 'mailboxes' | 'tokens' | 'gmailBaseUrl' | 'ingest' | 'errorLabel'>;
+export type ImportMessageContext = Pick<
+  GmailSyncContext,
+  'logger' | 'mailboxes' | 'tokens' | 'gmailBaseUrl' | 'ingest' | 'errorLabel' | 'metrics'
+>;
 
 export type ImportOutcome =
   | { outcome: 'ingested' | 'duplicate'; mailbox: string; email_id: string; status: string }
@@ -24,9 +29,15 @@ export type ImportOutcome =
  * queue's failed set with the Gmail id in its data and the cause as its reason: the dead letter the
  * operator sees in /health (dead_letters), Bull Board and `npm run replay -- --queue gmail`. When the
  * mailbox granted gmail.modify, the message also gets the Apps Script's error label in Gmail. A
- * transient failure (Gmail 5xx, paused ingress) is retried with the queue's backoff.
+ * transient failure (Gmail 5xx, paused ingress) is retried with the queue's backoff; a lasting Gmail
+ * error about the message itself (400, a 403 that is not a rate limit) fails for good at once. It never
+ * looks at the mailbox's seen set: a replay reads the message whatever the sync remembered.
  */
-export async function importMessage(job: Job<ImportMessageJob>, ctx: ImportMessageContext): Promise<ImportOutcome> {
+export async function importMessage(
+  job: Job<ImportMessageJob>,
+  token: string | undefined,
+  ctx: ImportMessageContext,
+): Promise<ImportOutcome> {
   const { email_address: address, message_id: id } = job.data;
   const logger = ctx.logger.child({ mailbox: address, email_id: id });
   const mailbox = await ctx.mailboxes.get(address);
@@ -34,8 +45,16 @@ export async function importMessage(job: Job<ImportMessageJob>, ctx: ImportMessa
   if (mailbox.state !== 'active') throw new Error(`mailbox ${address} needs re-authorisation (gmail:connect)`);
   const client = gmailClientForMailbox(address, ctx.tokens, { baseUrl: ctx.gmailBaseUrl });
   try {
-    const raw = await client.getRawMessage(id);
+    let raw;
+    try {
+      raw = await client.getRawMessage(id);
+    } catch (error) {
+      if (messageFetchFailure(error) === 'mailbox') throw error;
+      logger.error('gmail.message_dead_lettered', { error: (error as Error).message });
+      throw new UnrecoverableError(`Gmail message ${id} of ${address} could not be fetched: ${(error as Error).message}`);
+    }
     if (!raw) {
+      ctx.metrics.gmailMessagesGone.inc({ stage: 'import' });
       logger.warn('gmail.message_gone', {});
       return { outcome: 'gone', mailbox: address, email_id: id };
     }
@@ -56,8 +75,12 @@ export async function importMessage(job: Job<ImportMessageJob>, ctx: ImportMessa
     return { outcome: result.status === 'queued' ? 'ingested' : 'duplicate', mailbox: address, email_id: id, status: result.status };
   } catch (error) {
     if (error instanceof TokenRevokedError) {
-      await ctx.mailboxes.markNeedsReauth(address, error.code);
-      logger.error('gmail.token_revoked', { code: error.code, reason: error.reason });
+      const marked = await ctx.mailboxes.markNeedsReauth(address, error.code, error.grant ?? mailbox.grant);
+      logger.error('gmail.token_revoked', { code: error.code, reason: error.reason, marked });
+    }
+    if (error instanceof GmailRateLimitError && error.retryAt !== undefined && token) {
+      await job.moveToDelayed(error.retryAt, token);
+      throw new DelayedError();
     }
     throw error;
   }

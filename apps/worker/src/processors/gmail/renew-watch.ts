@@ -27,7 +27,7 @@ export async function renewWatches(ctx: RenewWatchContext): Promise<{ renewed: n
       logger.info('gmail.watch_renewed', { expires_at: new Date(Number(watch.expiration)).toISOString() });
     } catch (error) {
       if (error instanceof TokenRevokedError) {
-        await ctx.mailboxes.markNeedsReauth(mailbox.address, error.code);
+        await ctx.mailboxes.markNeedsReauth(mailbox.address, error.code, error.grant ?? mailbox.grant);
         logger.error('gmail.token_revoked', { code: error.code, reason: error.reason });
         summary.needs_reauth += 1;
         continue;

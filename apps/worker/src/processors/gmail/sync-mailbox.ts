@@ -6,13 +6,17 @@ import {
   describeUnreadable,
   GmailApiError,
   gmailClientForMailbox,
+  GmailRateLimitError,
   historyCandidates,
   importJobId,
   isIncomingMessage,
   labelFilterProblem,
+  messageFetchFailure,
   messageToIngress,
   resyncQuery,
+  resyncWindow,
   TokenRevokedError,
+  type ResyncGap,
   type AccessTokenSource,
   type GmailClient,
   type HistoryPage,
@@ -20,7 +24,7 @@ import {
   type MailboxStore,
 } from '@render-signal/gmail';
 import { ingestEmail, type IngestDeps } from '@render-signal/ingest';
-import type { Logger } from '@render-signal/observability';
+import type { Logger, WorkerMetrics } from '@render-signal/observability';
 import { redisScript, type gmailQueue, type Producer } from '@render-signal/queue';
 
 export interface GmailSyncContext {
@@ -42,6 +46,8 @@ export interface GmailSyncContext {
   gmailProducer: Pick<Producer<typeof gmailQueue>, 'add'>;
   /** The Apps Script's error label (GMAIL_ERROR_LABEL), put on unreadable messages when the grant allows. */
   errorLabel: string | undefined;
+  /** `rs_gmail_messages_gone_total`: messages deleted before they could be read. */
+  metrics: Pick<WorkerMetrics, 'gmailMessagesGone'>;
 }
 
 export type SyncOutcome =
@@ -70,6 +76,10 @@ return 0
 `);
 /** messages.list's largest page. */
 const LIST_PAGE_MAX = 500;
+/** Past the resync bound, ids are still listed (not fetched) to say how many were left, up to this many pages. */
+const COUNT_PAGES_MAX = 20;
+/** A resync lists at most this many pages in all (100,000 ids); what lies further is recorded as not read. */
+const LIST_PAGES_MAX = 200;
 
 /**
  * What happened to one message: `taken` (queued, or known to the dedup, or refused by the sender
@@ -86,6 +96,8 @@ interface SyncRun {
   logger: Logger;
   extendLock: () => Promise<unknown>;
   counts: { ingested: number; failed: number };
+  /** The oldest receive time among the messages fetched (a resync's gap ends there). */
+  oldestFetched: number | undefined;
 }
 
 /**
@@ -94,9 +106,12 @@ interface SyncRun {
  * history id moves forward only after every message of a page is taken in, so a crash re-reads that
  * page; the mailbox's seen set (Gmail ids already taken in, kept for the dedup window) and then the
  * Gmail-message-id dedup drop what was already taken. A 404 (start id too old) falls back to a full
- * resync of the mail received since the mailbox was connected, bounded by GMAIL_RESYNC_MAX_MESSAGES.
- * A message that cannot be read becomes an `import-message` job (the dead letter when it stays
- * unreadable) and the sync goes on.
+ * resync of the mail received since the mailbox was connected (see `resync`: what it cannot read is
+ * recorded as a gap until acknowledged). A message that cannot be read, or that Gmail lastingly
+ * refuses to serve, becomes an `import-message` job (the dead letter when it stays so) and the sync
+ * goes on; a message gone is logged and counted. A refused grant marks the mailbox needs_reauth only
+ * if that grant is still the stored one. A Retry-After longer than a call may wait delays the job
+ * until then (no attempt spent).
  *
  * One sync per mailbox at a time: the producers' per-mailbox deduplication id (keepLastIfActive)
  * keeps BullMQ from running two, and a Redis lock covers what bypasses it (a stalled job handed to
@@ -125,6 +140,7 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
     logger,
     extendLock: () => EXTEND_LOCK.run(ctx.redis, [lockKey], [lockToken, LOCK_TTL_MS]),
     counts: { ingested: 0, failed: 0 },
+    oldestFetched: undefined,
   };
   try {
     const outcome = await syncOrResync(run);
@@ -134,10 +150,22 @@ export async function syncMailbox(job: Job<SyncMailboxJob>, token: string | unde
     return outcome;
   } catch (error) {
     if (error instanceof TokenRevokedError) {
-      // Retrying cannot help: someone must run gmail:connect again. Health shows it, syncs skip it.
-      await ctx.mailboxes.markNeedsReauth(mailbox.address, error.code);
-      logger.error('gmail.token_revoked', { code: error.code, reason: error.reason });
+      // Retrying cannot help: someone must run gmail:connect again. Health shows it, syncs skip it. Only
+      // the grant that failed is marked: a reconnect made meanwhile stays active.
+      const grant = error.grant ?? mailbox.grant;
+      const marked = await ctx.mailboxes.markNeedsReauth(mailbox.address, error.code, grant);
+      logger.error('gmail.token_revoked', { code: error.code, reason: error.reason, grant, marked });
+      // Reconnected meanwhile: the new grant is stored; a retry (the job's backoff) syncs with it.
+      if (!marked) throw new Error(`grant ${grant} of ${mailbox.address} was refused after a reconnect: retried with the new one`);
       return { outcome: 'skipped', mailbox: mailbox.address, reason: 'needs_reauth' };
+    }
+    if (error instanceof GmailRateLimitError && error.retryAt !== undefined && token) {
+      // Google asked for longer than a call may wait: come back then, without spending an attempt, and
+      // without the mailbox counting as stale before that time.
+      await ctx.mailboxes.setRateLimitedUntil(mailbox.address, error.retryAt);
+      logger.warn('gmail.rate_limited', { retry_at: new Date(error.retryAt).toISOString(), status: error.status, reason: error.reason });
+      await job.moveToDelayed(error.retryAt, token);
+      throw new DelayedError();
     }
     if (error instanceof GmailApiError && (error.status === 400 || error.status === 404) && ctx.labelId) {
       // Gmail answers an unknown label id with 404 (history.list) or 400 (messages.list): without this
@@ -206,6 +234,7 @@ async function syncHistory(run: SyncRun, startHistoryId: string): Promise<SyncOu
   let pageToken: string | undefined;
   let historyId = startHistoryId;
   do {
+    const listedAt = Date.now();
     const page: HistoryPage = await run.client.listHistory({
       startHistoryId,
       ...(ctx.labelId ? { labelId: ctx.labelId } : {}),
@@ -218,7 +247,8 @@ async function syncHistory(run: SyncRun, startHistoryId: string): Promise<SyncOu
     // Mid-way: up to the page's last record; at the end: the mailbox's current id (covers non-message changes too).
     const reached = pageToken ? page.history?.at(-1)?.id : page.historyId;
     if (reached) {
-      await ctx.mailboxes.advanceHistoryId(run.address, reached);
+      // The last page read up to the mailbox's current id: every message received before it was listed.
+      await ctx.mailboxes.advanceHistoryId(run.address, reached, Date.now(), pageToken ? {} : { readThroughAt: listedAt });
       historyId = reached;
     } else {
       await ctx.mailboxes.touchSync(run.address);
@@ -234,51 +264,114 @@ async function syncHistory(run: SyncRun, startHistoryId: string): Promise<SyncOu
  * The stored history id is too old (Gmail keeps about a week, sometimes less) or the mailbox has
  * none: a full sync, as Google's sync guide says. messages.list (label filter, newest first) pages
  * through the mail received since the mailbox was first connected (never older, as the docs
- * promise) and within the dedup window (so every one already sent is still known), at most
- * GMAIL_RESYNC_MAX_MESSAGES; a resync cut short by that bound is logged and flagged in /health. The
- * profile's history id is read first: whatever arrives during the resync is picked up by the next sync.
+ * promise) and within the dedup window (so every one already sent is still known by the seen set).
+ * Messages already taken in cost nothing; GMAIL_RESYNC_MAX_MESSAGES bounds the ones not taken in yet
+ * (the newest are read). What is left unread is recorded on the mailbox as a resync gap (from when to
+ * when, how many at least), logged and shown until an operator acknowledges it: the part of the gap
+ * older than the dedup window, and the part beyond the bound. The profile's history id is read first:
+ * whatever arrives during the resync is picked up by the next sync.
  */
 async function resync(run: SyncRun): Promise<SyncOutcome> {
   const { ctx } = run;
   const now = Date.now();
   const profile = await run.client.getProfile();
-  const notBefore = Math.max(run.mailbox.connectedAt, now - ctx.ingest.dedupWindowMs);
-  const ids: string[] = [];
+  const labelIds = ctx.labelId ? { labelIds: [ctx.labelId] } : {};
+  const window = resyncWindow({
+    connectedAt: run.mailbox.connectedAt,
+    readThroughAt: run.mailbox.readThroughAt,
+    lastSyncAt: run.mailbox.lastSyncAt,
+    now,
+    dedupWindowMs: ctx.ingest.dedupWindowMs,
+  });
+  const gaps: ResyncGap[] = [];
+  if (window.unread) {
+    // Older than the dedup window: never read (their seen marks are gone), only counted, one page at most.
+    const page = await run.client.listMessages({
+      q: resyncQuery(window.unread.from, window.unread.to),
+      maxResults: LIST_PAGE_MAX,
+      ...labelIds,
+    });
+    const count = page.messages?.length ?? 0;
+    if (count > 0) gaps.push({ first_at: now, last_at: now, ...window.unread, at_least: count, reasons: ['dedup_window'] });
+  }
+
+  // Only what is not taken in yet counts against the bound: a busy mailbox whose window is already
+  // known is not cut, and a message labelled late (received after the connection) is still found.
+  const toRead = new Set<string>();
+  let beyond = 0;
   let pageToken: string | undefined;
-  let truncated = false;
+  let pages = 0;
+  let countingPages = 0;
   do {
     const page = await run.client.listMessages({
-      q: resyncQuery(notBefore),
-      maxResults: Math.min(LIST_PAGE_MAX, ctx.resyncMaxMessages - ids.length),
-      ...(ctx.labelId ? { labelIds: [ctx.labelId] } : {}),
+      q: resyncQuery(window.listFrom),
+      maxResults: LIST_PAGE_MAX,
+      ...labelIds,
       ...(pageToken ? { pageToken } : {}),
     });
-    ids.push(...(page.messages ?? []).map((m) => m.id));
+    const ids = (page.messages ?? []).map((m) => m.id);
+    const seen = await ctx.mailboxes.seenMessages(run.address, ids);
+    for (const id of ids) {
+      if (seen.has(id) || toRead.has(id)) continue;
+      if (toRead.size < ctx.resyncMaxMessages) toRead.add(id);
+      else beyond += 1;
+    }
     pageToken = page.nextPageToken;
+    pages += 1;
+    if (beyond > 0) countingPages += 1;
     await run.extendLock();
-    if (pageToken && ids.length >= ctx.resyncMaxMessages) truncated = true;
-  } while (pageToken && !truncated);
-  if (truncated) {
+  } while (pageToken && countingPages < COUNT_PAGES_MAX && pages < LIST_PAGES_MAX);
+  // Stopped listing with pages left: at least one more message was not read.
+  if (pageToken) beyond = Math.max(beyond, 1);
+  // messages.list is newest first; ingest oldest first, as they arrived.
+  const halt = await takeIn(run, [...toRead].reverse(), window.listFrom);
+  if (halt) return halted(run, halt, { resync: true });
+  if (beyond > 0) {
+    const to = run.oldestFetched ?? now;
+    gaps.push({ first_at: now, last_at: now, from: window.listFrom, to, at_least: beyond, reasons: ['max_messages'] });
+  }
+  for (const gap of gaps) {
+    await ctx.mailboxes.recordResyncGap(run.address, gap);
     run.logger.error('gmail.resync_truncated', {
-      listed: ids.length,
+      reason: gap.reasons[0],
+      not_read_from: new Date(gap.from).toISOString(),
+      not_read_to: new Date(gap.to).toISOString(),
+      at_least: gap.at_least,
       max_messages: ctx.resyncMaxMessages,
-      hint: 'older messages of the gap were not read: raise GMAIL_RESYNC_MAX_MESSAGES',
+      hint:
+        gap.reasons[0] === 'dedup_window'
+          ? 'mail older than DEDUP_WINDOW_DAYS was not read: check Gmail by hand for that period'
+          : 'older messages of the gap were not read: raise GMAIL_RESYNC_MAX_MESSAGES or check Gmail by hand',
     });
   }
-  // messages.list is newest first; ingest oldest first, as they arrived.
-  const halt = await takeIn(run, [...new Set(ids)].reverse(), notBefore);
-  if (halt) return halted(run, halt, { resync: true });
-  await ctx.mailboxes.recordResync(run.address, truncated ? now : undefined);
-  await ctx.mailboxes.advanceHistoryId(run.address, profile.historyId);
+  await ctx.mailboxes.advanceHistoryId(run.address, profile.historyId, Date.now(), { readThroughAt: now });
   const { ingested, failed } = run.counts;
-  run.logger.info('gmail.resynced', { listed: ids.length, ingested, failed, truncated, history_id: profile.historyId });
+  const truncated = gaps.length > 0;
+  run.logger.info('gmail.resynced', { read: toRead.size, ingested, failed, truncated, history_id: profile.historyId });
   return { outcome: 'resynced', mailbox: run.address, ingested, failed, history_id: profile.historyId, truncated };
 }
 
 async function ingestMessage(run: SyncRun, id: string, notBefore?: number): Promise<MessageOutcome> {
   const { ctx, logger } = run;
-  const raw = await run.client.getRawMessage(id);
-  if (!raw) return 'ignored'; // deleted since it was added
+  let raw;
+  try {
+    raw = await run.client.getRawMessage(id);
+  } catch (error) {
+    // A lasting error about this one message (400, a 403 that is not a rate limit): its own job, the
+    // dead letter if it lasts, and the sync goes on. Anything about the mailbox stops the sync (retried).
+    if (messageFetchFailure(error) === 'mailbox') throw error;
+    const reason = `could not be fetched: ${(error as Error).message}`;
+    logger.error('gmail.message_fetch_failed', { email_id: id, error: reason });
+    await handOver(run, id, reason);
+    return 'failed';
+  }
+  if (!raw) {
+    // Deleted since it was added: normal within seconds of arrival; a burst of them is a signal.
+    ctx.metrics.gmailMessagesGone.inc({ stage: 'sync' });
+    logger.warn('gmail.message_gone', { email_id: id });
+    return 'ignored';
+  }
+  if (raw.internalDate) run.oldestFetched = Math.min(run.oldestFetched ?? Infinity, Number(raw.internalDate));
   if (!isIncomingMessage(raw.labelIds, { sendOwnMessages: ctx.sendOwnMessages })) return 'ignored';
   if (notBefore !== undefined && raw.internalDate && Number(raw.internalDate) < notBefore) return 'ignored';
   let email;
@@ -289,11 +382,7 @@ async function ingestMessage(run: SyncRun, id: string, notBefore?: number): Prom
     // dead-lettered with its Gmail id (Bull Board, replay CLI); the sync goes on with the next one.
     const reason = describeUnreadable(error);
     logger.error('gmail.message_unreadable', { email_id: id, error: reason });
-    await ctx.gmailProducer.add(
-      'import-message',
-      { email_address: run.address, message_id: id, error: reason.slice(0, 2_000) },
-      { jobId: importJobId(run.address, id) },
-    );
+    await handOver(run, id, reason);
     return 'failed';
   }
   const result = await ingestEmail(email, ctx.ingest);
@@ -303,4 +392,13 @@ async function ingestMessage(run: SyncRun, id: string, notBefore?: number): Prom
     status: result.status,
   });
   return result.status === 'queued' ? 'ingested' : 'taken';
+}
+
+/** A message the sync could not take in becomes an import-message job (retried, then the dead letter). */
+async function handOver(run: SyncRun, id: string, reason: string): Promise<void> {
+  await run.ctx.gmailProducer.add(
+    'import-message',
+    { email_address: run.address, message_id: id, error: reason.slice(0, 2_000) },
+    { jobId: importJobId(run.address, id) },
+  );
 }
