@@ -10,7 +10,7 @@
 //  journeys    cost of recording an email's journey: client and Redis CPU, Redis memory per email
 //  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
-//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000)
+//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000), and the journey line codec's CPU
 // `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
 // Ends with the targets of issue 17, each against its baseline from this run.
 import autocannon from 'autocannon';
