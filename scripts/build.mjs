@@ -6,7 +6,15 @@ import { existsSync, rmSync } from 'node:fs';
 const ENTRIES = {
   'apps/api': ['src/main.ts'],
   'apps/worker': ['src/main.ts'],
-  'apps/cli': ['src/replay.ts', 'src/config.ts', 'src/magic-link.ts', 'src/gmail-connect.ts', 'src/sessions.ts', 'src/migrate.ts'],
+  'apps/cli': [
+    'src/replay.ts',
+    'src/config.ts',
+    'src/magic-link.ts',
+    'src/gmail-connect.ts',
+    'src/sessions.ts',
+    'src/migrate.ts',
+    'src/targets.ts',
+  ],
 };
 
 const externalNpmPackages = {

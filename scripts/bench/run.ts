@@ -11,6 +11,7 @@
 //  drain       drain capacity: --drain-emails queued, then 2 worker processes, vs bare single-job BullMQ workers
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
 //  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000), and the journey line codec's CPU
+//  payload     worker CPU per email of the payload formats (standard, flat, a three-field JSONata template) vs today
 // `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
 // Ends with the targets of issue 17, each against its baseline from this run.
 import autocannon from 'autocannon';
@@ -25,6 +26,7 @@ import { benchOffload } from './offload';
 import { benchWorkerScaling } from './scaling';
 import { benchDrain } from './drain';
 import { benchWorkerJoin } from './join';
+import { benchPayload } from './payload';
 import { benchRedisBytes } from './redis-bytes';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -43,6 +45,7 @@ const DRAIN_EMAILS = Number(args.get('drain-emails') ?? 20_000);
 const DRAIN_ROUNDS = Number(args.get('drain-rounds') ?? 3);
 const DRAIN_PROCESSES = Number(args.get('drain-processes') ?? 2);
 const BYTES_EMAILS = Number(args.get('bytes-emails') ?? 10_000);
+const PAYLOAD_EMAILS = Number(args.get('payload-emails') ?? 20_000);
 const ONLY = args.get('only')?.split(',');
 /** Whether a section runs: the ones named by --only, else every one not skipped with --skip-<name>. */
 const runs = (section: string) => (ONLY ? ONLY.includes(section) : !args.has(`skip-${section}`));
@@ -242,6 +245,18 @@ async function main(): Promise<void> {
     if (runs('redis-bytes')) {
       const bytes = await benchRedisBytes(redis.url, { emails: BYTES_EMAILS });
       target('Redis ≤ 2.5 KB per delivered email at the defaults', `${(bytes.perEmail / 1024).toFixed(2)} KB`, bytes.perEmail <= 2_560);
+    }
+    if (runs('payload')) {
+      const payload = await benchPayload({ emails: PAYLOAD_EMAILS });
+      const added = payload.perEmailUs.template - payload.perEmailUs.today;
+      target('a template target adds ≤ 0.1 ms of worker CPU per email (three fields)', `${added.toFixed(1)} µs`, added <= 100);
+      const standard = payload.perEmailUs.standard - payload.perEmailUs.today;
+      // The same code as today on that path (no format in the job: the payload serialised once): read against noise.
+      target(
+        'standard targets cost nothing more than today (within the round-to-round spread of today)',
+        `${standard >= 0 ? '+' : ''}${standard.toFixed(1)} µs (spread ${payload.todaySpreadUs.toFixed(1)} µs)`,
+        standard <= payload.todaySpreadUs,
+      );
     }
     if (targets.length > 0) {
       console.log('\n## Targets (issue 17), each against its baseline in this run');

@@ -79,6 +79,16 @@ describe('NODE_ENV=production refuses weak secrets at start', () => {
     expect(worker.stderr()).toContain('openssl rand -hex 32');
   });
 
+  it('the worker refuses a broken SMTP_URL (alerts by email), naming the variable', async () => {
+    const worker = spawnApp('worker', baseEnv({ SMTP_URL: 'mail.example.com:587', ALERT_EMAIL_TO: 'ops@example.com' }));
+    procs.push(worker);
+    const { code } = await worker.exited;
+    expect(code).toBe(1);
+    expect(worker.stderr()).toContain('SMTP_URL has the scheme "mail.example.com:": expected smtp://user:password@host:587');
+    expect(worker.stderr()).toContain('(refused with NODE_ENV=production)');
+    expect(worker.logs.some((l) => l.event === 'worker.started')).toBe(false);
+  });
+
   it('outside production the same values start, with one warning per weak secret', async () => {
     const env = baseEnv({
       NODE_ENV: 'development',

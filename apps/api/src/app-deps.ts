@@ -3,9 +3,9 @@ import type { Queue } from 'bullmq';
 import type { ApiEnv } from '@render-signal/config';
 import type { ApiMetrics, Logger } from '@render-signal/observability';
 import type { SettingsStore, WebhookSecretStore } from '@render-signal/config-store';
-import type { WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
+import type { TargetHealthStore, WebhookDeliverer, WebhookLog } from '@render-signal/delivery';
 import type { LinkProvider } from '@render-signal/detectors';
-import type { Producer, deliveryQueue, emailQueue, gmailQueue } from '@render-signal/queue';
+import type { Producer, alertQueue, deliveryQueue, emailQueue, gmailQueue } from '@render-signal/queue';
 import type { JourneyRecorder, JourneyStore } from '@render-signal/journeys';
 import type { MailboxStore } from '@render-signal/gmail';
 
@@ -30,6 +30,8 @@ export interface AppDeps {
   gmail: { producer: Producer<typeof gmailQueue>; mailboxes: MailboxStore };
   /** Email journeys and hourly figures (read), operator actions on them (written), re-deliveries (queued). */
   journeys: { store: JourneyStore; recorder: JourneyRecorder; deliveryProducer: Producer<typeof deliveryQueue> };
+  /** Destination health: the targets' states (read; operator pause/resume/discard written) and their alerts (queued). */
+  targets: { store: TargetHealthStore; alerts: Producer<typeof alertQueue> };
   startedAt: number;
   /** Dedicated connection for the login rate limiter (main creates one); defaults to `redis`. */
   loginRateLimitRedis?: Redis | Cluster;

@@ -10,12 +10,14 @@ import { emailsRouter } from './routes/emails';
 import { magicLinksRouter } from './routes/magic-links';
 import { configIoRouter } from './routes/config/config-io';
 import { preferencesRouter } from './routes/config/preferences';
+import { payloadPreviewRouter } from './routes/config/payload-preview';
 import { routingRulesRouter } from './routes/config/routing-rules';
 import { webhookConfigRouter } from './routes/config/webhooks';
 import { webhookLogsRouter } from './routes/config/webhook-logs';
 import { webhookToolsRouter } from './routes/config/webhook-tools';
 import { gmailPubsubRouter } from './routes/gmail-pubsub';
 import { healthRouter } from './routes/health';
+import { targetsRouter } from './routes/targets';
 import { ingressHandler, INGRESS_PATH } from './routes/ingress';
 
 /** Builds the Express app from its dependencies; nothing is created at import time, so tests build fresh worlds. */
@@ -42,10 +44,12 @@ export function createApp(deps: AppDeps): Express {
     webhookConfigRouter(deps),
     preferencesRouter(deps),
     routingRulesRouter(deps),
+    payloadPreviewRouter(deps),
     webhookLogsRouter(deps),
     configIoRouter(deps),
     webhookToolsRouter(deps),
     emailsRouter(deps),
+    targetsRouter(deps),
   );
   app.use(magicLinksRouter(deps), dashboardRouter(deps), bullBoardRouter(deps));
   app.use(notFound);

@@ -1,10 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { ApiEnv } from '@render-signal/config';
 import { createSettingsStore, createWebhookSecretStore } from '@render-signal/config-store';
-import { createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
+import { createTargetHealthStore, createWebhookDeliverer, createWebhookLog } from '@render-signal/delivery';
 import { resolveProviders } from '@render-signal/detectors';
 import { createApiMetrics, type Logger } from '@render-signal/observability';
 import {
+  alertQueue,
   catalogQueue,
   createProducer,
   deliveryQueue,
@@ -32,6 +33,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
   const emailProducer = createProducer(emailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const gmailProducer = createProducer(gmailQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliveryProducer = createProducer(deliveryQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
+  const alertProducer = createProducer(alertQueue, { connection: redis, prefix: env.QUEUE_PREFIX });
   const deliverer = createWebhookDeliverer({
     allowPrivateNetwork: env.ALLOW_PRIVATE_NETWORK,
     timeoutMs: 30_000,
@@ -71,6 +73,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       }),
       deliveryProducer,
     },
+    targets: { store: createTargetHealthStore({ redis, prefix: env.QUEUE_PREFIX }), alerts: alertProducer },
     startedAt: Date.now(),
   };
   return {
@@ -81,6 +84,7 @@ export function buildApiDeps(env: ApiEnv, logger: Logger, redis: Redis | Cluster
       await emailProducer.close().catch(() => {});
       await gmailProducer.close().catch(() => {});
       await deliveryProducer.close().catch(() => {});
+      await alertProducer.close().catch(() => {});
       await Promise.all(queues.map((q) => q.close().catch(() => {})));
       deliverer.close();
       subscriber.disconnect();

@@ -45,6 +45,29 @@ describe('npm run config / replay', () => {
     expect(JSON.parse((await cli('config', ['get', 'runtime_flags'])).stdout)).toMatchObject({ gmail_ingress_enabled: false });
   }, 60_000);
 
+  it('sets a rule with a template, refuses a broken one, and previews the body a target would get', async () => {
+    const rule = {
+      id: 'factures',
+      name: 'Factures',
+      conditions: [{ field: 'subject', operator: 'regex', value: 'facture\\s+(?<numero>\\d{4})' }],
+      actions: { webhook_url: 'https://hook.eu2.make.com/abc', payload: { format: 'template', template: '{ "n": extracted.numero }' } },
+    };
+    await cli('config', ['set', 'routing_rules', JSON.stringify({ rules: [rule] })]);
+    const broken = { ...rule, actions: { ...rule.actions, payload: { format: 'template', template: '{ "n": }' } } };
+    await expect(cli('config', ['set', 'routing_rules', JSON.stringify({ rules: [broken] })])).rejects.toMatchObject({
+      stderr: expect.stringContaining('position'),
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'rs-cli-')), 'email.json');
+    writeFileSync(file, JSON.stringify(sampleEmail({ subject: 'Votre facture 2026' })));
+    const shown = await cli('config', ['preview', '{ "n": extracted.numero, "r": rule.name }', file, 'factures']);
+    expect(JSON.parse(shown.stdout)).toEqual({ n: '2026', r: 'Factures' });
+    expect(JSON.parse((await cli('config', ['preview', 'flat', file])).stdout)).toMatchObject({ extracted_numero: '2026' });
+    await expect(cli('config', ['preview', '{ "n": extracted.numero, }', file])).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/template_syntax at position \d+/),
+    });
+  }, 60_000);
+
   it('prints usage for a bad command', async () => {
     await expect(cli('config', ['frobnicate'])).rejects.toMatchObject({ code: 2 });
   }, 30_000);

@@ -434,11 +434,25 @@ function renderTarget(
   return h(
     'div',
     { class: 'target', 'data-testid': 'journey-target', 'data-webhook-id': t.webhook_id },
-    h('h4', {}, h('code', {}, t.target), ' ', badge(t.state, TARGET_STATE_LABELS[t.state] ?? t.state)),
+    h(
+      'h4',
+      {},
+      h('code', {}, t.target),
+      ' ',
+      badge(t.state, TARGET_STATE_LABELS[t.state] ?? t.state),
+      t.held_since ? h('span', { class: 'badge', 'data-testid': 'journey-held' }, ' retenu : cible en pause') : null,
+    ),
     definition([
       ['Origine', t.origin === 'default' ? 'Cible par défaut' : t.origin.startsWith('rule:') ? `Règle ${t.origin.slice(5)}` : t.origin],
       ['webhook-id', h('code', {}, t.webhook_id)],
-      ['Prochain essai', t.next_attempt_at ? formatDate(t.next_attempt_at) : '—'],
+      [
+        'Prochain essai',
+        t.held_since
+          ? `retenu : cible en pause (depuis ${formatDate(t.held_since)})`
+          : t.next_attempt_at
+            ? formatDate(t.next_attempt_at)
+            : '—',
+      ],
     ]),
     h(
       'div',
@@ -453,6 +467,22 @@ function renderTarget(
           onClick: () => act('redeliver', { webhook_id: t.webhook_id }, `Renvoyer à ${t.target} (même webhook-id) ?`),
         },
         'Renvoyer à cette cible',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: t.payload === null,
+          'data-testid': 'redeliver-target-current',
+          onClick: () =>
+            act(
+              'redeliver',
+              { webhook_id: t.webhook_id, payload: 'current' },
+              `Renvoyer à ${t.target} avec la mise en forme du payload actuelle (un modèle corrigé) ?`,
+            ),
+        },
+        'Renvoyer avec la mise en forme actuelle',
       ),
       h('button', { type: 'button', class: 'secondary', disabled: t.payload === null, onClick: copy }, 'Copier le payload signé'),
     ),

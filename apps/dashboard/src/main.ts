@@ -4,11 +4,12 @@ import { mountEmails, type EmailsTab } from './emails';
 import { mountLogs } from './logs';
 import { mountOverview } from './overview';
 import { mountRules } from './rules';
+import { mountTargets } from './targets';
 import { mountTools } from './tools';
 import { mountWebhooks } from './webhooks';
 
-type TabName = 'overview' | 'emails' | 'rules' | 'webhooks' | 'logs' | 'tools';
-const TABS: TabName[] = ['overview', 'emails', 'rules', 'webhooks', 'logs', 'tools'];
+type TabName = 'overview' | 'emails' | 'targets' | 'rules' | 'webhooks' | 'logs' | 'tools';
+const TABS: TabName[] = ['overview', 'emails', 'targets', 'rules', 'webhooks', 'logs', 'tools'];
 const mounted = new Set<TabName>();
 let emails: EmailsTab | undefined;
 
@@ -22,6 +23,7 @@ function mount(name: TabName): void {
   const el = panel(name);
   if (name === 'overview') void mountOverview(el);
   if (name === 'emails') emails = mountEmails(el);
+  if (name === 'targets') void mountTargets(el);
   if (name === 'rules') void mountRules(el);
   if (name === 'webhooks') void mountWebhooks(el);
   if (name === 'logs') void mountLogs(el);

@@ -1,5 +1,6 @@
 import { api, ApiRequestError, errorMessage, type FieldError } from './api';
 import { checkbox, h, labelled, select, toast, uid } from './dom';
+import { payloadEditor, type PayloadSettings } from './payload-editor';
 
 /** The routing-rules tab: a visual builder over POST /api/routing_rules, and a dry-run test panel. */
 
@@ -10,13 +11,21 @@ interface Condition {
   case_sensitive: boolean;
 }
 
+/** A field read only to extract values (RE2 with named groups `(?<nom>…)`). */
+interface ExtractEntry {
+  field: string;
+  regex: string;
+  case_sensitive: boolean;
+}
+
 interface Rule {
   id?: string;
   name: string;
   enabled: boolean;
   match: 'all' | 'any';
   conditions: Condition[];
-  actions: { webhook_url: string; priority: 'normal' | 'high'; stop_processing: boolean };
+  extract?: ExtractEntry[];
+  actions: { webhook_url: string; priority: 'normal' | 'high'; stop_processing: boolean; payload?: PayloadSettings };
 }
 
 interface RulesAnswer {
@@ -57,6 +66,8 @@ const newRule = (n: number): Rule => ({
 export async function mountRules(root: HTMLElement): Promise<void> {
   let rules: Rule[] = [];
   let revision: number | undefined;
+  /** Rules whose « Aperçu » is open: kept open when the list is drawn again (a field added, a 400). */
+  const openPreviews = new WeakSet<Rule>();
   /** Inline errors from the last 400: path (`rules[0].conditions[1].value`) → message. */
   let errors = new Map<string, string>();
 
@@ -164,6 +175,55 @@ export async function mountRules(root: HTMLElement): Promise<void> {
       );
     });
 
+    const extracts = (rule.extract ?? []).map((entry, ei) => {
+      const path = `${base}.extract[${ei}]`;
+      const field = select(FIELDS, entry.field, {
+        'aria-label': 'Champ lu',
+        onChange: (e: Event) => (entry.field = (e.target as HTMLSelectElement).value),
+      });
+      const regex = h('input', {
+        value: entry.regex,
+        'aria-label': 'Regex d’extraction',
+        'data-testid': 'extract-regex',
+        placeholder: 'client\\s*:\\s*(?<client>\\S+)',
+        onInput: (e: Event) => (entry.regex = (e.target as HTMLInputElement).value),
+      });
+      const remove = h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'aria-label': `Supprimer l’extraction ${ei + 1}`,
+          onClick: () => {
+            rule.extract?.splice(ei, 1);
+            render();
+          },
+        },
+        '✕',
+      );
+      return h(
+        'div',
+        { class: 'condition-row', role: 'group', 'aria-label': `Extraction ${ei + 1}` },
+        field,
+        errorFor(`${path}.field`, field),
+        regex,
+        remove,
+        errorFor(`${path}.regex`, regex),
+      );
+    });
+    // The preview runs on the rules as edited, so unsaved groups extract; a new rule gets the id the server gives it.
+    const ruleId = rule.id ?? `rule-${index + 1}`;
+    const payload = payloadEditor({
+      initial: rule.actions.payload,
+      open: openPreviews.has(rule),
+      onToggle: (open) => (open ? openPreviews.add(rule) : openPreviews.delete(rule)),
+      ruleContext: () => ({ rules: rules.map((r) => ({ ...r, id: r.id ?? `rule-${rules.indexOf(r) + 1}` })), rule_id: ruleId }),
+      onChange: (value) => {
+        if (value.format === 'standard' && !rule.actions.payload) return;
+        rule.actions.payload = value;
+      },
+    });
+
     const move = (delta: number) => {
       const target = index + delta;
       if (target < 0 || target >= rules.length) return;
@@ -244,13 +304,45 @@ export async function mountRules(root: HTMLElement): Promise<void> {
       errorFor(`${base}.actions.webhook_url`, url),
       h('div', { class: 'grid-2' }, labelled('Priorité de livraison', priority), h('div', { class: 'field' }, stop.wrap)),
       errorFor(`${base}.actions.priority`, priority),
+      h(
+        'div',
+        { class: 'conditions' },
+        h('h4', {}, 'Champs extraits'),
+        h(
+          'small',
+          { class: 'hint' },
+          'Les groupes nommés (?<nom>…) des conditions regex et de ces extractions vont dans extracted.nom ; elles ne décident pas de la correspondance.',
+        ),
+        ...extracts,
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          onClick: () => {
+            (rule.extract ??= []).push({ field: 'body', regex: '', case_sensitive: false });
+            render();
+          },
+        },
+        '+ Ajouter une extraction',
+      ),
+      h('h4', {}, 'Mise en forme du payload'),
+      payload.element,
+      errorFor(`${base}.actions.payload.format`, payload.element),
+      errorFor(`${base}.actions.payload.template`, payload.template),
     );
   }
 
   async function load(): Promise<void> {
     try {
       const answer = await api<RulesAnswer>('GET', '/api/routing_rules');
-      rules = answer.config.rules.map((r) => ({ ...r, conditions: r.conditions.map((c) => ({ ...c })), actions: { ...r.actions } }));
+      rules = answer.config.rules.map((r) => ({
+        ...r,
+        conditions: r.conditions.map((c) => ({ ...c })),
+        ...(r.extract ? { extract: r.extract.map((e) => ({ ...e })) } : {}),
+        actions: { ...r.actions },
+      }));
       revision = answer.config._revision;
       errors = new Map();
       summary.hidden = true;
@@ -333,6 +425,8 @@ interface DryRunAnswer {
   skip: unknown;
   rules: Array<{ id: string; name: string; enabled: boolean; matched: boolean; reached: boolean; applied: boolean }>;
   stopped_by: string | null;
+  extracted: Record<string, string>;
+  extract_conflicts: Array<{ name: string; kept_from: string; ignored_from: string }>;
   deliveries: Array<{
     target: string;
     origin: string;
@@ -340,6 +434,10 @@ interface DryRunAnswer {
     delivery_mode: string;
     payload: unknown;
     payload_size_bytes: number;
+    payload_format: string;
+    body?: string;
+    bytes?: number;
+    error?: { message: string; position: number | null };
   }>;
 }
 
@@ -362,6 +460,22 @@ function renderTestPanel(currentRules: () => Rule[]): HTMLElement {
         h('p', {}, matched.length > 0 ? `Règle(s) appliquée(s) : ${matched.map((r) => r.name).join(', ')}` : 'Aucune règle ne correspond.'),
         answer.stopped_by ? h('p', {}, `Évaluation arrêtée par ${answer.stopped_by}.`) : '',
         answer.skip ? h('p', {}, `Email ignoré : ${JSON.stringify(answer.skip)}`) : '',
+        Object.keys(answer.extracted).length > 0
+          ? h(
+              'p',
+              { 'data-testid': 'test-extracted' },
+              `Champs extraits : ${Object.entries(answer.extracted)
+                .map(([k, v]) => `${k} = ${v}`)
+                .join(', ')}`,
+            )
+          : '',
+        ...answer.extract_conflicts.map((c) =>
+          h(
+            'p',
+            { class: 'hint' },
+            `« ${c.name} » extrait aussi par ${c.ignored_from} : la valeur de ${c.kept_from} (appliquée avant) est gardée.`,
+          ),
+        ),
         h(
           'table',
           {},
@@ -398,6 +512,16 @@ function renderTestPanel(currentRules: () => Rule[]): HTMLElement {
             { open: true },
             h('summary', {}, `${d.target} — ${d.origin} — priorité ${d.priority} — ${d.payload_size_bytes} octets`),
             h('pre', { 'data-testid': 'test-payload' }, JSON.stringify(d.payload, null, 2)),
+            d.payload_format === 'standard'
+              ? ''
+              : d.error
+                ? h('p', { class: 'field-error' }, `Modèle en échec (template_error) : ${d.error.message}`)
+                : h(
+                    'div',
+                    {},
+                    h('p', {}, `Corps envoyé (format ${d.payload_format === 'flat' ? 'plat' : 'modèle'}, ${d.bytes ?? 0} octets) :`),
+                    h('pre', { 'data-testid': 'test-body-sent' }, d.body ?? ''),
+                  ),
           ),
         ),
       );

@@ -1,5 +1,6 @@
 import { api, ApiRequestError, errorMessage } from './api';
 import { checkbox, h, labelled, select, toast } from './dom';
+import { payloadEditor, type PayloadSettings } from './payload-editor';
 
 /** Webhook settings (POST /api/webhooks/config), processing preferences, runtime flags, secret rotation, test webhook. */
 
@@ -15,6 +16,7 @@ interface WebhookConfig {
   absence_pause_enabled: boolean;
   absence_pause_days: string[];
   effective_target: string | null;
+  payload?: PayloadSettings;
   _revision?: number;
 }
 
@@ -68,6 +70,7 @@ async function renderSettings(section: HTMLElement): Promise<void> {
   const absence = checkbox('Pause d’absence activée', config.absence_pause_enabled);
   const days = DAYS.map(([value, label]) => ({ value, box: checkbox(label, config.absence_pause_days.includes(value)) }));
   const result = h('div', { 'aria-live': 'polite' });
+  const payload = payloadEditor({ initial: config.payload });
 
   async function save(event: Event): Promise<void> {
     event.preventDefault();
@@ -82,10 +85,13 @@ async function renderSettings(section: HTMLElement): Promise<void> {
       absence_pause_enabled: absence.input.checked,
       absence_pause_days: days.filter((d) => d.box.input.checked).map((d) => d.value),
     };
+    // The payload settings are written once they differ from the standard body (a document without them means standard).
+    if (payload.value().format !== 'standard' || (config.payload && config.payload.format !== 'standard')) body.payload = payload.value();
     if (url.value.trim()) body.webhook_url = url.value.trim();
     try {
       const answer = await api<{ message: string; config: WebhookConfig }>('POST', '/api/webhooks/config', body);
       url.value = '';
+      config.payload = answer.config.payload;
       url.placeholder = answer.config.webhook_url ?? 'aucune URL configurée';
       current.textContent = answer.config.effective_target ?? 'aucune';
       result.replaceChildren(h('p', { class: 'ok' }, answer.message));
@@ -113,6 +119,12 @@ async function renderSettings(section: HTMLElement): Promise<void> {
         h('small', { class: 'hint' }, 'Deux champs vides : pas de restriction.'),
       ),
       h('fieldset', {}, h('legend', {}, 'Jours d’absence'), absence.wrap, h('div', { class: 'checks' }, ...days.map((d) => d.box.wrap))),
+      h(
+        'fieldset',
+        { 'data-testid': 'default-payload' },
+        h('legend', {}, 'Mise en forme du payload (webhook par défaut)'),
+        payload.element,
+      ),
       h('button', { type: 'submit', class: 'primary' }, 'Enregistrer'),
       result,
     ),

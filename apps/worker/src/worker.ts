@@ -10,6 +10,7 @@ import {
 } from '@render-signal/config-store';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
 import {
+  createPayloadRenderer,
   createWebhookDeliverer,
   createWebhookLog,
   publishRetryPolicy,
@@ -22,7 +23,7 @@ import { createJourneyRecorder } from '@render-signal/journeys';
 import { createOffloader } from '@render-signal/offload';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createWorkerMetrics, publishWorkerMetrics, type Logger } from '@render-signal/observability';
+import { createWorkerMetrics, maskUrl, publishWorkerMetrics, type Logger } from '@render-signal/observability';
 import {
   catalogQueue,
   createConsumer,
@@ -39,6 +40,7 @@ import { deliverWebhookJob } from './processors/delivery/deliver-webhook';
 import { startGmailConsumer } from './processors/gmail/gmail-consumer';
 import { processEmail } from './processors/email/process-email';
 import { transferLink } from './processors/offload/transfer-link';
+import { deadLetterReason, startTargetHealth } from './target-health';
 import { once, runCloseSteps } from './wiring/close-steps';
 import { createDeadLetterNotifier } from './wiring/dead-letter-notifier';
 import { recordScheduledRetries } from './wiring/retry-journal';
@@ -99,6 +101,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     userAgent: 'render-signal/0.1 (+webhook)',
   });
   const webhookSecret = createWebhookSecretStore({ redis, prefix, envSecret: env.WEBHOOK_SECRET });
+  const lock = jobLockOptions(env);
+  // Destination health: targets that fail are paused, their deliveries held and released when they are back; alerts.
+  const targets = await startTargetHealth({ env, logger, redis, metrics, deliverer, deliveryProducer, lock, settings });
   // With the fast path the email worker also delivers: DELIVERY_CONCURRENCY more slots. One host holds at most
   // its per-target cap of them (counted with its delivery jobs), so a slow host cannot take them all.
   const emailSlots = env.EMAIL_CONCURRENCY + (env.DELIVERY_FAST_PATH ? env.DELIVERY_CONCURRENCY : 0);
@@ -109,11 +114,21 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     redis,
     prefix,
     rateLimitPerHour: async () => (await settings.get('processing_prefs')).rate_limit_per_hour,
+    health: targets.monitor,
   });
-  const attemptDeps = { metrics, deliverer, webhookLog, secret: () => webhookSecret.current(), journeys };
+  // Flat and template bodies: templates compiled once per text (a settings change brings a new one), evaluation bounded.
+  const renderer = createPayloadRenderer({ timeoutMs: env.TEMPLATE_TIMEOUT_MS, maxBodyBytes: env.WEBHOOK_MAX_BODY_BYTES });
+  const attemptDeps = {
+    metrics,
+    deliverer,
+    webhookLog,
+    secret: () => webhookSecret.current(),
+    journeys,
+    renderer,
+    targetHealth: targets.monitor,
+  };
   const offloadEnabled = env.R2_FETCH_ENABLED;
   const offloadProducer = offloadEnabled ? createProducer(offloadQueue, { connection: redis, prefix }) : undefined;
-  const lock = jobLockOptions(env);
 
   const retryFor = (s: Settings) => retryForPrefs(s.processing_prefs, retryPolicy);
 
@@ -164,7 +179,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     const worker = createConsumer(
       deliveryQueue,
       {
-        deliver: (job, token) => deliverWebhookJob(job, token, { ...attemptDeps, logger, gate, onDeadLetter: notifyDeadLetter }),
+        deliver: (job, token) =>
+          deliverWebhookJob(job, token, {
+            ...attemptDeps,
+            logger,
+            gate,
+            onDeadLetter: notifyDeadLetter,
+            hold: { health: targets.monitor, holdMaxMs: env.TARGET_HOLD_MAX },
+          }),
       },
       {
         connection: redis,
@@ -177,11 +199,16 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         },
       },
     );
+    // Every dead letter is counted for the digest alert (per masked target and reason).
+    worker.on('failed', (job, error) => {
+      if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError))) return;
+      void targets.digest.count(maskUrl(job.data.target.url) ?? 'invalid', deadLetterReason(error)).catch(() => {});
+    });
     // The retry's due time is known once BullMQ has applied the backoff (job.delay): shown in the journey.
     if (journeys) recordScheduledRetries(worker, journeys);
     return worker;
   };
-  const workers = [makeEmailWorker(), makeDeliveryWorker()];
+  const workers = [makeEmailWorker(), makeDeliveryWorker(), targets.worker];
   if (offloadEnabled) {
     const offloader = createOffloader(offloadSettingsFrom(env), { redis, logger });
     workers.push(
@@ -243,6 +270,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         () => deliveryProducer.close().catch(() => {}),
         () => offloadProducer?.close().catch(() => {}),
         () => gmail?.close(),
+        () => targets.close(),
         stopPublishing,
         () => Promise.all(stopSupervising.map((stop) => stop())),
         () => settings.close(),

@@ -39,7 +39,7 @@ export function prepareSettingsImport(current: Settings, documents: unknown, pol
 
   if (docs.webhook_config !== undefined) {
     const doc = strip(docs.webhook_config);
-    for (const field of ['webhook_url', 'failure_webhook_url']) if (isMasked(doc[field])) delete doc[field];
+    for (const field of ['webhook_url', 'failure_webhook_url', 'alert_webhook_url']) if (isMasked(doc[field])) delete doc[field];
     const result = applyWebhookConfigUpdate(current.webhook_config, doc, policy);
     if (!result.ok) return fail('webhook_config', result);
     values.webhook_config = result.value;

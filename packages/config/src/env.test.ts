@@ -100,3 +100,41 @@ describe('Redis target: one node or a cluster', () => {
     expect(loadEnv(apiEnvSchema, { ...api, REDIS_URL: base.REDIS_URL, QUEUE_PREFIX: prefix }).QUEUE_PREFIX).toBe(prefix);
   });
 });
+
+describe('destination health and alert settings', () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadEnv(workerEnvSchema, { ...base, ...env });
+      return '';
+    } catch (error) {
+      return (error as EnvError).problems.join('\n');
+    }
+  };
+  it('has the documented defaults', () => {
+    const env = loadEnv(workerEnvSchema, base);
+    expect([env.TARGET_FAILING_AFTER, env.TARGET_PAUSE_AFTER, env.TARGET_PROBE_INTERVAL, env.TARGET_PROBE_MAX_INTERVAL]).toEqual([
+      5, 600_000, 30_000, 300_000,
+    ]);
+    expect([env.TARGET_RELEASE_RATE, env.TARGET_HOLD_MAX, env.ALERT_DIGEST_INTERVAL]).toEqual([20, 7 * 86_400_000, 900_000]);
+  });
+  it.each([
+    ['smtp//broken', 'is not a URL'],
+    ['http://mail.example.com', 'has the scheme "http:"'],
+  ])('a broken SMTP_URL (%s) refuses to start in production, naming the variable', (url, why) => {
+    const found = problems({ NODE_ENV: 'production', SMTP_URL: url, ALERT_EMAIL_TO: 'ops@example.com' });
+    expect(found).toContain(`SMTP_URL ${why}`);
+    expect(found).toContain('refused with NODE_ENV=production');
+    expect(problems({ SMTP_URL: url })).toBe('');
+  });
+  it('accepts a good SMTP_URL; refuses an alert URL that is not http(s) and unordered probe intervals', () => {
+    expect(
+      problems({ NODE_ENV: 'production', SMTP_URL: 'smtps://u:p@smtp.example.com:465', ALERT_EMAIL_TO: 'ops@example.com' }),
+    ).not.toContain('SMTP');
+    expect(problems({ ALERT_WEBHOOK_URL: 'ftp://hooks.example.com/x' })).toContain('ALERT_WEBHOOK_URL must be an http(s) URL');
+    expect(problems({ ALERT_WEBHOOK_URL: 'http://hooks.example.com/x' })).toContain('ALERT_WEBHOOK_URL must be https');
+    expect(problems({ ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/x', ALLOW_PRIVATE_NETWORK: 'true' })).toBe('');
+    expect(problems({ TARGET_PROBE_INTERVAL: '1m', TARGET_PROBE_MAX_INTERVAL: '30s' })).toContain(
+      'TARGET_PROBE_MAX_INTERVAL must be at least TARGET_PROBE_INTERVAL',
+    );
+  });
+});

@@ -156,6 +156,10 @@ export const commonEnvSchema = z.object({
    * huge body cannot hold the worker's event loop (links are still taken from the whole body).
    */
   FIELD_SCAN_LIMIT_KB: positiveInt(256, 100 * 1024),
+  /** A payload template's evaluation stops after this long: that delivery fails with `template_error`. */
+  TEMPLATE_TIMEOUT_MS: positiveInt(50, 10_000),
+  /** The largest body a payload template may render, in bytes (Make's limit: 5 MB). */
+  WEBHOOK_MAX_BODY_BYTES: positiveInt(5 * 1024 * 1024, 100 * 1024 * 1024),
   /** The webhook log (dashboard): newest entries kept, by count and by age. */
   WEBHOOK_LOG_MAX_ENTRIES: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   WEBHOOK_LOG_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
@@ -345,6 +349,30 @@ const workerEnvBase = commonEnvSchema.extend({
    * first attempt fails). Off: every delivery is its own job, as before.
    */
   DELIVERY_FAST_PATH: envBoolean(true),
+  // Destination health (docs/operations.md#destination-health): failing → paused → recovering → healthy, per target URL.
+  /** Failed attempts in a row (5xx, timeout, network, 429, success:false, permanent 4xx) that make a target `failing`. */
+  TARGET_FAILING_AFTER: positiveInt(5, 1_000),
+  /** A failing target with no success for this long is paused: its deliveries are held, one probe per interval. */
+  TARGET_PAUSE_AFTER: envDuration('10m').refine((ms) => ms >= 1_000, 'must be at least 1s'),
+  TARGET_PROBE_INTERVAL: envDuration('30s').refine((ms) => ms >= 500, 'must be at least 500ms'),
+  /** The probe interval doubles while probes fail, up to this. */
+  TARGET_PROBE_MAX_INTERVAL: envDuration('5m').refine((ms) => ms >= 500, 'must be at least 500ms'),
+  /** Held deliveries released per second once the target is back (all workers together). */
+  TARGET_RELEASE_RATE: positiveInt(20, 10_000),
+  /** A delivery held longer than this is dead-lettered (`target_paused_too_long`). */
+  TARGET_HOLD_MAX: envDuration('7d').refine((ms) => ms >= 1_000, 'must be at least 1s'),
+  // Alerts (target.failing / target.paused / target.recovered, dead-letter digest); the dashboard's alert_settings win.
+  ALERT_WEBHOOK_URL: optionalString,
+  ALERT_WEBHOOK_SECRET: optionalString.refine(
+    (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
+    'must be a Standard Webhooks secret: "whsec_" followed by base64 (at least 16 characters)',
+  ),
+  /** smtp://user:pass@host:587 or smtps://…: alerts by email (with ALERT_EMAIL_TO). */
+  SMTP_URL: optionalString,
+  ALERT_EMAIL_TO: optionalString,
+  ALERT_EMAIL_FROM: z.string().default('Render Signal <alerts@render-signal.local>'),
+  /** Dead letters are summed up in one alert at most this often. */
+  ALERT_DIGEST_INTERVAL: envDuration('15m').refine((ms) => ms >= 1_000, 'must be at least 1s'),
   // File offload (R2/S3). The original's names: R2_FETCH_*, R2_BUCKET_NAME, R2_PUBLIC_BASE_URL.
   R2_FETCH_ENABLED: envBoolean(false),
   OFFLOAD_MODE: z.enum(['worker', 'direct']).default('worker'),
@@ -421,6 +449,49 @@ function checkGmailSettings(env: z.infer<typeof workerEnvBase>, ctx: z.Refinemen
   for (const [name, message] of problems) ctx.addIssue({ code: 'custom', path: [name], message });
 }
 
+/**
+ * Alert channels: a URL that cannot be one is refused at start in production (elsewhere the alert fails, logged);
+ * the probe intervals must be ordered.
+ */
+function checkAlertSettings(env: z.infer<typeof workerEnvBase>, ctx: z.RefinementCtx): void {
+  if (env.TARGET_PROBE_MAX_INTERVAL < env.TARGET_PROBE_INTERVAL)
+    ctx.addIssue({ code: 'custom', path: ['TARGET_PROBE_MAX_INTERVAL'], message: 'must be at least TARGET_PROBE_INTERVAL' });
+  if (env.ALERT_WEBHOOK_URL !== undefined && !/^https?:\/\/[^\s/]+/i.test(env.ALERT_WEBHOOK_URL))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ALERT_WEBHOOK_URL'],
+      message: 'must be an http(s) URL such as https://hooks.slack.com/services/…',
+    });
+  else if (env.ALERT_WEBHOOK_URL !== undefined && /^http:/i.test(env.ALERT_WEBHOOK_URL) && !env.ALLOW_PRIVATE_NETWORK)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ALERT_WEBHOOK_URL'],
+      message: 'must be https (http only with ALLOW_PRIVATE_NETWORK=true, as for targets)',
+    });
+  if (!isProduction(env)) return;
+  if (env.SMTP_URL !== undefined && smtpUrlProblem(env.SMTP_URL))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SMTP_URL'],
+      message: `${smtpUrlProblem(env.SMTP_URL)}: expected smtp://user:password@host:587 or smtps://user:password@host:465 (refused with NODE_ENV=production)`,
+    });
+  if (env.SMTP_URL !== undefined && !env.ALERT_EMAIL_TO)
+    ctx.addIssue({ code: 'custom', path: ['ALERT_EMAIL_TO'], message: 'is required with SMTP_URL (refused with NODE_ENV=production)' });
+}
+
+/** Why an SMTP URL cannot be used, or undefined when it can. */
+export function smtpUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return `has the scheme "${url.protocol}"`;
+  if (!url.hostname) return 'names no host';
+  return undefined;
+}
+
 export const cliEnvSchema = commonEnvSchema;
 
 /** `npm run migrate`: the new deployment's settings, plus the dedup window used for markers the original kept without TTL. */
@@ -429,6 +500,7 @@ export const migrateEnvSchema = commonEnvSchema.extend({ DEDUP_WINDOW_DAYS: dedu
 export const workerEnvSchema = workerEnvBase.superRefine((env, ctx) => {
   checkOffloadSettings(env, ctx);
   checkGmailSettings(env, ctx);
+  checkAlertSettings(env, ctx);
   checkSecretStrength({ NODE_ENV: env.NODE_ENV, SECRET_KEY: env.SECRET_KEY }, ctx);
 });
 

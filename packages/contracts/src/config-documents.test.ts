@@ -28,6 +28,8 @@ describe('defaults', () => {
       absence_pause_enabled: false,
       absence_pause_days: [],
       failure_webhook_url: null,
+      alert_webhook_url: null,
+      alert_email_to: '',
       _updated_at: null,
       _revision: 0,
     });
@@ -274,5 +276,34 @@ describe('applyRuntimeFlagsUpdate (POST /api/update_runtime_flags)', () => {
     [{ unknown_flag: true }, {}],
   ])('%j', (body, expected) => {
     expect(applyRuntimeFlagsUpdate(DEFAULT_RUNTIME_FLAGS, body)).toEqual({ ok: true, value: { ...DEFAULT_RUNTIME_FLAGS, ...expected } });
+  });
+});
+
+describe('webhook_config.payload (the default target body)', () => {
+  it('is absent from a document of the original, which loads unchanged (standard)', () => {
+    expect(Object.keys(webhookConfigSchema.parse({ webhook_url: 'https://hook.eu2.make.com/abc' }))).not.toContain('payload');
+  });
+
+  it.each<[string, unknown, string, string]>([
+    ['a syntax error', { format: 'template', template: '{ "a": }' }, 'payload.template', 'template_syntax'],
+    ['a template over 10 KB', { format: 'template', template: `"${'x'.repeat(10_241)}"` }, 'payload.template', 'template_too_large'],
+    ['no template', { format: 'template' }, 'payload.template', 'template_required'],
+    ['an unknown format', { format: 'xml' }, 'payload.format', 'invalid_payload_format'],
+  ])('refuses %s with its path and code', (_name, payload, path, code) => {
+    const result = applyWebhookConfigUpdate(DEFAULT_WEBHOOK_CONFIG, { payload });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors[0]).toMatchObject({ path, code });
+  });
+
+  it('stores a valid template and flat', () => {
+    const template = '{ "numero": extracted.numero }';
+    expect(applyWebhookConfigUpdate(DEFAULT_WEBHOOK_CONFIG, { payload: { format: 'template', template } })).toMatchObject({
+      ok: true,
+      value: { payload: { format: 'template', template } },
+    });
+    expect(applyWebhookConfigUpdate(DEFAULT_WEBHOOK_CONFIG, { payload: { format: 'flat', template: 'ignored' } })).toMatchObject({
+      ok: true,
+      value: { payload: { format: 'flat' } },
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseClock } from './clock-text';
+import { normalizePayloadSettings, type PayloadSettings } from './payload-settings';
 import { pythonInt, pythonStr, pythonTruthy } from './python-coercion';
 import { isLoopbackPlaceholderUrl, isPlaceholderUrl, normalizeMakeWebhookUrl } from './webhook-url';
 
@@ -33,10 +34,21 @@ export type UpdateResult<T> = { ok: true; value: T } | { ok: false; message: str
 export interface ConfigError {
   path: string;
   message: string;
+  /** Set for our own checks (e.g. `template_syntax`), with the template position where there is one. */
+  code?: string;
+  position?: number;
 }
 
 function toErrors(error: z.ZodError): ConfigError[] {
-  return error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  return error.issues.map((issue) => {
+    const params = (issue as { params?: { code?: string; position?: number } }).params;
+    return {
+      path: issue.path.join('.'),
+      message: issue.message,
+      ...(params?.code ? { code: params.code } : {}),
+      ...(params?.position !== undefined ? { position: params.position } : {}),
+    };
+  });
 }
 
 function failure<T>(error: z.ZodError): UpdateResult<T> {
@@ -89,6 +101,38 @@ export function checkWebhookUrl(value: unknown, field: string, policy: WebhookUr
 
 const webhookUrlField = (field: string, policy: WebhookUrlPolicy) => coerced((value) => checkWebhookUrl(value, field, policy));
 
+/** `payload` ({format, template?}), checked as when saved (template size, syntax): absent means standard. */
+const payloadField = () =>
+  z.unknown().transform((value, ctx): PayloadSettings | undefined => {
+    const result = normalizePayloadSettings(value, 'payload');
+    if (result.ok) return result.value;
+    for (const issue of result.issues) {
+      ctx.addIssue({
+        code: 'custom',
+        message: issue.message,
+        path: issue.path.split('.').slice(1),
+        params: { code: issue.code, position: issue.position },
+        input: value,
+      });
+    }
+    return z.NEVER;
+  });
+
+/** Alert recipients: comma-separated addresses (empty: the env's ALERT_EMAIL_TO, or no email alerts). */
+const emailListField = () =>
+  coerced((value): Coercion<string> => {
+    if (value === null || value === undefined) return { ok: true, value: '' };
+    if (typeof value !== 'string')
+      return { ok: false, message: 'alert_email_to doit être une liste d’adresses séparées par des virgules.' };
+    const list = value
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const bad = list.find((a) => !/^[^\s@<>,]+@[^\s@<>,]+\.[^\s@<>,]+$/.test(a));
+    if (bad) return { ok: false, message: `alert_email_to : adresse invalide « ${bad.slice(0, 80)} ».` };
+    return { ok: true, value: list.join(', ') };
+  });
+
 const MESSAGES = {
   bothTimesRequired: 'Both webhook_time_start and webhook_time_end are required (or both empty to clear).',
   invalidTime: 'Invalid time format. Use HHhMM or HH:MM (e.g., 11h30, 17:45).',
@@ -130,6 +174,12 @@ export function createWebhookConfigSchema(policy: WebhookUrlPolicy = STRICT_URL_
       absence_pause_days: z.array(z.enum(WEEKDAY_NAMES, { error: 'Jours invalides' })).default([]),
       /** Ours: where a failure event is POSTed when a delivery exhausts its retries and notify_on_failure is on. */
       failure_webhook_url: webhookUrlField('failure_webhook_url', policy).default(null),
+      /** Ours: the default target's body (absent: standard). */
+      payload: payloadField().optional(),
+      /** Ours: destination-health alerts are POSTed here (over the env's ALERT_WEBHOOK_URL). */
+      alert_webhook_url: webhookUrlField('alert_webhook_url', policy).default(null),
+      /** Ours: alert emails go to these addresses (over the env's ALERT_EMAIL_TO; SMTP_URL stays in the env). */
+      alert_email_to: emailListField().default(''),
       ...documentMeta,
     })
     .superRefine((config, ctx) => {
@@ -179,6 +229,9 @@ export function createWebhookConfigUpdateSchema(policy: WebhookUrlPolicy = STRIC
       webhook_time_start: clockUpdateField().optional(),
       webhook_time_end: clockUpdateField().optional(),
       failure_webhook_url: webhookUrlField('failure_webhook_url', policy).optional(),
+      payload: payloadField().optional(),
+      alert_webhook_url: webhookUrlField('alert_webhook_url', policy).optional(),
+      alert_email_to: emailListField().optional(),
     })
     .superRefine((update, ctx) => {
       // Either bound in the body means "set the window": both must come together (or both empty to clear).

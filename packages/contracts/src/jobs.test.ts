@@ -32,6 +32,19 @@ describe('deliveryJobData (the one builder of a delivery job)', () => {
   });
 });
 
+describe('deliveryJobData: payload formats', () => {
+  it('carries a flat / template format and the extracted values; a standard job stays as before', () => {
+    const data = deliveryJobData({
+      ...fields,
+      payload_format: { format: 'template', template: '{ "a": subject }' },
+      extracted: { n: '1' },
+    });
+    expect(data).toMatchObject({ payload_format: { format: 'template', template: '{ "a": subject }' }, extracted: { n: '1' } });
+    expect(deliverWebhookJobSchema.parse(data)).toEqual(data);
+    expect(Object.keys(deliveryJobData({ ...fields, payload_format: undefined, extracted: undefined }))).not.toContain('payload_format');
+  });
+});
+
 describe('emailJobResultSchema', () => {
   it.each([
     [{ deliveries: 0, skipped: 'no_target' }, true],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ingressPayloadSchema } from './ingress';
+import { payloadSettingsSchema } from './payload-settings';
 
 /** How an email reached us: the HTTP ingress (Apps Script) or a Gmail push sync. */
 export const ARRIVAL_SOURCES = ['apps_script', 'gmail_push'] as const;
@@ -36,7 +37,7 @@ export type DeliveryTarget = z.infer<typeof deliveryTargetSchema>;
 
 /**
  * The original's per-delivery `failure_reason` values (kept: dashboards and scripts read them), plus `timeout`,
- * `network_error`, `blocked_target` and `no_target` for failures it never saw.
+ * `network_error`, `blocked_target`, `no_target` and `template_error` (a payload template that failed) for failures it never saw.
  */
 export const FAILURE_REASONS = [
   'bot_protection_denied',
@@ -50,6 +51,7 @@ export const FAILURE_REASONS = [
   'network_error',
   'blocked_target',
   'no_target',
+  'template_error',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -70,8 +72,15 @@ export const deliverWebhookJobSchema = z.object({
   /** Standard Webhooks `webhook-id`: stable per email + target, receivers dedup on it. */
   webhook_id: z.string().min(1),
   target: deliveryTargetSchema,
-  /** The exact JSON body to send (key order preserved). */
+  /** The standard JSON body (key order preserved): sent as is unless `payload_format` says otherwise. */
   payload: z.record(z.string(), z.unknown()),
+  /**
+   * The body the target wants when not the standard one (`flat`, `template`): rendered from `payload` at each
+   * attempt (packages/delivery/src/payload-format.ts). Absent: `payload` is sent as is.
+   */
+  payload_format: payloadSettingsSchema.optional(),
+  /** What the routing rules extracted from the email (flat's `extracted_<name>`, a template's `extracted`). */
+  extracted: z.record(z.string(), z.string()).optional(),
   subject: z.string().default(''),
   /** processing_prefs.retry_delay_sec: no retry comes sooner than this (ms). */
   retry_floor_ms: z.number().int().min(0).optional(),
@@ -97,6 +106,9 @@ export interface DeliveryJobFields {
   kind: DeliverWebhookJob['kind'];
   retry_floor_ms?: number | undefined;
   first_attempt?: DeliverWebhookJob['first_attempt'] | undefined;
+  /** A flat / template target's format (absent for a standard one: its job data as before). */
+  payload_format?: DeliverWebhookJob['payload_format'] | undefined;
+  extracted?: DeliverWebhookJob['extracted'] | undefined;
 }
 
 /**
@@ -111,6 +123,8 @@ export function deliveryJobData(fields: DeliveryJobFields): DeliverWebhookJob {
     webhook_id: fields.webhook_id,
     target: fields.target,
     payload: fields.payload,
+    ...(fields.payload_format ? { payload_format: fields.payload_format } : {}),
+    ...(fields.extracted ? { extracted: fields.extracted } : {}),
     subject: fields.subject,
     ...(fields.retry_floor_ms !== undefined ? { retry_floor_ms: fields.retry_floor_ms } : {}),
     kind: fields.kind,

@@ -1,4 +1,4 @@
-import type { DeliveryTarget } from '@render-signal/contracts';
+import type { DeliveryTarget, PayloadSettings } from '@render-signal/contracts';
 import { maskUrl } from '@render-signal/observability';
 import { EXCERPT_MAX_BYTES, type ArrivalSource, type ConditionFact, type EventOf, type RuleFact } from './events';
 
@@ -190,6 +190,8 @@ export function sentEvent(input: {
   target: DeliveryTarget;
   payload: Record<string, unknown>;
   retryFloorMs?: number | undefined;
+  payloadFormat?: PayloadSettings | undefined;
+  extracted?: Record<string, string> | undefined;
   now: number;
 }): EventOf<'sent'> {
   return {
@@ -199,6 +201,8 @@ export function sentEvent(input: {
     target: input.target,
     payload: input.payload,
     ...(input.retryFloorMs !== undefined ? { retry_floor_ms: input.retryFloorMs } : {}),
+    ...(input.payloadFormat ? { payload_format: input.payloadFormat } : {}),
+    ...(input.extracted ? { extracted: input.extracted } : {}),
   };
 }
 

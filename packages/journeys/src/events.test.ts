@@ -69,6 +69,17 @@ const events: Array<[string, JourneyEvent]> = [
     }),
   ],
   ['sent', sentEvent({ webhookId: 'msg_1', target: TARGET, payload: { b: 1, a: [2] }, retryFloorMs: 1_000, now: 6 })],
+  [
+    'sent to a template target',
+    sentEvent({
+      webhookId: 'msg_1',
+      target: TARGET,
+      payload: { a: 1 },
+      payloadFormat: { format: 'template', template: '{ "n": extracted.n }' },
+      extracted: { n: '7' },
+      now: 6,
+    }),
+  ],
   ['sent to a form target', sentEvent({ webhookId: 'msg_1', target: { ...TARGET, mode: 'form', tls_verify: false }, payload: {}, now: 6 })],
 ];
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARRIVAL_SOURCES, deliveryTargetSchema, type ArrivalSource } from '@render-signal/contracts';
+import { ARRIVAL_SOURCES, deliveryTargetSchema, payloadSettingsSchema, type ArrivalSource } from '@render-signal/contracts';
 
 /**
  * An email's journey is a list of events, appended as the pipeline runs (worker) or as an operator acts
@@ -134,6 +134,9 @@ export const sentEventSchema = z.object({
   /** The exact JSON body (key order kept): JSON.stringify of it is the bytes sent and signed. */
   payload: z.record(z.string(), z.unknown()),
   retry_floor_ms: z.number().int().min(0).optional(),
+  /** A flat / template target: the body sent was rendered from `payload` with this format (and `extracted`). */
+  payload_format: payloadSettingsSchema.optional(),
+  extracted: z.record(z.string(), z.string()).optional(),
 });
 
 export const ATTEMPT_OUTCOMES = ['delivered', 'retrying', 'failed'] as const;
@@ -164,6 +167,14 @@ export const retryScheduledEventSchema = z.object({
   next_attempt_at: at,
 });
 
+/** The delivery waits because its target is paused (destination health): « retenu : cible en pause » until it is sent. */
+export const heldEventSchema = z.object({
+  type: z.literal('held'),
+  at,
+  webhook_id: z.string(),
+  job_id: z.string(),
+});
+
 export const redeliveredEventSchema = z.object({
   type: z.literal('redelivered'),
   at,
@@ -185,6 +196,7 @@ export const journeyEventSchema = z.discriminatedUnion('type', [
   sentEventSchema,
   attemptEventSchema,
   retryScheduledEventSchema,
+  heldEventSchema,
   redeliveredEventSchema,
   cancelledEventSchema,
 ]);

@@ -44,6 +44,7 @@ export function summaryFields(event: JourneyEvent): Array<[string, string]> {
       return event.jobs.map((j): [string, string] => [`t:${j.webhook_id}`, 'cancelled']);
     case 'offload':
     case 'retry_scheduled':
+    case 'held':
     case 'sent':
       return [];
   }
@@ -162,6 +163,8 @@ export interface TargetView {
   state: TargetState;
   /** When the next automatic attempt is due (a retry scheduled and not yet run), else null. */
   next_attempt_at: string | null;
+  /** Since when the delivery is held because its target is paused (null once sent, cancelled or re-delivered). */
+  held_since: string | null;
   /** The exact body signed and sent (null before the delivery was planned). */
   payload: string | null;
   job_ids: string[];
@@ -211,6 +214,7 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
         priority: null,
         state: 'pending',
         next_attempt_at: null,
+        held_since: null,
         payload: null,
         job_ids: [],
         attempts: [],
@@ -282,6 +286,7 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
         t.attempts.push({ ...rest, at: iso(at) });
         t.state = event.outcome;
         t.next_attempt_at = null;
+        t.held_since = null;
         addJob(t, event.job_id);
         view.timeline.push({
           at: iso(at),
@@ -300,11 +305,20 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
         });
         break;
       }
+      case 'held': {
+        const t = target(event.webhook_id);
+        t.held_since ??= iso(event.at);
+        t.next_attempt_at = null;
+        addJob(t, event.job_id);
+        view.timeline.push({ at: iso(event.at), type: event.type, detail: { webhook_id: event.webhook_id } });
+        break;
+      }
       case 'redelivered':
         for (const d of event.deliveries) {
           const t = target(d.webhook_id);
           t.state = 'pending';
           t.next_attempt_at = null;
+          t.held_since = null;
           addJob(t, d.job_id);
         }
         view.timeline.push({ at: iso(event.at), type: event.type, detail: { webhook_ids: event.deliveries.map((d) => d.webhook_id) } });
@@ -314,6 +328,7 @@ export function foldJourney(emailId: string, events: readonly JourneyEvent[]): J
           const t = target(j.webhook_id);
           t.state = 'cancelled';
           t.next_attempt_at = null;
+          t.held_since = null;
         }
         view.timeline.push({ at: iso(event.at), type: event.type, detail: { jobs: event.jobs.length } });
         break;

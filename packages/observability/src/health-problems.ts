@@ -20,6 +20,10 @@ export interface HealthFacts {
   /** Null: no time window configured. */
   withinWindow: boolean | null;
   window: { start?: string | null | undefined; end?: string | null | undefined };
+  /** Destination health: targets not healthy (masked), with their held deliveries. */
+  targetStates?: ReadonlyArray<{ target: string; state: string; operator: boolean; held: number }>;
+  /** Alerts that could not be sent (the alert queue's failed jobs). */
+  failedAlerts?: number;
   /** Gmail push: the problem codes of /health's gmail section, and how many mailboxes need re-authorisation. */
   gmail: { problems: readonly string[]; needsReauth: number };
 }
@@ -108,7 +112,28 @@ export function healthProblems(f: HealthFacts): HealthProblem[] {
   } else if (f.deadLetters > 0) {
     add('dead_letters_waiting', 'warning', `${f.deadLetters} envoi(s) en échec définitif attendent une relance ou un examen.`, false);
   }
+  const tracked = new Set<string>();
+  for (const t of f.targetStates ?? []) {
+    tracked.add(t.target);
+    const held = `${t.held} envoi(s) retenu(s)`;
+    if (t.state === 'paused' && t.operator)
+      add('target_paused_by_operator', 'warning', `La cible ${t.target} est en pause (opérateur) : ${held} jusqu’à la reprise.`, false);
+    else if (t.state === 'paused')
+      add(
+        'target_paused',
+        'critical',
+        `La cible ${t.target} ne répond plus : elle est en pause, ${held}, un essai régulier vérifie son retour.`,
+        true,
+      );
+    else if (t.state === 'failing')
+      add('target_failing', 'warning', `La cible ${t.target} est en échec : elle sera mise en pause si rien ne passe.`, false);
+    else if (t.state === 'recovering')
+      add('target_recovering', 'info', `La cible ${t.target} répond de nouveau : ${held} en cours de libération.`, false);
+  }
+  if ((f.failedAlerts ?? 0) > 0)
+    add('alerts_failing', 'warning', `${f.failedAlerts} alerte(s) n’ont pas pu être envoyées (journaux : alert.failed).`, true);
   for (const t of f.failingTargets) {
+    if (tracked.has(t.target)) continue;
     add('target_failing', 'warning', `La cible ${t.target} échoue de façon répétée (${t.consecutive_failures} échecs d’affilée).`, false);
   }
   if (f.ingressEnabled === false) add('ingress_disabled', 'warning', 'L’ingestion est désactivée : les e-mails sont refusés (409).', false);

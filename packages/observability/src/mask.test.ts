@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import { createLogger } from './logger';
-import { maskFields, maskSecret, maskText, maskUrl } from './mask';
+import { maskFields, maskSecret, maskText, maskUrl, unmaskUrl } from './mask';
 
 describe('maskUrl', () => {
   it.each([
@@ -11,6 +11,16 @@ describe('maskUrl', () => {
     ['', null],
     [undefined, null],
   ])('%s → %s', (input, expected) => expect(maskUrl(input)).toBe(expected));
+});
+
+describe('unmaskUrl', () => {
+  const stored = ['https://hook.eu2.make.com/first', 'https://other.example.net/second'];
+  it.each([
+    ['https://hook.eu2.make.com/***', 'https://hook.eu2.make.com/first'],
+    ['https://other.example.net/***', 'https://other.example.net/second'],
+    ['https://unknown.example.net/***', undefined],
+    ['https://hook.eu2.make.com/new', 'https://hook.eu2.make.com/new'],
+  ])('%s → %s', (input, expected) => expect(unmaskUrl(input, [null, ...stored])).toBe(expected));
 });
 
 describe('maskSecret', () => {

@@ -25,6 +25,20 @@ export function maskUrl(url: string | undefined | null): string | null {
   return masked;
 }
 
+/** A value as maskUrl shows a URL (`scheme://host/***`): what a client that read the API may send back. */
+export function isMaskedUrl(value: unknown): value is string {
+  return typeof value === 'string' && value.endsWith('/***');
+}
+
+/**
+ * A URL sent back as the API showed it: a masked value stands for the first candidate (the stored URL of that
+ * field, of that rule…) it is the mask of, and is `undefined` when it stands for none; any other value is itself.
+ */
+export function unmaskUrl(value: string, candidates: ReadonlyArray<string | null | undefined>): string | undefined {
+  if (!isMaskedUrl(value)) return value;
+  return candidates.find((url): url is string => Boolean(url) && maskUrl(url) === value);
+}
+
 /** Keeps the first 4 characters of a secret so operators can tell two apart. */
 export function maskSecret(secret: string | undefined | null): string | null {
   if (!secret) return null;

@@ -81,6 +81,12 @@ export function createWorkerMetrics(registry = new Registry()) {
       buckets: CPU_BUCKETS,
       registers: [registry],
     }),
+    alertsSent: new Counter({
+      name: 'rs_alerts_sent_total',
+      help: 'Operator alerts sent, per channel (webhook, email) and event',
+      labelNames: ['channel', 'event'],
+      registers: [registry],
+    }),
     offloadBytes: new Counter({ name: 'rs_offload_bytes_total', help: 'Bytes transferred to R2/S3', registers: [registry] }),
     offloads: new Counter({
       name: 'rs_offload_total',
@@ -105,6 +111,18 @@ export function createApiMetrics(registry = new Registry()) {
     dedupHits: new Counter({
       name: 'rs_ingress_dedup_hits_total',
       help: 'Ingress requests answered already_processing/already_processed',
+      registers: [registry],
+    }),
+    targetState: new Gauge({
+      name: 'rs_target_state',
+      help: 'Destination health per target (masked): 0 healthy, 1 failing, 2 paused, 3 recovering (read at scrape time)',
+      labelNames: ['target'],
+      registers: [registry],
+    }),
+    targetHeld: new Gauge({
+      name: 'rs_target_held',
+      help: 'Deliveries held per target (masked) while it is paused or recovering (read at scrape time)',
+      labelNames: ['target'],
       registers: [registry],
     }),
     queueJobs: new Gauge({

@@ -1,2 +1,3 @@
 export * from './plan-email';
 export * from './stored-route';
+export * from './preview';

@@ -247,3 +247,36 @@ describe('storedRouteSchema (the route an email job saves while its offloads run
     expect(storedRouteSchema.safeParse(corrupt({ ...decided, retry: { attempts: 2 } })).success).toBe(false);
   });
 });
+
+describe('extraction and payload formats in the plan', () => {
+  const rules = [
+    {
+      id: 'factures',
+      name: 'Factures',
+      conditions: [{ field: 'subject', operator: 'regex', value: 'facture\\s+(?<numero>\\d{4})' }],
+      actions: { webhook_url: 'https://hooks.render-signal.test/factures', payload: { format: 'flat' } },
+    },
+  ];
+  it('carries extracted and each target format to its delivery; the standard default stays as before', () => {
+    const plan = planEmail(email({ subject: 'Votre facture 2026' }), ctx(settings({ rules })));
+    if (plan.skip) throw new Error('expected a route');
+    expect(plan.extracted).toEqual({ numero: '2026' });
+    const deliveries = buildDeliveries(email({ subject: 'Votre facture 2026' }), plan, plan.links);
+    expect(deliveries.map((d) => [d.target.origin, d.format, d.extracted])).toEqual([
+      ['rule:factures', { format: 'flat' }, { numero: '2026' }],
+      ['default', undefined, { numero: '2026' }],
+    ]);
+    // The standard body never carries `extracted`: the kept contract.
+    expect(deliveries.every((d) => !('extracted' in d.payload))).toBe(true);
+    const { routing: _routing, ...decided } = plan;
+    const stored: StoredRoute = { ...decided, retry: { attempts: 3 } };
+    expect(storedRouteSchema.parse(JSON.parse(JSON.stringify(stored)))).toEqual(stored);
+  });
+
+  it('gives the default target the webhook_config payload', () => {
+    const template = '{ "s": subject }';
+    const plan = planEmail(email(), ctx(settings({ webhook: { payload: { format: 'template', template } } })));
+    if (plan.skip) throw new Error('expected a route');
+    expect(buildDeliveries(email(), plan, plan.links).map((d) => d.format)).toEqual([{ format: 'template', template }]);
+  });
+});

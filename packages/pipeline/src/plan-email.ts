@@ -1,4 +1,4 @@
-import type { DeliveryTarget, ProcessEmailJob } from '@render-signal/contracts';
+import type { DeliveryTarget, PayloadSettings, ProcessEmailJob } from '@render-signal/contracts';
 import { parseSenderAddress } from '@render-signal/contracts';
 import type { Settings } from '@render-signal/config-store';
 import { buildWebhookPayload, webhookIdFor, type PayloadDeliveryLink } from '@render-signal/delivery';
@@ -42,8 +42,10 @@ export interface EmailRoute {
   windowVerdict?: WindowReason;
   links: PayloadDeliveryLink[];
   targets: PlannedTarget[];
+  /** What the applied rules extracted (the first applied rule wins a name); absent when nothing was. */
+  extracted?: Record<string, string>;
   /** Each rule's result (shown by the dry run; not needed to deliver). */
-  routing?: Pick<RoutingDecision, 'matches' | 'stopped_by'>;
+  routing?: Pick<RoutingDecision, 'matches' | 'stopped_by' | 'extract_conflicts'>;
 }
 
 export type EmailPlan = ({ skip: EmailSkip } & Partial<EmailRoute> & { detection: Detection }) | ({ skip?: undefined } & EmailRoute);
@@ -122,12 +124,19 @@ export function planEmail(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, ctx:
   }
 
   const decision = measure('rules', () =>
-    routeEmail({ email, rules: rulesDoc.rules, defaultTarget: ctx.defaultTarget, detection, scanLimit: ctx.fieldScanLimit }),
+    routeEmail({
+      email,
+      rules: rulesDoc.rules,
+      defaultTarget: ctx.defaultTarget,
+      detection,
+      scanLimit: ctx.fieldScanLimit,
+      ...(webhookConfig.payload ? { defaultPayload: webhookConfig.payload } : {}),
+    }),
   );
   if (decision.targets.length === 0) {
     return {
       detection,
-      routing: { matches: decision.matches, stopped_by: decision.stopped_by },
+      routing: { matches: decision.matches, stopped_by: decision.stopped_by, extract_conflicts: decision.extract_conflicts },
       skip: {
         reason: 'no_target',
         markProcessed: false,
@@ -159,15 +168,32 @@ export function planEmail(job: Pick<ProcessEmailJob, 'email' | 'email_id'>, ctx:
     windowVerdict: window.reason,
     links,
     targets,
-    routing: { matches: decision.matches, stopped_by: decision.stopped_by },
+    ...(Object.keys(decision.extracted).length > 0 ? { extracted: decision.extracted } : {}),
+    routing: { matches: decision.matches, stopped_by: decision.stopped_by, extract_conflicts: decision.extract_conflicts },
   };
 }
 
 export interface PlannedDelivery {
   webhookId: string;
   target: DeliveryTarget;
+  /** The standard body (what is sent unless `format` says otherwise). */
   payload: Record<string, unknown>;
+  /** The target's body when not standard (flat, template): rendered from `payload` at each attempt. */
+  format?: PayloadSettings;
+  /** What the rules extracted (flat's `extracted_<name>`, a template's `extracted`). */
+  extracted?: Record<string, string>;
   priority: number;
+}
+
+/** The delivery job fields that carry a non-standard body: none for a standard target (its job data as before). */
+export function formatFields(delivery: Pick<PlannedDelivery, 'format' | 'extracted'>): {
+  payload_format?: PayloadSettings;
+  extracted?: Record<string, string>;
+} {
+  return {
+    ...(delivery.format ? { payload_format: delivery.format } : {}),
+    ...(delivery.extracted ? { extracted: delivery.extracted } : {}),
+  };
 }
 
 /** One payload per target (the rule that chose the target is named in it), from the final links. */
@@ -180,6 +206,8 @@ export function buildDeliveries(
     webhookId: webhookIdFor(job.email_id, target.url),
     target,
     priority,
+    ...(r.payload && r.payload.format !== 'standard' ? { format: r.payload } : {}),
+    ...(route.extracted ? { extracted: route.extracted } : {}),
     payload: buildWebhookPayload({
       emailId: job.email_id,
       email: job.email,

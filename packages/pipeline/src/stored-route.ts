@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deliveryTargetSchema } from '@render-signal/contracts';
+import { deliveryTargetSchema, payloadSettingsSchema } from '@render-signal/contracts';
 import { deliveryRetrySchema } from '@render-signal/delivery';
 import { RULE_PRIORITIES, WINDOW_REASONS, type TargetOrigin } from '@render-signal/routing';
 import type { EmailRoute } from './plan-email';
@@ -37,11 +37,14 @@ export const storedRouteSchema = z.object({
         origin: targetOrigin,
         priority: z.enum(RULE_PRIORITIES),
         rule: z.object({ id: z.string(), name: z.string(), priority: z.enum(RULE_PRIORITIES) }).optional(),
+        payload: payloadSettingsSchema.optional(),
       }),
       target: deliveryTargetSchema,
       priority: z.number().int(),
     }),
   ),
+  /** Absent on routes saved before extraction existed, and when nothing was extracted. */
+  extracted: z.record(z.string(), z.string()).optional(),
   retry: deliveryRetrySchema,
 });
 export type StoredRoute = z.infer<typeof storedRouteSchema>;

@@ -1,12 +1,14 @@
 import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import {
+  deadLetterDigestJobSchema,
   deliverWebhookJobSchema,
   importMessageJobSchema,
   offloadLinkJobSchema,
   pollMailboxesJobSchema,
   processEmailJobSchema,
   renewWatchJobSchema,
+  sendAlertJobSchema,
   syncMailboxJobSchema,
 } from '@render-signal/contracts';
 
@@ -103,7 +105,25 @@ export const gmailQueue = defineQueue({
   },
 });
 
-export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue] as const;
+/**
+ * Operator alerts (destination health transitions, dead-letter digest): one job per alert with a deterministic id,
+ * so a transition seen by several workers is announced once. Its own queue and workers: an alert channel that is
+ * down retries here and never delays a delivery.
+ */
+export const alertQueue = defineQueue({
+  name: 'alert',
+  jobs: { send: sendAlertJobSchema, digest: deadLetterDigestJobSchema },
+  defaultJobOptions: {
+    // A chat webhook or SMTP relay that is down: tried for about an hour (1 s doubling, capped by BullMQ at 12 tries).
+    attempts: 12,
+    backoff: { type: 'exponential', delay: 1_000 },
+    removeOnComplete: { age: 7 * DAY_S, count: 1_000 },
+    // Failed alerts show in /health; kept a week to be read.
+    removeOnFail: { age: 7 * DAY_S, count: 1_000 },
+  },
+});
+
+export const QUEUE_CATALOG = [emailQueue, deliveryQueue, offloadQueue, gmailQueue, alertQueue] as const;
 
 export type JobName<D extends QueueDefinition> = Extract<keyof D['jobs'], string>;
 export type JobData<D extends QueueDefinition, N extends JobName<D>> = z.infer<D['jobs'][N]>;

@@ -1,5 +1,6 @@
 import { type EmailContent, parseSenderAddress } from '@render-signal/contracts';
 import { leadingText, trailingText, type Detection } from '@render-signal/detectors';
+import type { PayloadSettings } from '@render-signal/contracts';
 import type { RoutingCondition, RoutingRule, RuleField, RulePriority } from './routing-rules';
 import { compileUserRegex } from './user-regex';
 
@@ -139,7 +140,10 @@ export function evaluateRules(
   detection?: Detection,
   options: EvaluateOptions = {},
 ): RuleEvaluation[] {
-  const views = fieldViews(email, detection, options);
+  return evaluateRulesWith(rules, fieldViews(email, detection, options));
+}
+
+function evaluateRulesWith(rules: readonly RoutingRule[], views: FieldViews): RuleEvaluation[] {
   return rules.map((rule) => {
     const conditions = rule.conditions.map((condition) => ({
       field: condition.field,
@@ -152,6 +156,38 @@ export function evaluateRules(
   });
 }
 
+/** Values a rule takes from the email: `extracted.<group name>`. */
+export type Extracted = Record<string, string>;
+
+/** The named groups of `pattern` found in the text read by a condition, added where absent. */
+function extractInto(out: Extracted, pattern: string, caseSensitive: boolean, view: FieldView): void {
+  const regex = compileUserRegex(pattern, caseSensitive);
+  if (!regex) return;
+  const names = Object.keys(regex.namedGroups());
+  if (names.length === 0) return;
+  const matcher = regex.matcher(view.head);
+  if (!matcher.find()) return;
+  for (const name of names) {
+    const value = matcher.group(name);
+    if (value !== null && value !== undefined && !(name in out)) out[name] = value;
+  }
+}
+
+/**
+ * What an applied rule extracts: the named groups of its matching `regex` conditions, then of its `extract` entries
+ * (read like a condition: the first FIELD_SCAN_LIMIT_KB of the field). Nothing is done for a rule without named groups.
+ */
+function extractFor(rule: RoutingRule, evaluation: RuleEvaluation, views: FieldViews): Extracted | undefined {
+  const out: Extracted = {};
+  rule.conditions.forEach((condition, index) => {
+    if (condition.operator === 'regex' && evaluation.conditions[index]?.matched) {
+      extractInto(out, condition.value, condition.case_sensitive, views(condition.field));
+    }
+  });
+  for (const entry of rule.extract ?? []) extractInto(out, entry.regex, entry.case_sensitive, views(entry.field));
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 export type TargetOrigin = 'default' | `rule:${string}`;
 
 export interface RouteTarget {
@@ -160,6 +196,8 @@ export interface RouteTarget {
   priority: RulePriority;
   /** Set for rule targets; becomes the payload's `routing_rule`. */
   rule?: { id: string; name: string; priority: RulePriority };
+  /** The body this target wants (the rule's `actions.payload`, the default's `webhook_config.payload`); absent: standard. */
+  payload?: PayloadSettings;
 }
 
 export interface RuleMatch extends RuleEvaluation {
@@ -167,6 +205,15 @@ export interface RuleMatch extends RuleEvaluation {
   reached: boolean;
   /** Matched and reached: its target receives the email. */
   applied: boolean;
+  /** What this rule extracted (applied rules only), before the first-applied-wins merge. */
+  extracted?: Extracted;
+}
+
+/** A name extracted by two applied rules: the first applied rule's value is kept. */
+export interface ExtractConflict {
+  name: string;
+  kept_from: string;
+  ignored_from: string;
 }
 
 export interface RoutingDecision {
@@ -174,6 +221,10 @@ export interface RoutingDecision {
   matches: RuleMatch[];
   /** Id of the matching rule whose stop_processing ended evaluation, if any. */
   stopped_by: string | null;
+  /** The payload's `extracted`: every applied rule's values, the first applied rule winning a name. */
+  extracted: Extracted;
+  /** Names two applied rules extracted (the dry run shows them). */
+  extract_conflicts: ExtractConflict[];
 }
 
 export interface RouteEmailInput {
@@ -184,6 +235,8 @@ export interface RouteEmailInput {
   detection?: Detection;
   /** FIELD_SCAN_LIMIT_KB in characters (see EvaluateOptions). */
   scanLimit?: number;
+  /** The default target's body (webhook_config.payload); absent: standard. */
+  defaultPayload?: PayloadSettings;
 }
 
 /**
@@ -192,30 +245,49 @@ export interface RouteEmailInput {
  * email once (the first target for a URL wins).
  */
 export function routeEmail(input: RouteEmailInput): RoutingDecision {
-  const evaluations = evaluateRules(
-    input.rules,
-    input.email,
-    input.detection,
-    input.scanLimit === undefined ? {} : { scanLimit: input.scanLimit },
-  );
+  const views = fieldViews(input.email, input.detection, input.scanLimit === undefined ? {} : { scanLimit: input.scanLimit });
+  const evaluations = evaluateRulesWith(input.rules, views);
   const targets: RouteTarget[] = [];
   const addTarget = (target: RouteTarget) => {
     if (!targets.some((existing) => existing.url === target.url)) targets.push(target);
   };
 
   let stoppedBy: string | null = null;
+  const extracted: Extracted = {};
+  const owners = new Map<string, string>();
+  const conflicts: ExtractConflict[] = [];
   const matches: RuleMatch[] = evaluations.map((evaluation, index) => {
     const reached = stoppedBy === null;
     const applied = reached && evaluation.matched;
-    if (applied) {
-      const rule = input.rules[index]!;
-      const { priority } = rule.actions;
-      addTarget({ url: rule.actions.webhook_url, origin: `rule:${rule.id}`, priority, rule: { id: rule.id, name: rule.name, priority } });
-      if (rule.actions.stop_processing) stoppedBy = rule.id;
+    if (!applied) return { ...evaluation, reached, applied };
+    const rule = input.rules[index]!;
+    const { priority, payload } = rule.actions;
+    addTarget({
+      url: rule.actions.webhook_url,
+      origin: `rule:${rule.id}`,
+      priority,
+      rule: { id: rule.id, name: rule.name, priority },
+      ...(payload ? { payload } : {}),
+    });
+    if (rule.actions.stop_processing) stoppedBy = rule.id;
+    const own = extractFor(rule, evaluation, views);
+    for (const [name, value] of Object.entries(own ?? {})) {
+      const owner = owners.get(name);
+      if (owner === undefined) {
+        extracted[name] = value;
+        owners.set(name, rule.id);
+      } else conflicts.push({ name, kept_from: owner, ignored_from: rule.id });
     }
-    return { ...evaluation, reached, applied };
+    return { ...evaluation, reached, applied, ...(own ? { extracted: own } : {}) };
   });
 
-  if (stoppedBy === null && input.defaultTarget) addTarget({ url: input.defaultTarget, origin: 'default', priority: 'normal' });
-  return { targets, matches, stopped_by: stoppedBy };
+  if (stoppedBy === null && input.defaultTarget) {
+    addTarget({
+      url: input.defaultTarget,
+      origin: 'default',
+      priority: 'normal',
+      ...(input.defaultPayload ? { payload: input.defaultPayload } : {}),
+    });
+  }
+  return { targets, matches, stopped_by: stoppedBy, extracted, extract_conflicts: conflicts };
 }

@@ -1,6 +1,14 @@
-import { isLoopbackPlaceholderUrl, isPlaceholderUrl, normalizeMakeWebhookUrl, pythonStr, pythonTruthy } from '@render-signal/contracts';
+import {
+  isLoopbackPlaceholderUrl,
+  isPlaceholderUrl,
+  normalizeMakeWebhookUrl,
+  normalizePayloadSettings,
+  payloadSettingsSchema,
+  pythonStr,
+  pythonTruthy,
+} from '@render-signal/contracts';
 import { z } from 'zod';
-import { isValidUserRegex } from './user-regex';
+import { EXTRACT_NAME, isValidUserRegex, namedGroupsOf } from './user-regex';
 
 /**
  * Routing rules: the original's stored documents (docs/original-behaviour.md, "Routing rules document") load unchanged; ours add fields
@@ -35,16 +43,28 @@ export const routingConditionSchema = z.object({
 });
 export type RoutingCondition = z.infer<typeof routingConditionSchema>;
 
+/** Ours: a field read only to extract values (RE2 with named groups), which does not decide the match. */
+export const extractEntrySchema = z.object({
+  field: z.enum(RULE_FIELDS),
+  regex: z.string().min(1),
+  case_sensitive: z.boolean(),
+});
+export type ExtractEntry = z.infer<typeof extractEntrySchema>;
+
 export const routingRuleSchema = z.object({
   id: z.string().min(1),
   name: z.string().min(1),
   enabled: z.boolean(),
   match: z.enum(RULE_MATCH_MODES),
   conditions: z.array(routingConditionSchema).min(1),
+  /** Ours: values taken from the email into the payload's `extracted` (with the conditions' named groups). */
+  extract: z.array(extractEntrySchema).optional(),
   actions: z.object({
     webhook_url: z.string().min(1),
     priority: z.enum(RULE_PRIORITIES),
     stop_processing: z.boolean(),
+    /** Ours: the body this rule's target gets (absent: standard). */
+    payload: payloadSettingsSchema.optional(),
   }),
 });
 export type RoutingRule = z.infer<typeof routingRuleSchema>;
@@ -67,12 +87,20 @@ export const RULE_MESSAGES = {
   invalidPriority: 'priority invalide (normal|high).',
   invalidMatch: 'match invalide (all|any).',
   invalidEnabled: 'enabled doit être un booléen.',
+  extractNotList: 'extract doit être une liste de { field, regex }.',
+  extractNoGroup: 'Cette expression d’extraction n’a aucun groupe nommé (?<nom>…).',
+  extractName: (name: string) => `Nom de groupe « ${name} » invalide : lettres, chiffres et _ , sans commencer par un chiffre.`,
+  duplicateGroup: (name: string) => `Le groupe nommé « ${name} » apparaît deux fois dans cette règle.`,
 } as const;
 
 export interface RuleError {
   /** e.g. `rules[0].conditions[1].operator` */
   path: string;
   message: string;
+  /** Set by our own checks (extraction, payload): `invalid_extract_name`, `duplicate_group_name`, `template_syntax`… */
+  code?: string;
+  /** A template error's character position. */
+  position?: number;
 }
 
 export type NormalizeRulesResult = { ok: true; rules: RoutingRule[] } | { ok: false; message: string; errors: RuleError[] };
@@ -107,7 +135,12 @@ function normalizeCondition(raw: unknown, path: string, errors: RuleError[]): Ro
   if (!includes(RULE_OPERATORS, operator)) errors.push({ path: `${path}.operator`, message: RULE_MESSAGES.invalidOperator });
   if (!value) errors.push({ path: `${path}.value`, message: RULE_MESSAGES.valueRequired });
   else if ((operator === 'regex' || operator === 'not_regex') && !isValidUserRegex(value)) {
-    errors.push({ path: `${path}.value`, message: RULE_MESSAGES.invalidRegex });
+    const groups = namedGroupsOf(value);
+    errors.push(
+      groups && 'duplicate' in groups
+        ? { path: `${path}.value`, message: RULE_MESSAGES.duplicateGroup(groups.duplicate), code: 'duplicate_group_name' }
+        : { path: `${path}.value`, message: RULE_MESSAGES.invalidRegex },
+    );
   }
   if (errors.length > before || !includes(RULE_FIELDS, field) || !includes(RULE_OPERATORS, operator)) return null;
   // bool(x): the original's coercion, so the string "false" is true.
@@ -131,6 +164,52 @@ function normalizeWebhookUrl(raw: unknown, path: string, errors: RuleError[], op
     return null;
   }
   return url;
+}
+
+/**
+ * The named groups of one regex of a rule: each must be an identifier and appear once in the whole rule
+ * (conditions and `extract` entries). Returns how many it has (0 also when the pattern does not compile).
+ */
+function checkNamedGroups(pattern: string, path: string, seen: Set<string>, errors: RuleError[]): number {
+  const groups = namedGroupsOf(pattern);
+  if (groups && 'duplicate' in groups) {
+    errors.push({ path, message: RULE_MESSAGES.duplicateGroup(groups.duplicate), code: 'duplicate_group_name' });
+    return 0;
+  }
+  for (const name of groups?.names ?? []) {
+    if (!EXTRACT_NAME.test(name)) errors.push({ path, message: RULE_MESSAGES.extractName(name), code: 'invalid_extract_name' });
+    else if (seen.has(name)) errors.push({ path, message: RULE_MESSAGES.duplicateGroup(name), code: 'duplicate_group_name' });
+    seen.add(name);
+  }
+  return groups?.names.length ?? 0;
+}
+
+function normalizeExtract(raw: unknown, path: string, seen: Set<string>, errors: RuleError[]): ExtractEntry[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) {
+    errors.push({ path, message: RULE_MESSAGES.extractNotList, code: 'invalid_extract' });
+    return undefined;
+  }
+  const entries: ExtractEntry[] = [];
+  raw.forEach((item: unknown, index) => {
+    const at = `${path}[${index}]`;
+    if (!isObject(item)) {
+      errors.push({ path: at, message: RULE_MESSAGES.extractNotList, code: 'invalid_extract' });
+      return;
+    }
+    const field = textOr(item.field, '').toLowerCase();
+    const regex = textOr(item.regex, '');
+    if (!includes(RULE_FIELDS, field)) errors.push({ path: `${at}.field`, message: RULE_MESSAGES.invalidField, code: 'invalid_field' });
+    const groups = namedGroupsOf(regex);
+    if (groups && 'duplicate' in groups) checkNamedGroups(regex, `${at}.regex`, seen, errors);
+    else if (!groups || !isValidUserRegex(regex))
+      errors.push({ path: `${at}.regex`, message: RULE_MESSAGES.invalidRegex, code: 'invalid_regex' });
+    else if (checkNamedGroups(regex, `${at}.regex`, seen, errors) === 0) {
+      errors.push({ path: `${at}.regex`, message: RULE_MESSAGES.extractNoGroup, code: 'no_named_group' });
+    }
+    if (includes(RULE_FIELDS, field)) entries.push({ field, regex, case_sensitive: pythonTruthy(item.case_sensitive) });
+  });
+  return entries;
 }
 
 /**
@@ -163,14 +242,18 @@ export function normalizeRules(input: unknown, options: NormalizeRulesOptions = 
     if (!name) errors.push({ path: `${path}.name`, message: RULE_MESSAGES.nameRequired });
 
     const conditions: RoutingCondition[] = [];
+    const groups = new Set<string>();
     if (!Array.isArray(raw.conditions) || raw.conditions.length === 0) {
       errors.push({ path: `${path}.conditions`, message: RULE_MESSAGES.conditionsRequired });
     } else {
       raw.conditions.forEach((condition: unknown, conditionIndex) => {
         const normalised = normalizeCondition(condition, `${path}.conditions[${conditionIndex}]`, errors);
         if (normalised) conditions.push(normalised);
+        if (normalised?.operator === 'regex')
+          checkNamedGroups(normalised.value, `${path}.conditions[${conditionIndex}].value`, groups, errors);
       });
     }
+    const extract = normalizeExtract(raw.extract, `${path}.extract`, groups, errors);
 
     let actions: RoutingRule['actions'] | null = null;
     if (!isObject(raw.actions)) {
@@ -179,8 +262,11 @@ export function normalizeRules(input: unknown, options: NormalizeRulesOptions = 
       const webhookUrl = normalizeWebhookUrl(raw.actions.webhook_url, `${path}.actions.webhook_url`, errors, options);
       const priority = textOr(raw.actions.priority, 'normal').toLowerCase();
       if (!includes(RULE_PRIORITIES, priority)) errors.push({ path: `${path}.actions.priority`, message: RULE_MESSAGES.invalidPriority });
+      const payload = normalizePayloadSettings(raw.actions.payload, `${path}.actions.payload`);
+      if (!payload.ok) errors.push(...payload.issues);
       if (webhookUrl && includes(RULE_PRIORITIES, priority)) {
         actions = { webhook_url: webhookUrl, priority, stop_processing: pythonTruthy(raw.actions.stop_processing) };
+        if (payload.ok && payload.value) actions.payload = payload.value;
       }
     }
 
@@ -191,7 +277,7 @@ export function normalizeRules(input: unknown, options: NormalizeRulesOptions = 
     if (typeof enabled !== 'boolean') errors.push({ path: `${path}.enabled`, message: RULE_MESSAGES.invalidEnabled });
 
     if (errors.length === 0 && actions && includes(RULE_MATCH_MODES, match) && typeof enabled === 'boolean') {
-      rules.push({ id, name, enabled, match, conditions, actions });
+      rules.push({ id, name, enabled, match, conditions, ...(extract && extract.length > 0 ? { extract } : {}), actions });
     }
   });
 

@@ -28,3 +28,24 @@ export function compileUserRegex(pattern: string, caseSensitive: boolean): RE2JS
 export function isValidUserRegex(pattern: string): boolean {
   return [...pattern].length <= MAX_RULE_REGEX_LENGTH && compileUserRegex(pattern, true) !== null;
 }
+
+/** A JavaScript-style identifier: what a named group must be called to become `extracted.<name>`. */
+export const EXTRACT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** The named groups of a valid pattern, in their order; or the name that repeats; or null when it does not compile. */
+export type NamedGroups = { names: string[] } | { duplicate: string } | null;
+
+/**
+ * The named groups of a pattern (`(?<name>…)` or `(?P<name>…)`). RE2 refuses a name that repeats: that case is told
+ * apart (with the name), so the operator reads which group to rename rather than "invalid regex".
+ */
+export function namedGroupsOf(pattern: string): NamedGroups {
+  const regex = compileUserRegex(pattern, true);
+  if (regex) return { names: Object.keys(regex.namedGroups()) };
+  const seen = new Set<string>();
+  for (const match of pattern.matchAll(/\(\?P?<(\w+)>/g)) {
+    if (seen.has(match[1]!)) return { duplicate: match[1]! };
+    seen.add(match[1]!);
+  }
+  return null;
+}

@@ -44,6 +44,8 @@ export function sentDeliveries(deps: Pick<AppDeps, 'journeys' | 'queues'>) {
           webhook_id: sent.webhook_id,
           target: sent.target,
           payload: sent.payload,
+          payload_format: sent.payload_format,
+          extracted: sent.extracted,
           subject: received.subject,
           retry_floor_ms: sent.retry_floor_ms,
           kind: 'email',

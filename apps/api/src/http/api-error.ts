@@ -11,7 +11,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: { errors?: Array<{ path: string; message: string }>; retryAfterSeconds?: number },
+    readonly details?: { errors?: Array<{ path: string; message: string; code?: string; position?: number }>; retryAfterSeconds?: number },
   ) {
     super(message);
     this.name = 'ApiError';

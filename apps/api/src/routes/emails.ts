@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { deliveryJobData } from '@render-signal/contracts';
+import { deliveryJobData, type DeliverWebhookJob } from '@render-signal/contracts';
+import { readSettings, type Settings } from '@render-signal/config-store';
 import { EMAIL_STATUSES, foldJourney, parseQueryWords } from '@render-signal/journeys';
 import { maskUrl } from '@render-signal/observability';
 import { deliveryQueue } from '@render-signal/queue';
@@ -9,6 +10,7 @@ import type { AppDeps } from '../app-deps';
 import { sentDeliveries } from '../emails/sent-delivery';
 import { ApiError } from '../http/api-error';
 import { BULL_BOARD_PATH } from './bull-board';
+import { previewRenderer, renderForPreview } from './config/payload-preview';
 
 /**
  * The operator's view of emails (dashboard "E-mails" tab, scripts): search, one email's journey, re-deliver
@@ -51,7 +53,13 @@ const listQuerySchema = z.object({
 });
 
 const emailIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,512}$/);
-const redeliverBodySchema = z.object({ webhook_id: z.string().min(1).max(200).optional() }).strict();
+/**
+ * `payload`: `kept` (default) sends the body exactly as before; `current` re-renders it with the target's payload
+ * settings in force now (a template fixed since), from the same standard payload, extracted values and webhook-id.
+ */
+const redeliverBodySchema = z
+  .object({ webhook_id: z.string().min(1).max(200).optional(), payload: z.enum(['kept', 'current']).default('kept') })
+  .strict();
 const statsQuerySchema = z.object({
   hours: z.coerce
     .number()
@@ -74,9 +82,22 @@ function emailIdOf(req: Request): string {
   return id.data;
 }
 
+/**
+ * The payload settings a target has now (`default`: webhook_config.payload; `rule:<id>`: that rule's), for a
+ * re-delivery with `payload: current`: undefined for a standard one. A rule deleted since keeps the format it had.
+ */
+function currentFormat(sent: DeliverWebhookJob, settings: Settings): DeliverWebhookJob['payload_format'] {
+  const origin = sent.target.origin;
+  const rule = origin.startsWith('rule:') ? settings.routing_rules.rules.find((r) => `rule:${r.id}` === origin) : undefined;
+  if (origin !== 'default' && !rule) return sent.payload_format;
+  const format = origin === 'default' ? settings.webhook_config.payload : rule!.actions.payload;
+  return format && format.format !== 'standard' ? format : undefined;
+}
+
 const boardJob = (queue: string, jobId: string) => `${BULL_BOARD_PATH}/queue/${queue}/${encodeURIComponent(jobId)}`;
 
-export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues'>): Router {
+export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' | 'queues' | 'settings'>): Router {
+  const renderer = previewRenderer(deps);
   const router = Router();
   const { store, recorder, deliveryProducer } = deps.journeys;
   const deliveryHandle = () => deps.queues.find((q) => q.name === deliveryQueue.name) ?? deliveryProducer.queue;
@@ -106,7 +127,14 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
     // The exact body signed and sent: JSON.stringify of the job's payload, as the delivery serialises it.
     for (const target of journey.targets) {
       const delivery = await sent.of(target, { events, journey });
-      target.payload = delivery ? JSON.stringify(delivery.payload) : null;
+      if (!delivery) target.payload = null;
+      else if (!delivery.payload_format) target.payload = JSON.stringify(delivery.payload);
+      else {
+        // A flat / template target: the payload rendered as an attempt renders it; a template that fails shows its
+        // error where the body would be (what was sent is kept: it can be re-delivered).
+        const rendered = await renderForPreview(renderer, delivery.payload_format, delivery);
+        target.payload = 'body' in rendered ? rendered.body : `template_error: ${rendered.error.message}`;
+      }
     }
     res.json({
       success: true,
@@ -140,6 +168,7 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
       );
     const now = Date.now();
     const suffix = `${now.toString(36)}${randomBytes(3).toString('hex')}`;
+    const current = body.payload === 'current' ? await readSettings(deps.settings) : undefined;
     const jobs = sources.map((source) => {
       const sentBefore = source!;
       return {
@@ -153,6 +182,9 @@ export function emailsRouter(deps: Pick<AppDeps, 'env' | 'logger' | 'journeys' |
           webhook_id: sentBefore.webhook_id,
           target: sentBefore.target,
           payload: sentBefore.payload,
+          // The body's format as it was sent, or the target's current one when asked (a fixed template).
+          payload_format: current ? currentFormat(sentBefore, current) : sentBefore.payload_format,
+          extracted: sentBefore.extracted,
           subject: sentBefore.subject,
           retry_floor_ms: sentBefore.retry_floor_ms,
           kind: 'email',

@@ -11,7 +11,16 @@ const facts = (overrides: Partial<HealthFacts> = {}): HealthFacts => ({
   failingTargets: [],
   settings: { ingressEnabled: true, sendingEnabled: true, absenceToday: false, withinWindow: null, window: {} },
   mailboxes: [],
+  targets: [],
   ...overrides,
+});
+const troubled = (state: string, operator = false) => ({
+  id: '0123456789abcdef',
+  target: 'https://hook.example.com/***',
+  state,
+  operator,
+  held: 12,
+  since: '2026-03-01T09:50:00.000Z',
 });
 const context = {
   gmailStaleAfterMs: 9 * 60_000,
@@ -33,6 +42,10 @@ describe('the /health document (pure)', () => {
       facts({ queues: { delivery: { waiting: 0, active: 0, delayed: 0, failed: 11 } } }),
       ['dead_letters_growing'],
     ],
+    ['a paused target degrades, named', facts({ targets: [troubled('paused')] }), ['target_paused']],
+    ['a target paused by an operator: a warning only', facts({ targets: [troubled('paused', true)] }), []],
+    ['a failing target: a warning', facts({ targets: [troubled('failing')] }), []],
+    ['an alert that could not be sent', facts({ queues: { alert: { waiting: 0, active: 0, delayed: 0, failed: 1 } } }), ['alerts_failing']],
     ['sending disabled: a notice, not degraded', facts({ settings: { ...facts().settings!, sendingEnabled: false } }), []],
   ])('%s → %j', (_label, input, problems) => {
     expect(
@@ -45,6 +58,22 @@ describe('the /health document (pure)', () => {
     expect(body.status).toBe(problems.length ? 'degraded' : 'ok');
     expect(httpStatus).toBe(input.redisOk ? 200 : 503);
     expect(body.timestamp).toBe('2026-03-01T10:00:00.000Z');
+  });
+
+  it('lists paused targets (masked) with their held deliveries; a failed alert is not a dead letter', () => {
+    const input = facts({
+      targets: [troubled('paused'), troubled('failing')],
+      queues: { alert: { waiting: 0, active: 0, delayed: 0, failed: 2 } },
+    });
+    const { body } = buildHealthDocument(input, context);
+    expect(body.targets.paused).toEqual([troubled('paused')]);
+    expect(body.targets.failing).toHaveLength(1);
+    expect(body.alerts).toEqual({ failed: 2 });
+    expect(body.metrics.dead_letters).toBe(0);
+    const words = problemDetails(input, context).map((p) => p.message);
+    expect(words).toContain(
+      'La cible https://hook.example.com/*** ne répond plus : elle est en pause, 12 envoi(s) retenu(s), un essai régulier vérifie son retour.',
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import {
 } from '@render-signal/observability';
 import { isWithinWindow, weekdayIn } from '@render-signal/routing';
 import type { Mailbox } from '@render-signal/gmail';
+import { alertQueue } from '@render-signal/queue';
 import type { AppDeps } from '../app-deps';
 
 const HOUR_MS = 3_600_000;
@@ -49,11 +50,13 @@ export interface HealthFacts {
   failingTargets: Array<{ target: string; consecutive_failures: number }>;
   settings: SettingsFacts | null;
   mailboxes: Mailbox[];
+  /** Destination health: every target not healthy (masked), with its held deliveries. */
+  targets: Array<{ id: string; target: string; state: string; operator: boolean; held: number; since: string }>;
 }
 
 /** Reads the facts; the one costly step (the webhook log) runs at most once per HEALTH_CACHE_MS (see healthCache). */
 export async function gatherHealthFacts(
-  deps: Pick<AppDeps, 'env' | 'redis' | 'settings' | 'queues' | 'webhookLog' | 'gmail'>,
+  deps: Pick<AppDeps, 'env' | 'redis' | 'settings' | 'queues' | 'webhookLog' | 'gmail' | 'targets'>,
   now = Date.now(),
 ): Promise<HealthFacts> {
   const redisOk = await withTimeout(
@@ -71,6 +74,7 @@ export async function gatherHealthFacts(
       failingTargets: [],
       settings: null,
       mailboxes: [],
+      targets: [],
     };
   const settings = await readSettings(deps.settings);
   const config = settings.webhook_config;
@@ -85,13 +89,14 @@ export async function gatherHealthFacts(
     window,
   };
   const hasTarget = resolveDefaultTarget(settings.webhook_config, deps.env) !== null || settings.routing_rules.rules.length > 0;
-  const [counts, workers, logs, mailboxes] = await Promise.all([
+  const [counts, workers, logs, mailboxes, targets] = await Promise.all([
     Promise.all(
       deps.queues.map(async (q) => [q.name, await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')] as const),
     ),
     liveWorkerCount(deps.redis, deps.env.QUEUE_PREFIX),
     deps.webhookLog.list({ days: 1, limit: 5_000 }),
     deps.gmail.mailboxes.list(),
+    troubledTargets(deps),
   ]);
   const queues = Object.fromEntries(
     counts.map(([name, c]) => [
@@ -106,8 +111,37 @@ export async function gatherHealthFacts(
     active_webhooks: logs.filter((l) => l.status === 'success' && now - Date.parse(l.timestamp) < HOUR_MS).length,
     last_webhook: logs.find((l) => l.status === 'success')?.timestamp ?? null,
   };
-  return { redisOk, queues, workers, webhook, hasTarget, failingTargets: failingTargets(logs), settings: settingsFacts, mailboxes };
+  return {
+    redisOk,
+    queues,
+    workers,
+    webhook,
+    hasTarget,
+    failingTargets: failingTargets(logs),
+    settings: settingsFacts,
+    mailboxes,
+    targets,
+  };
 }
+
+/** Targets that are not healthy, with their held counts (a handful at most: one read per such target). */
+async function troubledTargets(deps: Pick<AppDeps, 'targets'>): Promise<HealthFacts['targets']> {
+  const records = (await deps.targets.store.readAll()).filter((r) => r.state !== 'healthy');
+  return Promise.all(
+    records.map(async (r) => ({
+      id: r.id,
+      target: r.target,
+      state: r.state,
+      operator: r.operator,
+      held: await deps.targets.store.heldCount(r.id),
+      since: new Date(r.since).toISOString(),
+    })),
+  );
+}
+
+/** Dead letters are the failed jobs of every queue but `alert` (a failed alert is its own problem). */
+const deadLettersOf = (queues: HealthFacts['queues']) =>
+  Object.entries(queues).reduce((sum, [name, q]) => sum + (name === alertQueue.name ? 0 : q.failed), 0);
 
 export interface HealthContext {
   gmailPushEnabled: boolean;
@@ -131,7 +165,9 @@ export function problemDetails(
   return healthProblems({
     redisOk: facts.redisOk,
     workers: facts.workers,
-    deadLetters: Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0),
+    deadLetters: deadLettersOf(facts.queues),
+    targetStates: facts.targets,
+    failedAlerts: facts.queues[alertQueue.name]?.failed ?? 0,
     deadLetterThreshold: context.deadLetterThreshold,
     hasTarget: facts.hasTarget,
     failingTargets: facts.failingTargets,
@@ -146,7 +182,7 @@ export function problemDetails(
 
 /** Pure: the /health document (the seed's fields, plus problems, queues and the Gmail section) and its status code. */
 export function buildHealthDocument(facts: HealthFacts, context: HealthContext) {
-  const deadLetters = Object.values(facts.queues).reduce((sum, q) => sum + q.failed, 0);
+  const deadLetters = deadLettersOf(facts.queues);
   const details = problemDetails(facts, context);
   const problems = details.filter((p) => p.degrades).map((p) => p.code);
   return {
@@ -169,6 +205,13 @@ export function buildHealthDocument(facts: HealthFacts, context: HealthContext) 
         dead_letters: deadLetters,
       },
       queues: facts.queues,
+      /** Destination health: targets paused, failing or recovering (masked), with their held deliveries. */
+      targets: {
+        paused: facts.targets.filter((t) => t.state === 'paused'),
+        failing: facts.targets.filter((t) => t.state === 'failing'),
+        recovering: facts.targets.filter((t) => t.state === 'recovering'),
+      },
+      alerts: { failed: facts.queues[alertQueue.name]?.failed ?? 0 },
       gmail: gmailHealth(context.gmailPushEnabled, facts.mailboxes, context.now, context.gmailStaleAfterMs).section,
     },
   };
@@ -264,6 +307,16 @@ export function healthRouter(deps: AppDeps): Router {
     );
     for (const [queue, counts] of depths)
       for (const [state, value] of Object.entries(counts)) deps.metrics.queueJobs.set({ queue, state }, value);
+    const states = { healthy: 0, failing: 1, paused: 2, recovering: 3 } as const;
+    deps.metrics.targetState.reset();
+    deps.metrics.targetHeld.reset();
+    for (const record of await deps.targets.store.readAll()) {
+      deps.metrics.targetState.set({ target: record.target }, states[record.state]);
+      deps.metrics.targetHeld.set(
+        { target: record.target },
+        record.state === 'healthy' ? 0 : await deps.targets.store.heldCount(record.id),
+      );
+    }
     const { contentType, body } = await renderMetrics({
       redis: deps.redis,
       prefix: deps.env.QUEUE_PREFIX,

@@ -3,6 +3,9 @@ import {
   PermanentDeliveryError,
   RetryableDeliveryError,
   type DeliverySuccess,
+  type PayloadRenderer,
+  type TargetHealthMonitor,
+  type TargetState,
   type WebhookDeliverer,
   type WebhookLog,
   type WebhookLogEntry,
@@ -16,16 +19,23 @@ export interface DeliveryAttemptDeps {
   webhookLog: WebhookLog;
   /** The signing secret in force (rotated from the dashboard, else env WEBHOOK_SECRET). */
   secret(): Promise<string | undefined>;
+  /** Renders flat and template bodies (compiled templates cached, evaluation bounded). */
+  renderer?: PayloadRenderer;
   /** The email's journey (dashboard): one event per attempt of an email delivery, batched, never awaited. */
   journeys?: JourneyRecorder | undefined;
+  /** Destination health: every attempt's outcome is reported (a success on a healthy target costs nothing). */
+  targetHealth?: Pick<TargetHealthMonitor, 'observe'> | undefined;
   now?: () => number;
 }
 
 /** One attempt to deliver one webhook, whichever path makes it. */
 export interface DeliveryAttempt {
   delivery: Pick<DeliverWebhookJob, 'email_id' | 'accepted_at' | 'webhook_id' | 'target' | 'subject' | 'kind'>;
-  /** The exact bytes to POST (serialised once, where the payload was built or read). */
-  body: Buffer;
+  /**
+   * The exact bytes to POST (serialised once, where the payload was built or read), or for a flat / template
+   * target how to render them (`attemptBody`): a rendering failure is this attempt's `template_error`.
+   */
+  body: Buffer | (() => Promise<Buffer>);
   /** 1-based, counting the fast path's attempt. */
   attempt: number;
   maxAttempts: number;
@@ -35,9 +45,10 @@ export interface DeliveryAttempt {
   jobId?: string | undefined;
 }
 
-export type AttemptOutcome =
+export type AttemptOutcome = (
   | { ok: true; result: DeliverySuccess; endToEndMs: number }
-  | { ok: false; error: RetryableDeliveryError | PermanentDeliveryError; final: boolean };
+  | { ok: false; error: RetryableDeliveryError | PermanentDeliveryError; final: boolean }
+) & { /** The target's health after this attempt (when tracked). */ targetState?: TargetState };
 
 /**
  * Sends one attempt and records it: the webhook log entry, the metrics and, for a failure, its log line.
@@ -47,17 +58,20 @@ export type AttemptOutcome =
  */
 export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAttemptDeps, log: Logger): Promise<AttemptOutcome> {
   const { target, webhook_id } = attempt.delivery;
+  // The bytes sent and signed: rendered here for a flat / template target (recorded with their real size).
+  let sent: DeliveryAttempt & { body: Buffer } = { ...attempt, body: Buffer.alloc(0) };
   try {
+    sent = { ...attempt, body: typeof attempt.body === 'function' ? await attempt.body() : attempt.body };
     const secret = await deps.secret();
     const result = await deps.deliverer.deliverWebhook({
       target,
       webhookId: webhook_id,
-      body: attempt.body,
+      body: sent.body,
       ...(secret ? { secret } : {}),
     });
     const outcome: AttemptOutcome = { ok: true, result, endToEndMs: (deps.now?.() ?? Date.now()) - attempt.delivery.accepted_at };
-    await recordAttempt(attempt, outcome, deps, log);
-    return outcome;
+    await recordAttempt(sent, outcome, deps, log);
+    return withTargetState(attempt, outcome, deps, log);
   } catch (error) {
     if (!(error instanceof RetryableDeliveryError) && !(error instanceof PermanentDeliveryError)) throw error;
     const outcome: AttemptOutcome = {
@@ -65,14 +79,44 @@ export async function attemptDelivery(attempt: DeliveryAttempt, deps: DeliveryAt
       error,
       final: error instanceof PermanentDeliveryError || attempt.attempt >= attempt.maxAttempts,
     };
-    await recordAttempt(attempt, outcome, deps, log);
+    await recordAttempt(sent, outcome, deps, log);
+    return withTargetState(attempt, outcome, deps, log);
+  }
+}
+
+/** Reports the attempt to destination health; a Redis failure there never fails the delivery made. */
+async function withTargetState(
+  attempt: DeliveryAttempt,
+  outcome: AttemptOutcome,
+  deps: DeliveryAttemptDeps,
+  log: Logger,
+): Promise<AttemptOutcome> {
+  if (!deps.targetHealth) return outcome;
+  const report = outcome.ok
+    ? { ok: true as const, jobId: attempt.jobId }
+    : {
+        ok: false as const,
+        jobId: attempt.jobId ?? attempt.delivery.webhook_id,
+        status: outcome.error.facts.status,
+        reason: outcome.error.facts.failure_reason,
+        excerpt: outcome.error.facts.response_excerpt,
+      };
+  const job = {
+    jobId: attempt.jobId ?? attempt.delivery.webhook_id,
+    arrivedAt: attempt.delivery.accepted_at,
+    origin: attempt.delivery.target.origin,
+  };
+  try {
+    return { ...outcome, targetState: await deps.targetHealth.observe(attempt.delivery.target.url, report, job) };
+  } catch (error) {
+    log.warn('target_health.write_failed', { error: error instanceof Error ? error.message : String(error) });
     return outcome;
   }
 }
 
 /** Webhook log + metrics (+ the failure's log line) for one attempt. */
 export async function recordAttempt(
-  attempt: DeliveryAttempt,
+  attempt: DeliveryAttempt & { body: Buffer },
   outcome: AttemptOutcome,
   deps: DeliveryAttemptDeps,
   log: Logger,

@@ -129,6 +129,13 @@ describe('target gate (real Redis)', () => {
       expect(await g.admitFast(A)).toEqual({ admitted: true });
     });
 
+    it('refuses a target destination health does not call healthy (typed), taking no slot', async () => {
+      const unhealthy = new Set([A]);
+      const g = gate({ fastPathConcurrency: 1, health: { acceptsFast: (url) => !unhealthy.has(url) } });
+      expect(await g.admitFast(A)).toEqual({ admitted: false, reason: 'target_unhealthy' });
+      expect(await g.admitFast(B)).toEqual({ admitted: true }); // the one fast-path slot was still free
+    });
+
     it('admits nothing without fast-path slots (DELIVERY_FAST_PATH=false)', async () => {
       expect(await gate().admitFast(A)).toEqual({ admitted: false, reason: 'fast_slots_full' });
     });

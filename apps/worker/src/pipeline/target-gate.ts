@@ -10,7 +10,7 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'target_
  * every fast-path slot taken, the host answering slower than FAST_PATH_MAX_ANSWER_MS, the host at its cap for
  * longer than the fast path waits, or the hourly rate window full.
  */
-export type FastPathRefusal = 'fast_slots_full' | 'target_slow' | 'target_busy' | 'rate_limited';
+export type FastPathRefusal = 'fast_slots_full' | 'target_slow' | 'target_busy' | 'rate_limited' | 'target_unhealthy';
 export type FastAdmission = { admitted: true } | { admitted: false; reason: FastPathRefusal };
 
 /**
@@ -56,6 +56,8 @@ export interface TargetGateOptions {
   /** How long a job may wait in-process for a busy host's slot before it is delayed instead. */
   briefWaitMs?: number;
   random?: () => number;
+  /** Destination health (cached per process): a target that is not healthy takes delivery jobs, never the fast path. */
+  health?: { acceptsFast(url: string): boolean };
 }
 
 const HOUR_MS = 3_600_000;
@@ -197,6 +199,7 @@ export function createTargetGate(options: TargetGateOptions): TargetGate {
       return wait > 0 ? { admitted: false, reason: 'rate_limited', waitMs: wait } : { admitted: true };
     },
     async admitFast(url) {
+      if (options.health && !options.health.acceptsFast(url)) return { admitted: false, reason: 'target_unhealthy' };
       const host = hostOf(url);
       const average = answerMs.get(host);
       if (fastTotal >= fastPathConcurrency) return { admitted: false, reason: 'fast_slots_full' };

@@ -57,6 +57,36 @@ describe('operator config API', () => {
     expect(cleared.json.config).toMatchObject({ webhook_url_source: 'env' });
   });
 
+  it('keeps the stored URLs when the masked config is posted back, and refuses a masked URL that stands for none', async () => {
+    // The env default shown masked and posted back: still the env default (nothing stored).
+    const fromEnv = (await call('GET', '/api/webhooks/config')).json.config as Record<string, unknown>;
+    expect((await call('POST', '/api/webhooks/config', fromEnv)).json.config).toMatchObject({ webhook_url_source: 'env' });
+    const stored = `${sink.url}?failures`;
+    expect((await call('POST', '/api/webhooks/config', { webhook_url: sink.url, failure_webhook_url: stored })).status).toBe(200);
+    const shown = (await call('GET', '/api/webhooks/config')).json.config as Record<string, unknown>;
+    expect(shown.webhook_url).toMatch(/\/\*\*\*$/);
+    // The usual read-modify-write: everything back as shown, one field changed.
+    const back = await call('POST', '/api/webhooks/config', { ...shown, webhook_ssl_verify: false });
+    expect(back.status).toBe(200);
+    const exported = (await call('GET', '/api/config/export')).json.documents as { webhook_config: Record<string, unknown> };
+    expect(exported.webhook_config).toMatchObject({ webhook_ssl_verify: false });
+    await world.post(sampleEmail());
+    await sink.waitFor(1); // still delivered to the real stored URL, not to https://host/***
+    expect(sink.received[0]!.path).toBe('/hook');
+    const unknown = await call('POST', '/api/webhooks/config', { failure_webhook_url: 'https://hook.eu2.make.com/***' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json).toMatchObject({ code: 'masked_url', errors: [{ path: 'failure_webhook_url' }] });
+    const rule = {
+      id: 'm1',
+      conditions: [{ field: 'subject', operator: 'contains', value: 'x' }],
+      actions: { webhook_url: 'https://hook.eu2.make.com/***' },
+    };
+    const badRule = await call('POST', '/api/routing_rules', { rules: [rule] });
+    expect(badRule.status).toBe(400);
+    expect(badRule.json).toMatchObject({ code: 'masked_url', errors: [{ path: 'rules[0].actions.webhook_url' }] });
+    await call('POST', '/api/webhooks/config', { webhook_url: null, failure_webhook_url: null, webhook_ssl_verify: true });
+  });
+
   it('refuses a write based on a stale revision with 409', async () => {
     const { json } = await call('GET', '/api/webhooks/config');
     const revision = (json.config as { _revision: number })._revision;

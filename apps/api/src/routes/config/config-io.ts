@@ -25,6 +25,7 @@ export function configIoRouter(deps: AppDeps): Router {
           ...s.webhook_config,
           webhook_url: maskUrl(s.webhook_config.webhook_url),
           failure_webhook_url: maskUrl(s.webhook_config.failure_webhook_url),
+          alert_webhook_url: maskUrl(s.webhook_config.alert_webhook_url),
         },
         processing_prefs: s.processing_prefs,
         runtime_flags: s.runtime_flags,
@@ -43,16 +44,17 @@ export function configIoRouter(deps: AppDeps): Router {
     if (!prepared.ok) throw invalid(prepared.message, prepared.errors);
     const current = await readSettings(deps.settings);
     const imported = prepared.values as {
-      webhook_config?: { webhook_url: string | null; failure_webhook_url: string | null };
+      webhook_config?: { webhook_url: string | null; failure_webhook_url: string | null; alert_webhook_url: string | null };
       routing_rules?: { rules: Array<{ actions: { webhook_url: string } }> };
     };
     const known = new Set([
       current.webhook_config.webhook_url,
       current.webhook_config.failure_webhook_url,
+      current.webhook_config.alert_webhook_url,
       ...current.routing_rules.rules.map((r) => r.actions.webhook_url),
     ]);
     const targets = [
-      ...(['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
+      ...(['webhook_url', 'failure_webhook_url', 'alert_webhook_url'] as const).flatMap((field) => {
         const url = imported.webhook_config?.[field];
         return url ? [{ path: `webhook_config.${field}`, url }] : [];
       }),

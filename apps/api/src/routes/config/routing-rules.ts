@@ -1,11 +1,12 @@
 import { Router } from 'express';
 import { computeEmailId, ingressPayloadSchema } from '@render-signal/contracts';
-import { readSettings, resolveDefaultTarget, resolveTimeWindow } from '@render-signal/config-store';
+import { readSettings } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
-import { buildDeliveries, planEmail } from '@render-signal/pipeline';
+import { buildDeliveries, formatFields, planEmail } from '@render-signal/pipeline';
 import { normalizeRules, type RoutingRule } from '@render-signal/routing';
 import type { AppDeps } from '../../app-deps';
-import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
+import { planContextFor, previewRenderer, renderForPreview } from './payload-preview';
+import { expectedRevision, invalid, keepStoredUrl, ok, refusePrivateTargets, storeError } from './respond';
 
 /** Rule targets not already stored (those were checked when saved): the ones to check now. */
 function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[]): Array<{ path: string; url: string }> {
@@ -18,6 +19,7 @@ function newTargets(rules: readonly RoutingRule[], stored: readonly RoutingRule[
 /** Routing rules (docs/original-behaviour.md, "Routing rules document") and the dry run: nothing is sent, every URL is masked. */
 export function routingRulesRouter(deps: AppDeps): Router {
   const router = Router();
+  const renderer = previewRenderer(deps);
   const ruleOptions = { refusePlaceholderUrls: true, allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
   const policy = { allowPrivateNetwork: deps.env.ALLOW_PRIVATE_NETWORK };
   const maskRules = <T extends { actions: { webhook_url: string } }>(rules: readonly T[]) =>
@@ -31,16 +33,16 @@ export function routingRulesRouter(deps: AppDeps): Router {
   router.post('/api/routing_rules', async (req, res) => {
     const body = (req.body ?? {}) as { rules?: unknown };
     const current = await deps.settings.get('routing_rules');
-    // A rule sent back with its masked URL keeps the stored URL of the rule with the same id.
+    // A rule sent back with its masked URL keeps the stored URL of the rule with the same id (else of another rule).
+    const storedUrls = current.rules.map((s) => s.actions.webhook_url);
     const incoming = Array.isArray(body.rules)
-      ? body.rules.map((rule: unknown) => {
+      ? body.rules.map((rule: unknown, index) => {
           const r = rule as { id?: unknown; actions?: { webhook_url?: unknown } };
           const url = r?.actions?.webhook_url;
-          if (typeof url === 'string' && url.endsWith('/***')) {
-            const stored = current.rules.find((s) => s.id === r.id);
-            if (stored) return { ...r, actions: { ...r.actions, webhook_url: stored.actions.webhook_url } };
-          }
-          return rule;
+          if (typeof url !== 'string') return rule;
+          const sameId = current.rules.find((s) => s.id === r.id)?.actions.webhook_url;
+          const kept = keepStoredUrl(url, [sameId, ...storedUrls], `rules[${index}].actions.webhook_url`);
+          return kept === url ? rule : { ...r, actions: { ...r.actions, webhook_url: kept } };
         })
       : body.rules;
     const normalized = normalizeRules(incoming, ruleOptions);
@@ -74,21 +76,15 @@ export function routingRulesRouter(deps: AppDeps): Router {
     const email = parsedEmail.data;
     const emailId = computeEmailId(email);
     const now = new Date();
-    const plan = planEmail(
-      { email, email_id: emailId },
-      {
-        settings,
-        providers: deps.providers,
-        timeZone: deps.env.POLLING_TIMEZONE,
-        defaultTarget: resolveDefaultTarget(settings.webhook_config, deps.env),
-        timeWindow: resolveTimeWindow(settings.webhook_config, deps.env),
-        defaultTimeoutMs: 30_000,
-        fieldScanLimit: deps.env.FIELD_SCAN_LIMIT_KB * 1024,
-        now,
-      },
-    );
+    const plan = planEmail({ email, email_id: emailId }, planContextFor(deps, settings, now));
     const rules = (plan.routing?.matches ?? []).map((m) => ({ ...m }));
     const deliveries = plan.skip ? [] : buildDeliveries({ email, email_id: emailId }, plan, plan.links);
+    // Each delivery's body as it would be sent (standard, flat or rendered template), or the template's error.
+    const bodies = await Promise.all(
+      deliveries.map((d) =>
+        renderForPreview(renderer, d.format ?? { format: 'standard' }, { ...d, ...formatFields(d), webhook_id: d.webhookId }),
+      ),
+    );
     ok(res, {
       dry_run: true,
       message: 'Dry-run: aucun envoi effectué.',
@@ -100,7 +96,10 @@ export function routingRulesRouter(deps: AppDeps): Router {
       links: plan.links ?? [],
       rules,
       stopped_by: plan.routing?.stopped_by ?? null,
-      deliveries: deliveries.map((d) => ({
+      extracted: plan.extracted ?? {},
+      // A name two applied rules extracted: the first applied rule's value is the one sent.
+      extract_conflicts: plan.routing?.extract_conflicts ?? [],
+      deliveries: deliveries.map((d, i) => ({
         webhook_id: d.webhookId,
         target: maskUrl(d.target.url),
         origin: d.target.origin,
@@ -108,6 +107,8 @@ export function routingRulesRouter(deps: AppDeps): Router {
         delivery_mode: d.target.mode,
         payload: d.payload,
         payload_size_bytes: Buffer.byteLength(JSON.stringify(d.payload), 'utf8'),
+        payload_format: d.format?.format ?? 'standard',
+        ...bodies[i],
       })),
     });
   });

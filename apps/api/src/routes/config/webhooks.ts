@@ -3,7 +3,7 @@ import { applyWebhookConfigUpdate, type WebhookConfig } from '@render-signal/con
 import { resolveDefaultTarget } from '@render-signal/config-store';
 import { maskUrl } from '@render-signal/observability';
 import type { AppDeps } from '../../app-deps';
-import { expectedRevision, invalid, ok, refusePrivateTargets, storeError } from './respond';
+import { expectedRevision, invalid, keepStoredUrl, ok, refusePrivateTargets, storeError } from './respond';
 
 /** What GET /api/webhooks/config shows: the original's fields, every URL masked, plus ours. */
 function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | null; _revision: number }, deps: AppDeps) {
@@ -20,6 +20,10 @@ function presentWebhookConfig(config: WebhookConfig & { _updated_at: string | nu
     absence_pause_enabled: config.absence_pause_enabled,
     absence_pause_days: config.absence_pause_days,
     failure_webhook_url: maskUrl(config.failure_webhook_url),
+    /** The default target's body (absent from the document: standard). */
+    payload: config.payload ?? { format: 'standard' },
+    alert_webhook_url: maskUrl(config.alert_webhook_url),
+    alert_email_to: config.alert_email_to,
     effective_target: maskUrl(resolveDefaultTarget(config, deps.env)),
     _updated_at: config._updated_at,
     _revision: config._revision,
@@ -39,7 +43,7 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const result = applyWebhookConfigUpdate(current, changes, policy);
     if (!result.ok) throw invalid(result.message, result.errors);
     await refusePrivateTargets(
-      (['webhook_url', 'failure_webhook_url'] as const).flatMap((field) => {
+      (['webhook_url', 'failure_webhook_url', 'alert_webhook_url'] as const).flatMap((field) => {
         const url = result.value[field];
         return url && url !== current[field] ? [{ path: field, url }] : [];
       }),
@@ -57,6 +61,13 @@ export function webhookConfigRouter(deps: AppDeps): Router {
     const body = (req.body ?? {}) as Record<string, unknown>;
     // Obsolete keys of the original are dropped; unknown keys ignored (only known keys are copied).
     const { recadrage_webhook_url: _r, autorepondeur_webhook_url: _a, polling_enabled: _p, ...changes } = body;
+    // A URL sent back as GET showed it (masked) leaves the field as it is; one that masks no stored URL is a 400.
+    const current = await deps.settings.get('webhook_config');
+    const shown = { webhook_url: current.webhook_url ?? deps.env.WEBHOOK_URL, failure_webhook_url: current.failure_webhook_url };
+    for (const field of ['webhook_url', 'failure_webhook_url'] as const) {
+      const value = changes[field];
+      if (typeof value === 'string' && keepStoredUrl(value, [shown[field]], field) !== value) delete changes[field];
+    }
     const saved = await update(body, changes);
     ok(res, { message: 'Configuration mise à jour avec succès.', config: presentWebhookConfig(saved, deps) });
   });

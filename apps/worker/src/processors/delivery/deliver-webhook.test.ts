@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DelayedError } from 'bullmq';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
-import { PermanentDeliveryError, RetryableDeliveryError } from '@render-signal/delivery';
+import { createPayloadRenderer, PermanentDeliveryError, RetryableDeliveryError } from '@render-signal/delivery';
 import type { Admission } from '../../pipeline/target-gate';
 import { ANSWERED, attemptDeps, fakeJob, recordingLogger, scriptedDeliverer, TEST_TARGET } from '../../testing/fakes';
 import { deliverWebhookJob, type DeliverWebhookDeps } from './deliver-webhook';
@@ -66,6 +66,25 @@ describe('deliverWebhookJob (fakes)', () => {
     await expect(deliverWebhookJob(job, 'token', w.deps)).rejects.toBe(error);
     expect(JSON.parse(job.calls.log[0]!)).toMatchObject({ outcome: 'failed' });
     expect(w.deadLetters).toEqual([error.facts]);
+  });
+
+  it('a template target: the rendered body is what is sent and logged with its size', async () => {
+    const w = world([ANSWERED]);
+    w.deps.renderer = createPayloadRenderer({ timeoutMs: 50, maxBodyBytes: 1_000_000 });
+    const templated = { ...data, payload_format: { format: 'template' as const, template: '{ "x": a, "cle": idempotency_key }' } };
+    expect(await deliverWebhookJob(fakeJob(templated), 'token', w.deps)).toEqual(ANSWERED);
+    expect(w.deliverer.requests).toEqual([{ webhookId: 'msg_1', body: '{"x":1,"cle":"msg_1"}' }]);
+  });
+
+  it('a template that fails: template_error, never sent, dead-lettered at once with its message', async () => {
+    const w = world([ANSWERED]);
+    w.deps.renderer = createPayloadRenderer({ timeoutMs: 50, maxBodyBytes: 1_000_000 });
+    const broken = { ...data, payload_format: { format: 'template' as const, template: '[1, 2]' } };
+    await expect(deliverWebhookJob(fakeJob(broken, { attempts: 5 }), 'token', w.deps)).rejects.toBeInstanceOf(PermanentDeliveryError);
+    expect(w.deliverer.requests).toEqual([]);
+    expect(w.deadLetters).toEqual([
+      expect.objectContaining({ failure_reason: 'template_error', response_excerpt: expect.stringContaining('objet JSON') }),
+    ]);
   });
 
   it('a busy target: delayed without spending an attempt (DelayedError), nothing sent', async () => {

@@ -1,9 +1,17 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { DeliverWebhookJob } from '@render-signal/contracts';
-import { PermanentDeliveryError, RetryableDeliveryError, type AttemptFacts, type DeliverySuccess } from '@render-signal/delivery';
+import {
+  attemptBody,
+  PermanentDeliveryError,
+  RetryableDeliveryError,
+  type AttemptFacts,
+  type DeliverySuccess,
+  type TargetHealthMonitor,
+} from '@render-signal/delivery';
 import { maskUrl, type Logger } from '@render-signal/observability';
 import { attemptDelivery, type DeliveryAttemptDeps } from '../../pipeline/delivery-attempt';
 import type { TargetGate } from '../../pipeline/target-gate';
+import { holdAfterFailure, holdWhilePaused } from '../../pipeline/target-hold';
 
 export interface DeliverWebhookDeps extends DeliveryAttemptDeps {
   logger: Logger;
@@ -11,6 +19,8 @@ export interface DeliverWebhookDeps extends DeliveryAttemptDeps {
   gate: Pick<TargetGate, 'admit' | 'release'>;
   /** Called once when a delivery of an email is dead-lettered (notify_on_failure). */
   onDeadLetter?(job: Job<DeliverWebhookJob>, facts: AttemptFacts): Promise<void>;
+  /** Destination health: a paused target's deliveries are held (no attempt spent) until it recovers. */
+  hold?: { health: Pick<TargetHealthMonitor, 'admitJob' | 'hold'>; holdMaxMs: number };
 }
 
 /**
@@ -24,13 +34,14 @@ export async function deliverWebhookJob(
   token: string | undefined,
   deps: DeliverWebhookDeps,
 ): Promise<DeliverySuccess> {
-  const { email_id, webhook_id, target, payload } = job.data;
+  const { email_id, webhook_id, target } = job.data;
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const log = deps.logger.child({ email_id, webhook_id, target: maskUrl(target.url), origin: target.origin, attempt });
 
   if (job.data.first_attempt && job.attemptsMade === 0) return takeOverFirstAttempt(job, job.data.first_attempt, deps, log);
 
+  if (deps.hold && token) await holdWhilePaused(job, token, deps.hold.health, log, deps.journeys);
   const admission = await deps.gate.admit(target.url, Boolean(token));
   if (!admission.admitted && token) {
     // Delayed, never dropped: the job waits its turn without spending an attempt.
@@ -40,7 +51,7 @@ export async function deliverWebhookJob(
   }
   let answeredInMs: number | undefined;
   try {
-    const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    const body = attemptBody(job.data, deps.renderer);
     const outcome = await attemptDelivery({ delivery: job.data, body, attempt, maxAttempts, path: 'job', jobId: job.id }, deps, log);
     if (outcome.ok) {
       const { result } = outcome;
@@ -67,6 +78,10 @@ export async function deliverWebhookJob(
     }
     const { error, final } = outcome;
     answeredInMs = error.facts.duration_ms;
+    if (outcome.targetState === 'paused' && deps.hold && token) {
+      await job.log(JSON.stringify({ attempt, outcome: 'held', ...error.facts }));
+      return await holdAfterFailure(job, token, deps.hold.health, deps.hold.holdMaxMs, deps.journeys);
+    }
     await job.log(JSON.stringify({ attempt, outcome: final ? 'failed' : 'retrying', ...error.facts }));
     if (final) await deadLettered(job, error, deps, log);
     throw error;

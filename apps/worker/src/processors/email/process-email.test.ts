@@ -8,7 +8,7 @@ import {
   emailJobResultSchema,
   type ProcessEmailJob,
 } from '@render-signal/contracts';
-import { PermanentDeliveryError, RetryableDeliveryError, webhookIdFor } from '@render-signal/delivery';
+import { createPayloadRenderer, PermanentDeliveryError, RetryableDeliveryError, webhookIdFor } from '@render-signal/delivery';
 import { DEFAULT_PROVIDERS } from '@render-signal/detectors';
 import type { JourneyEvent, JourneyRecorder } from '@render-signal/journeys';
 import type { deliveryQueue, offloadQueue, Producer } from '@render-signal/queue';
@@ -143,6 +143,34 @@ describe('processEmail (fakes: no Redis, no HTTP)', () => {
     expect(w.gate.released).toEqual([{ url: TARGET, durationMs: 7, fast: true }]);
     expect(await counterValue(w.metrics.deliveryAttempts, { path: 'fast' })).toBe(1);
   });
+
+  it.each([
+    ['renders', '{ "s": subject, "cle": idempotency_key }', true],
+    ['fails', '"texte"', false],
+  ])(
+    'fast path, a template that %s: its body sent, or template_error handed over at once, never another body',
+    async (_n, template, ok) => {
+      const w = world();
+      const payload = { format: 'template' as const, template };
+      const snapshot = await settingsStore.snapshot(['webhook_config', 'processing_prefs', 'runtime_flags', 'routing_rules']);
+      w.deps.settings = {
+        snapshot: async () => ({ ...snapshot, webhook_config: { ...snapshot.webhook_config, payload } }),
+      } as unknown as SettingsStore;
+      w.deps.fastPath!.attempt.renderer = createPayloadRenderer({ timeoutMs: 50, maxBodyBytes: 1_000_000 });
+      const result = await processEmail(fakeJob(emailData()), 'token', w.deps);
+      if (ok) {
+        expect(w.deliverer.requests.map((r) => r.body)).toEqual([`{"s":"Hello","cle":"${webhookId}"}`]);
+        expect(result).toMatchObject({ fast_path: 'delivered', delivery: { payload_format: payload } });
+        return;
+      }
+      expect(w.deliverer.requests).toEqual([]);
+      expect(result).toEqual({ deliveries: 1, fast_path: 'handed_over' });
+      expect(w.deliveries.added[0]!.data).toMatchObject({
+        payload_format: payload,
+        first_attempt: { permanent: true, facts: { failure_reason: 'template_error' } },
+      });
+    },
+  );
 
   it('enqueue failing after a failed attempt: the job fails (BullMQ retries it) and the slot is given back', async () => {
     const w = world({ script: [new RetryableDeliveryError({ failure_reason: 'timeout', duration_ms: 30_000 })] });

@@ -7,13 +7,7 @@ import {
   type ProcessEmailJob,
 } from '@render-signal/contracts';
 import { readSettings, type SettingsStore } from '@render-signal/config-store';
-import {
-  PermanentDeliveryError,
-  serializeWebhookPayload,
-  webhookIdFor,
-  type PayloadDeliveryLink,
-  type WebhookLog,
-} from '@render-signal/delivery';
+import { attemptBody, PermanentDeliveryError, webhookIdFor, type PayloadDeliveryLink, type WebhookLog } from '@render-signal/delivery';
 import {
   dispatchedEvent,
   offloadEvent,
@@ -310,6 +304,8 @@ function deliveryJob(run: EmailRun, route: StoredRoute, delivery: PlannedDeliver
     webhook_id: delivery.webhookId,
     target: delivery.target,
     payload: delivery.payload,
+    payload_format: delivery.format,
+    extracted: delivery.extracted,
     subject: data.email.subject,
     retry_floor_ms: route.retry.floorMs,
     kind: 'email',
@@ -391,8 +387,8 @@ async function deliverItself(
     const outcome = await attemptDelivery(
       {
         delivery: sent,
-        // Serialised once, from the payload just built: the bytes sent and signed.
-        body: serializeWebhookPayload(delivery.payload),
+        // Serialised once, from the payload just built (a flat / template body rendered at the attempt): the bytes sent and signed.
+        body: attemptBody(sent, fast.attempt.renderer),
         attempt: 1,
         maxAttempts: route.retry.attempts,
         path: 'fast',
@@ -421,6 +417,8 @@ async function deliverItself(
           target: sent.target,
           payload: sent.payload,
           retryFloorMs: sent.retry_floor_ms,
+          payloadFormat: sent.payload_format,
+          extracted: sent.extracted,
           now: run.now(),
         }),
       );
