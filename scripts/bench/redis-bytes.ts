@@ -2,9 +2,12 @@
 // fast path, the defaults), then MEMORY USAGE of every key of the run's prefix (SAMPLES 0: whole values), grouped.
 // Fixed costs (config documents, metrics, queue metadata) are listed apart; keys capped by a retention setting
 // (the webhook log, the events streams) are per email only below their cap. `--bytes-emails=N` (default 10 000, as the issue measured).
+// Then the CPU of the journey line codec (packages/journeys/src/line.ts) on the run's own stored lines: what the worker pays per
+// email to deflate its line, and the API per journey read to inflate it.
 // Runs alone: npm run bench -- --only=redis-bytes
 import { Agent } from 'node:http';
 import { Redis } from 'ioredis';
+import { decodeLine, encodeLine } from '@render-signal/journeys';
 import { emailBody, pipelineEnv, postJson, startApi, startSink, startWorker } from './harness';
 
 /** A key family: its name and whether it grows with the emails (false: a fixed cost of the deployment). */
@@ -96,6 +99,7 @@ export async function benchRedisBytes(
       );
     }
     console.log(`${'per delivered email'.padEnd(26)} ${''.padStart(7)} ${''.padStart(11)} ${total.toFixed(0).padStart(8)}`);
+    await lineCodecCost(redis, prefix);
     return { perEmail: total, families: perEmail };
   } finally {
     agent.destroy();
@@ -112,4 +116,28 @@ export async function benchRedisBytes(
     } while (cursor !== '0');
     redis.disconnect();
   }
+}
+
+/** CPU per journey line to deflate (worker, once per email and batch) and inflate (API, per read): up to 1 000 stored lines. */
+async function lineCodecCost(redis: Redis, prefix: string): Promise<void> {
+  const ids = await redis.zrange(`${prefix}:journeys`, 0, 999);
+  const stored = (await Promise.all(ids.map((id) => redis.lrangeBuffer(`${prefix}:journey:${id}`, 0, -1)))).flat();
+  if (stored.length === 0) return;
+  const texts = stored.map(decodeLine);
+  const cpu = (run: () => void, rounds: number) => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < rounds; i++) run();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / (rounds * stored.length);
+  };
+  const rounds = 5;
+  cpu(() => texts.forEach(encodeLine), 1); // warm-up
+  const deflate = cpu(() => texts.forEach(encodeLine), rounds);
+  const inflate = cpu(() => stored.forEach(decodeLine), rounds);
+  const json = texts.reduce((sum, t) => sum + Buffer.byteLength(t), 0) / texts.length;
+  const kept = stored.reduce((sum, b) => sum + b.length, 0) / stored.length;
+  console.log(
+    `journey lines: ${stored.length} sampled, ${json.toFixed(0)} B of JSON → ${kept.toFixed(0)} B stored; ` +
+      `CPU per line: deflate ${deflate.toFixed(1)} µs (worker), inflate ${inflate.toFixed(1)} µs (read)`,
+  );
 }

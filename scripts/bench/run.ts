@@ -12,7 +12,7 @@
 //  join        a worker process started while 500/s flow: p99 of its first 10 s vs the 10 s before
 //  replay      bulk replay: --replay-dead-letters kept dead letters (100 000), dry run latency, worker RSS while
 //              replaying all of them at --replay-rate (2000/s)
-//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000)
+//  redis-bytes Redis memory per delivered email by key family (--bytes-emails, default 10 000), and the journey line codec's CPU
 //  payload     worker CPU per email of the payload formats (standard, flat, a three-field JSONata template) vs today
 // `--only=<name>[,<name>]` runs just those sections (e.g. --only=redis-bytes).
 // Ends with the targets of issue 17, each against its baseline from this run.

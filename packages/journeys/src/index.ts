@@ -2,6 +2,7 @@ export * from './build';
 export * from './events';
 export * from './fold';
 export * from './keys';
+export * from './line';
 export * from './recorder';
 export * from './stats';
 export * from './store';

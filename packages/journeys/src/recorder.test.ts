@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { useTestRedis } from '../../../test/helpers/test-redis';
-import { attemptEvent, receivedEvent } from './build';
+import { attemptEvent, receivedEvent, sentEvent } from './build';
+import { sentDeliveries } from './fold';
 import { createJourneyRecorder, holdJourneyEvents } from './recorder';
 import { createJourneyStore } from './store';
 import { journeyKeys } from './keys';
@@ -100,6 +101,47 @@ describe('journey recorder and store (real Redis)', () => {
     await recorder.flush();
     expect((await store.events('e1'))?.events.map((e) => e.type)).toEqual(['received', 'cancelled']);
     held.release();
+  });
+
+  it("stores a fast-path email's line deflated and reads back the exact payload bytes; plain JSON lines still read", async () => {
+    const p = `${prefix}:z`;
+    const recorder = createJourneyRecorder({ redis, prefix: p, maxAgeDays: 7, maxEntries: 100 });
+    const store = createJourneyStore({ redis, prefix: p });
+    const body = '<p>Été 📎 « cité » \\ "guillemets" \u2028 https://www.dropbox.com/scl/fo/abc1/file.zip?dl=0</p>'.repeat(5);
+    const payload = {
+      microsoft_graph_email_id: 'e1',
+      subject: 'Sujet',
+      bodyPreview: body.slice(0, 200),
+      email_content: body,
+      n: -1.5,
+      z: [null],
+    };
+    const target = { url: 'https://hook.eu2.make.com/abc', origin: 'default', timeout_ms: 30_000 } as const;
+    const now = Date.now();
+    const held = holdJourneyEvents(recorder);
+    held.record('e1', receivedEvent({ jobId: 'j1', acceptedAt: now, source: 'apps_script', subject: 'Sujet', sender: 's', now }));
+    held.record(
+      'e1',
+      sentEvent({
+        webhookId: 'msg_1',
+        target: { ...target, mode: 'json', fallback_on_415: true, tls_verify: true, require_success_flag: false },
+        payload,
+        now,
+      }),
+    );
+    held.release();
+    await recorder.flush();
+    const [element] = await redis.lrangeBuffer(journeyKeys(p).events('e1'), 0, -1);
+    expect(element?.[0]).toBe(0x01);
+    expect(element!.length).toBeLessThan(Buffer.byteLength(JSON.stringify(payload)) / 2);
+    // A line written by the previous format (plain JSON) next to it.
+    await redis.rpush(journeyKeys(p).events('e1'), JSON.stringify({ type: 'cancelled', at: now + 1, jobs: [] }));
+    const read = await store.events('e1');
+    expect(read?.invalid).toBe(0);
+    expect(read?.events.map((e) => e.type)).toEqual(['received', 'sent', 'cancelled']);
+    const sent = sentDeliveries(read!.events).get('msg_1');
+    expect(Buffer.from(JSON.stringify(sent?.payload), 'utf8').equals(Buffer.from(JSON.stringify(payload), 'utf8'))).toBe(true);
+    expect(sent?.target.url).toBe(target.url);
   });
 
   it('skips a stored line that no longer matches its schema', async () => {

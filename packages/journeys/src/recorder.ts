@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { redisScript } from '@render-signal/queue';
+import { redisScript, type ScriptArg } from '@render-signal/queue';
 import { storedEvent, type JourneyEvent } from './events';
+import { encodeLine } from './line';
 import { summaryFields } from './fold';
 import { statsIncrements } from './stats';
 import { journeyKeys } from './keys';
@@ -118,9 +119,12 @@ interface Pending {
   settle: (error?: Error) => void;
 }
 
-/** One list element per email and batch: its event, or its events as a JSON array (the store reads both). */
-function lineOf(events: readonly JourneyEvent[]): string {
-  return JSON.stringify(events.length === 1 ? storedEvent(events[0]!) : events.map(storedEvent));
+/**
+ * One list element per email and batch: its event, or its events as a JSON array (the store reads both), deflated
+ * when long (line.ts).
+ */
+function lineOf(events: readonly JourneyEvent[]): Buffer | string {
+  return encodeLine(JSON.stringify(events.length === 1 ? storedEvent(events[0]!) : events.map(storedEvent)));
 }
 
 export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyRecorder {
@@ -142,7 +146,7 @@ export function createJourneyRecorder(options: JourneyRecorderOptions): JourneyR
       }
       return String(index);
     };
-    const args: string[] = [];
+    const args: ScriptArg[] = [];
     const hours = new Map<number, Map<string, number>>();
     const last = new Map<string, number>();
     // One E op per email of the batch (its events in order), so a journey costs one RPUSH and one HSET.

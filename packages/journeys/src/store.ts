@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { parseStoredEvent, type JourneyEvent } from './events';
+import { decodeLine } from './line';
 import { listItem, matchesFilter, summaryHashSchema, type EmailFilter, type EmailListItem } from './fold';
 import { journeyKeys } from './keys';
 import { hourHashSchema, hourRange, hourStats, totalStats, type HourStats } from './stats';
@@ -61,14 +62,14 @@ export function createJourneyStore(options: JourneyStoreOptions): JourneyStore {
 
   return {
     async events(emailId) {
-      const lines = await redis.lrange(keys.events(emailId), 0, -1);
+      const lines = await redis.lrangeBuffer(keys.events(emailId), 0, -1);
       if (lines.length === 0) return null;
       const events: JourneyEvent[] = [];
       let invalid = 0;
       for (const line of lines) {
         let raw: unknown;
         try {
-          raw = JSON.parse(line);
+          raw = JSON.parse(decodeLine(line));
         } catch {
           invalid += 1;
           continue;
