@@ -1,3 +1,4 @@
+import { TARGET_ID_PATTERN } from '@render-signal/contracts';
 import {
   afterOperator,
   transitionAlert,
@@ -28,7 +29,7 @@ export async function applyOperatorAction(
   action: OperatorAction,
   now = Date.now(),
 ): Promise<OperatorActionResult> {
-  const record = /^[0-9a-f]{16}$/.test(id) ? await deps.store.read(id) : undefined;
+  const record = TARGET_ID_PATTERN.test(id) ? await deps.store.read(id) : undefined;
   if (!record) return { outcome: 'not_found' };
   let refused = false;
   const written = await deps.store.update(

@@ -42,7 +42,7 @@ function run(record: TargetHealth, reports: AttemptReport[], start = T0) {
 describe('destination health policy', () => {
   it('target ids are stable and do not show the URL', () => {
     expect(targetIdOf('https://hook.eu2.make.com/secret-token')).toBe(targetIdOf('https://hook.eu2.make.com/secret-token'));
-    expect(targetIdOf('https://hook.eu2.make.com/secret-token')).toMatch(/^[0-9a-f]{16}$/);
+    expect(targetIdOf('https://hook.eu2.make.com/secret-token')).toMatch(/^tgt_[0-9a-f]{12}$/);
     expect(targetIdOf('https://a.example/')).not.toBe(targetIdOf('https://b.example/'));
   });
 

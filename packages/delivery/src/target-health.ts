@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { FAILURE_REASONS, type FailureReason, type SendAlertJob } from '@render-signal/contracts';
+import { FAILURE_REASONS, targetIdOf, type FailureReason, type SendAlertJob } from '@render-signal/contracts';
 
 /**
  * Destination health: one record per target URL, shared by every worker (stored by target-health-store.ts).
@@ -70,10 +69,8 @@ export type AttemptReport =
   | { ok: true; jobId?: string | undefined }
   | { ok: false; jobId?: string | undefined; status?: number | undefined; reason: FailureReason; excerpt?: string | undefined };
 
-/** Stable id of a target URL (the record's key and the API's `:id`): a hash, so it never shows the URL. */
-export function targetIdOf(url: string): string {
-  return createHash('sha256').update(url).digest('hex').slice(0, 16);
-}
+/** Stable id of a target URL (the record's key and the API's `:id`): one definition, in packages/contracts. */
+export { targetIdOf };
 
 export function newTargetHealth(id: string, target: string, now: number): TargetHealth {
   return { id, target, state: 'healthy', since: now, version: 0, failures: 0, operator: false };

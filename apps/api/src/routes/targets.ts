@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { TARGET_ID_PATTERN } from '@render-signal/contracts';
 import { applyOperatorAction, describeTarget, listTargets, OPERATOR_ACTIONS, type OperatorAction } from '@render-signal/delivery';
 import type { AppDeps } from '../app-deps';
 import { ApiError } from '../http/api-error';
@@ -28,7 +29,7 @@ export function targetsRouter(deps: Pick<AppDeps, 'targets' | 'logger'>): Router
   });
 
   router.get('/api/targets/:id', async (req, res) => {
-    const record = /^[0-9a-f]{16}$/.test(req.params.id) ? await store.read(req.params.id) : undefined;
+    const record = TARGET_ID_PATTERN.test(req.params.id) ? await store.read(req.params.id) : undefined;
     if (!record) throw unknownTarget(req.params.id);
     res.json({ success: true, target: await describeTarget(store, record) });
   });
