@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureDashboardBuilt, launchChromium, ROOT } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, ROOT, collectPageErrors, logInWithPassword } from '../helpers/browser';
 import { operatorRequest, sampleEmail, startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -68,10 +68,7 @@ describe('operator console in a real browser', () => {
     context = await browser.newContext({ baseURL: world.apiUrl, viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: world.apiUrl });
     page = await context.newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    collectPageErrors(page, consoleErrors);
     page.on('dialog', (dialog) => void dialog.accept());
 
     // A rule for invoices (also sent to the default target): the journey shows why it did not match.
@@ -105,9 +102,7 @@ describe('operator console in a real browser', () => {
 
   it('logs in on the overview: problems in words, activity, queue depths, and charts drawn with data', async () => {
     await page.goto('/login');
-    await page.getByLabel('Mot de passe').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, PASSWORD);
     await page.getByRole('heading', { name: 'Vue d’ensemble' }).waitFor();
     await expect(page.getByRole('tab', { name: 'Vue d’ensemble' }).getAttribute('aria-selected')).resolves.toBe('true');
     // The first 500 left nothing in the dead-letter set; the workers are live: all clear.

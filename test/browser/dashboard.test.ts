@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, collectPageErrors, logInWithPassword } from '../helpers/browser';
 import { sampleEmail, startWorld, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -37,12 +37,7 @@ describe('operator dashboard in a real browser', () => {
     browser = await launchChromium();
     context = await browser.newContext({ baseURL: world.apiUrl });
     page = await context.newPage();
-    // A CSP violation or a script error would show here: the dashboard must run under `script-src 'self'`.
-    page.on('console', (msg) => {
-      // HTTP error statuses (the refused password, the 400 of a validation) are expected; anything else is not.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    collectPageErrors(page, consoleErrors);
   }, 120_000);
 
   afterAll(async () => {
@@ -58,9 +53,7 @@ describe('operator dashboard in a real browser', () => {
     await page.getByLabel('Mot de passe').fill('wrong password');
     await page.getByRole('button', { name: 'Se connecter' }).click();
     await page.getByText('Identifiants invalides.').waitFor();
-    await page.getByLabel('Mot de passe').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, PASSWORD);
     await page.getByText('Connecté : admin').waitFor();
     // The overview is the first tab; the rules are one click away.
     await page.getByRole('heading', { name: 'Vue d’ensemble' }).waitFor();
@@ -207,9 +200,7 @@ describe('operator dashboard in a real browser', () => {
     const ctx = await browser.newContext({ baseURL: world.apiUrl });
     const p = await ctx.newPage();
     await p.goto('/login');
-    await p.getByLabel('Mot de passe').fill(PASSWORD);
-    await p.getByRole('button', { name: 'Se connecter' }).click();
-    await p.waitForURL(/\/dashboard/);
+    await logInWithPassword(p, PASSWORD);
     await p.getByText('Connecté : admin').waitFor();
     return { ctx, p };
   }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { createMailboxStore, type MailboxStore } from '@render-signal/gmail';
-import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, logInWithPassword } from '../helpers/browser';
 import { startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 
 /**
@@ -42,9 +42,7 @@ describe('Gmail resync gap on the overview, in a real browser', () => {
 
   it('shows the gap with its count and the Gmail limits, and acknowledges it', async () => {
     await page.goto('/login');
-    await page.getByLabel('Mot de passe').fill(TEST_DASHBOARD_PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, TEST_DASHBOARD_PASSWORD);
     const gap = page.locator(`[data-testid="gmail-gaps"] li[data-mailbox="${address}"]`);
     await gap.waitFor();
     const text = await gap.innerText();

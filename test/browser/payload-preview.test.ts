@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, collectPageErrors, logInWithPassword } from '../helpers/browser';
 import { sampleEmail, startWorld, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -24,10 +24,7 @@ describe('payload preview in a real browser', () => {
     world = await startWorld({ env: { WEBHOOK_URL: sink.url, TRIGGER_PAGE_PASSWORD: PASSWORD } });
     browser = await launchChromium();
     page = await (await browser.newContext({ baseURL: world.apiUrl })).newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    collectPageErrors(page, consoleErrors);
   }, 120_000);
 
   afterAll(async () => {
@@ -42,9 +39,7 @@ describe('payload preview in a real browser', () => {
     await sink.waitFor(1);
 
     await page.goto('/login?next=%2Fdashboard');
-    await page.getByLabel('Mot de passe').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, PASSWORD);
     await page.getByRole('tab', { name: 'Règles de routage' }).click();
     await page.getByRole('button', { name: '+ Ajouter une règle' }).click();
     const rule = page.getByTestId('rule').last();

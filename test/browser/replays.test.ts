@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, collectPageErrors, logInWithPassword } from '../helpers/browser';
 import { operatorRequest, sampleEmail, startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -33,10 +33,7 @@ describe('bulk replay in the dashboard', () => {
     sink.defaultResponse = { status: 200, body: '{"success":true}', headers: { 'content-type': 'application/json' } };
     browser = await launchChromium();
     page = await (await browser.newContext({ baseURL: world.apiUrl, viewport: { width: 1280, height: 900 } })).newPage();
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    collectPageErrors(page, consoleErrors);
   }, 120_000);
 
   afterAll(async () => {
@@ -47,9 +44,7 @@ describe('bulk replay in the dashboard', () => {
 
   it('previews the filter, refuses a bad pace in French, starts, shows progress, cancels, and lists the replay', async () => {
     await page.goto('/login');
-    await page.getByLabel('Mot de passe').fill(TEST_DASHBOARD_PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, TEST_DASHBOARD_PASSWORD);
     await page.getByRole('tab', { name: 'E-mails' }).click();
     await page.getByTestId('email-query').fill(word.toLowerCase());
     await page.getByRole('button', { name: 'Rechercher' }).click();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { targetIdOf } from '@render-signal/delivery';
-import { ensureDashboardBuilt, launchChromium } from '../helpers/browser';
+import { ensureDashboardBuilt, launchChromium, logInWithPassword } from '../helpers/browser';
 import { sampleEmail, startWorld, TEST_DASHBOARD_PASSWORD, waitUntil, type World } from '../helpers/world';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook-sink';
 
@@ -48,9 +48,7 @@ describe('« Cibles » view: pause, discard, resume in a real browser', () => {
   it('pauses, shows the held emails, discards them after a confirmation with the count, resumes', async () => {
     const id = targetIdOf(sink.url);
     await page.goto('/login');
-    await page.getByLabel('Mot de passe').fill(TEST_DASHBOARD_PASSWORD);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.waitForURL(/\/dashboard/);
+    await logInWithPassword(page, TEST_DASHBOARD_PASSWORD);
     await page.getByRole('tab', { name: 'Cibles' }).click();
     const row = page.locator(`tr[data-target-id="${id}"]`);
     await row.waitFor();

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Shared setup of the dashboard's browser tests: the built dashboard and Debian's Chromium. */
 
@@ -41,4 +41,23 @@ export function ensureDashboardBuilt(): void {
 /** Headless Chromium (CHROMIUM_PATH, else Debian's /usr/bin/chromium). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/**
+ * Collects the page's script errors and console errors into `errors` (a CSP violation or a script error shows
+ * there: the dashboard runs under `script-src 'self'`). HTTP error statuses (a refused password, a 400 the test
+ * provokes) log "Failed to load resource" and are expected.
+ */
+export function collectPageErrors(page: Page, errors: string[]): void {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(msg.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+}
+
+/** Fills the login form with the password and waits for the dashboard. */
+export async function logInWithPassword(page: Page, password: string): Promise<void> {
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/\/dashboard/);
 }
